@@ -1,0 +1,24 @@
+"""Deforum schedules: keyframe strings to per-frame numpy arrays, and prompt schedules."""
+
+from .expressions import ExpressionError, allowed_functions
+from .interpolation import INTERPOLATIONS
+from .keyframes import Keyframe, ScheduleError, clear_cache, evaluate_schedule, parse_keyframes
+from .prompt_syntax import plain_prompt
+from .prompts import PromptKeyframe, PromptSchedule, normalize_prompts, prompt_at_frames, split_negative
+
+__all__ = [
+    "INTERPOLATIONS",
+    "ExpressionError",
+    "Keyframe",
+    "PromptKeyframe",
+    "PromptSchedule",
+    "ScheduleError",
+    "allowed_functions",
+    "clear_cache",
+    "evaluate_schedule",
+    "normalize_prompts",
+    "parse_keyframes",
+    "plain_prompt",
+    "prompt_at_frames",
+    "split_negative",
+]
