@@ -1,0 +1,246 @@
+"""Settings: validation messages, JSON round trip, option groups, Python construction."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wan.config import (
+    GROUPS,
+    SEED_BEHAVIORS,
+    MovementOptions,
+    SettingsError,
+    WanConfig,
+    all_specs,
+    config_from_dict,
+    load_settings,
+    save_settings,
+)
+
+
+def errors_of(data: dict) -> dict[str, str]:
+    with pytest.raises(SettingsError) as caught:
+        config_from_dict(data)
+    return {e.key: str(e) for e in caught.value.errors}
+
+
+def test_defaults_are_valid_and_sensible():
+    config = WanConfig()
+    assert (config.width, config.height, config.model) == (832, 480, "vace-1.3b")
+    assert config.clip_frames == 81 and config.movement.mode == "append"
+
+
+def test_resolution_must_be_a_multiple_of_16_with_nearest_suggestion():
+    errors = errors_of({"W": 850, "H": 487})
+    assert "must be a multiple of 16" in errors["W"] and "nearest valid: 848" in errors["W"]
+    assert "nearest valid: 480" in errors["H"] and "(got 487)" in errors["H"]
+
+
+def test_clip_frames_must_be_4n_plus_1():
+    assert "nearest valid: 49" in errors_of({"clip_frames": 50})["clip_frames"]
+    assert "from 5 to 81" in errors_of({"clip_frames": 85})["clip_frames"]
+
+
+def test_unknown_keys_get_did_you_mean():
+    errors = errors_of({"guidence_scale": 5, "max_frame": 10})
+    assert "did you mean 'guidance_scale'" in errors["guidence_scale"]
+    assert "did you mean 'max_frames'" in errors["max_frame"]
+    assert "python -m wan settings --list" in errors_of({"zzz_qqq": 1})["zzz_qqq"]
+
+
+def test_all_errors_are_reported_at_once_with_field_value_and_allowed():
+    errors = errors_of(
+        {
+            "W": 850,
+            "fps": 0,
+            "seed_behavior": "iterr",
+            "steps": True,
+            "movement_sensitivity": 9,
+            "translation_x": "0:(sinn(t))",
+            "prompts": {"0": 3},
+        }
+    )
+    assert set(errors) == {
+        "W",
+        "fps",
+        "seed_behavior",
+        "steps",
+        "movement_sensitivity",
+        "translation_x",
+        "prompts",
+    }
+    assert "did you mean 'iter'" in errors["seed_behavior"]
+    assert "from 1 to 200" in errors["steps"]
+    assert "keyframe 1, character 4: unknown function 'sinn'" in errors["translation_x"]
+    assert "from 0.1 to 5" in errors["movement_sensitivity"] and "(got 9)" in errors["movement_sensitivity"]
+
+
+def test_cross_field_checks():
+    overlap_error = errors_of({"clip_frames": 49, "clip_overlap": 46})["clip_overlap"]
+    assert "at most 45 with clip_frames 49" in overlap_error
+    assert "starts from an image" in errors_of({"model": "i2v-14b-480p"})["init_image"]
+    assert "image-to-video" in errors_of({"model": "t2v-1.3b", "i2v_model": "vace-1.3b"})["i2v_model"]
+    message = errors_of({"prompts": {"0": "a", "max_f/x": "b"}})["prompts"]
+    assert "unknown name 'x'" in message
+
+
+def test_schedules_are_evaluated_against_max_frames():
+    message = errors_of({"max_frames": 10, "zoom": "0:(1), 5:(1/(t-7))"})["zoom"]
+    assert "finite" in message and "frame 7" in message
+
+
+def test_model_accepts_ids_hub_ids_and_folders(tmp_path):
+    assert WanConfig(model="VACE-14B").model == "vace-14b"
+    assert WanConfig(model="Wan-AI/Wan2.1-T2V-1.3B-Diffusers").model == "t2v-1.3b"
+    folder = tmp_path / "my-vace"
+    folder.mkdir()
+    (folder / "model_index.json").write_text('{"_class_name": "WanVACEPipeline"}')
+    assert WanConfig(model=str(folder)).model == str(folder)
+    assert "unknown model 'wan-3'" in errors_of({"model": "wan-3"})["model"]
+    (folder / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+    assert "StableDiffusionPipeline" in errors_of({"model": str(folder)})["model"]
+
+
+def test_init_image_must_be_a_local_image(tmp_path):
+    image = tmp_path / "start.png"
+    image.write_bytes(b"\x89PNG")
+    assert WanConfig(init_image=str(image)).init_image == str(image)
+    assert "no such file" in errors_of({"init_image": str(tmp_path / "missing.png")})["init_image"]
+    assert "URLs are not downloaded" in errors_of({"init_image": "https://x/y.png"})["init_image"]
+
+
+def test_values_are_normalised():
+    config, _ = config_from_dict(
+        {
+            "max_frames": "120",
+            "fps": 24,
+            "W": 832.0,
+            "animation_mode": "2d",
+            "enhance_language": "Chinese",
+            "shake_name": "investigation",
+        }
+    )
+    assert config.max_frames == 120 and config.fps == 24.0 and config.width == 832
+    assert config.animation_mode == "2D" and config.enhancement.language == "zh"
+    assert config.shake.name == "INVESTIGATION"
+
+
+def test_booleans_are_not_numbers_and_huge_values_are_refused():
+    assert "whole number" in errors_of({"max_frames": True})["max_frames"]
+    assert "from 1 to 100000" in errors_of({"max_frames": 10**12})["max_frames"]
+    assert "at most 5000 characters" in errors_of({"negative_prompts": "x" * 6000})["negative_prompts"]
+
+
+def test_option_groups_accept_nested_objects_and_flat_keys():
+    config, _ = config_from_dict(
+        {"movement": {"sensitivity": 2, "mode": "prepend"}, "interpolation_method": "linear"}
+    )
+    assert config.movement == MovementOptions(mode="prepend", sensitivity=2.0)
+    assert config.interpolation.method == "linear"
+    assert "did you mean 'movement_mode'" in errors_of({"movement": {"mod": "off"}})["movement_mod"]
+
+
+def test_aliases_and_conflicts():
+    config, _ = config_from_dict({"width": 1280, "height": 720, "negative_prompt": "x"})
+    assert (config.width, config.height, config.negative_prompt) == (1280, 720, "x")
+    assert "is also given as" in " ".join(errors_of({"W": 832, "width": 1280}).values())
+
+
+def test_python_construction_validates_and_is_frozen():
+    with pytest.raises(SettingsError, match="W: must be a multiple of 16"):
+        WanConfig(width=850)
+    config = WanConfig(prompts={"0": "a", "10": "b"}, movement={"sensitivity": 3})
+    assert config.prompts == (("0", "a"), ("10", "b")) and config.movement.sensitivity == 3.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.width = 16  # type: ignore[misc]
+    with pytest.raises(SettingsError, match="clip_frames"):
+        dataclasses.replace(config, clip_frames=7.5)
+
+
+def test_settings_object_must_be_a_mapping():
+    with pytest.raises(SettingsError, match="must be a JSON object"):
+        config_from_dict(["not", "an", "object"])
+
+
+def test_every_setting_has_help_and_a_description():
+    specs = all_specs()
+    keys = [spec.key for _, spec in specs]
+    assert len(keys) == len(set(keys))
+    for _, spec in specs:
+        assert spec.help and spec.check.describe()
+
+
+def test_json_file_round_trip(tmp_path):
+    config = WanConfig(
+        prompts={"0": "a forest", "max_f/2": "a castle --neg fog"},
+        max_frames=200,
+        fps=29.97,
+        seed=5,
+        flow_shift=4.5,
+        style={"text": "watercolor"},
+    )
+    path = tmp_path / "settings.json"
+    save_settings(config, path)
+    loaded, report = load_settings(path)
+    assert loaded == config and not report.lines()
+    assert json.loads(path.read_text())["style_text"] == "watercolor"
+
+
+def test_invalid_json_file(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"W": 832,,}')
+    with pytest.raises(SettingsError, match=r"is not valid JSON: .* line 1"):
+        load_settings(path)
+
+
+# --- lossless round trip over generated settings ---------------------------------------------
+
+SCHEDULE_TEXTS = st.sampled_from(["0: (0)", "0:(0), 30:(5*sin(t/10))", '0:(1), "max_f-1":(2)', "5:(t%3)"])
+
+
+@st.composite
+def settings_dicts(draw):
+    data = {
+        "prompts": draw(st.dictionaries(st.integers(0, 500).map(str), st.text(max_size=30), min_size=1)),
+        "max_frames": draw(st.integers(1, 2000)),
+        "fps": draw(st.sampled_from([8, 12.5, 15, 16, 24, 29.97, 30, 60])),
+        "W": draw(st.integers(4, 128)) * 16,
+        "H": draw(st.integers(4, 128)) * 16,
+        "seed": draw(st.integers(-1, 2**32 - 1)),
+        "seed_behavior": draw(st.sampled_from(SEED_BEHAVIORS)),
+        "animation_mode": draw(st.sampled_from(["2D", "3D", "None"])),
+        "translation_x": draw(SCHEDULE_TEXTS),
+        "zoom": draw(SCHEDULE_TEXTS),
+        "model": draw(st.sampled_from(["vace-1.3b", "vace-14b", "t2v-1.3b", "t2v-14b"])),
+        "clip_frames": draw(st.integers(1, 20)) * 4 + 1,
+        "steps": draw(st.none() | st.integers(1, 200)),
+        "guidance_scale": draw(st.none() | st.floats(0, 30)),
+        "negative_prompts": draw(st.text(max_size=40)),
+        "movement_sensitivity": draw(st.floats(0.1, 5)),
+        "enhance_enabled": draw(st.booleans()),
+        "interpolation_quality": draw(st.sampled_from(["fast", "balanced", "high_quality"])),
+    }
+    data["clip_overlap"] = draw(st.integers(0, data["clip_frames"] - 4))
+    return data
+
+
+@settings(max_examples=150, deadline=None)
+@given(settings_dicts())
+def test_json_round_trip_is_lossless(data):
+    config, _ = config_from_dict(data)
+    text = config.to_json()
+    again, report = config_from_dict(json.loads(text))
+    assert again == config
+    assert again.to_dict() == config.to_dict()
+    assert not report.lines()
+
+
+def test_to_dict_lists_every_key_once():
+    data = WanConfig().to_dict()
+    assert set(data) == {spec.key for _, spec in all_specs()}
+    for group, cls in GROUPS.items():
+        assert all(spec.key.startswith(cls.PREFIX) for spec in cls.specs()), group
