@@ -1,0 +1,115 @@
+"""The command line, run as users run it: `python -m wan ...` in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "deforum_settings.txt"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wan", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+
+
+def test_help_lists_the_subcommands():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("plan", "settings", "schedule"):
+        assert f"    {command} " in result.stdout
+
+
+def test_plan_table_from_a_deforum_file():
+    result = run("plan", str(EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    assert "192 frames at 24 fps" in result.stdout and "4 clip(s)" in result.stdout
+    assert "Ignored" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plan_json_has_the_documented_clip_fields():
+    result = run("plan", str(EXAMPLE), "--json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    fields = {
+        "index",
+        "start_frame",
+        "end_frame",
+        "num_frames",
+        "prompt",
+        "negative_prompt",
+        "seed",
+        "conditioning",
+    }
+    assert all(fields <= set(clip) for clip in plan["clips"])
+    assert plan["clips"][-1]["end_frame"] == plan["output_frames"] == 192
+
+
+def test_overrides_and_random_seed(tmp_path):
+    settings = tmp_path / "s.json"
+    settings.write_text(json.dumps({"prompts": {"0": "a", "100": "b"}, "seed": -1}))
+    result = run(
+        "plan", str(settings), "--json", "--seed", "9", "--set", "max_frames=200", "--set", "model=t2v-1.3b"
+    )
+    plan = json.loads(result.stdout)
+    assert plan["seed"] == 9 and plan["output_frames"] == 200 and plan["model"] == "t2v-1.3b"
+
+
+def test_planning_does_not_import_torch():
+    code = (
+        "import sys; from wan.cli import main; "
+        f"main(['plan', {str(EXAMPLE)!r}, '--json']); "
+        "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'gradio') if m in sys.modules]; "
+        "print('HEAVY', heavy, file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert "HEAVY []" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"W": 850}, "W: must be a multiple of 16"),
+        ({"guidence_scale": 5}, "did you mean 'guidance_scale'"),
+        ({"translation_x": "0:(0), 30:(sinn(t))"}, "translation_x: keyframe 2, character 12"),
+    ],
+)
+def test_bad_settings_end_with_a_message_not_a_traceback(tmp_path, settings, expected):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(settings))
+    result = run("plan", str(path))
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    result = run("plan", str(tmp_path / "missing.json"))
+    assert result.returncode == 2 and "cannot read settings file" in result.stderr
+    broken = tmp_path / "broken.txt"
+    broken.write_text("{not json")
+    result = run("plan", str(broken))
+    assert result.returncode == 2 and "is not a JSON settings file" in result.stderr
+    result = run("plan", str(EXAMPLE), "--set", "novalue")
+    assert result.returncode == 2 and "--set needs KEY=VALUE" in result.stderr
+
+
+def test_settings_converts_a_deforum_file_and_lists_keys():
+    result = run("settings", str(EXAMPLE))
+    data = json.loads(result.stdout)
+    assert data["W"] == 832 and "sampler" not in data and "model" in data
+    listing = run("settings", "--list").stdout
+    assert "clip_frames  (default 81)" in listing and "4n+1" in listing
+
+
+def test_schedule_command():
+    result = run("schedule", "0:(0), 4:(8)", "--frames", "5", "--json")
+    assert json.loads(result.stdout) == [0, 2, 4, 6, 8]
+    bad = run("schedule", "0:(0), 4:(sinn(t))", "--frames", "5")
+    assert bad.returncode == 2 and "^" in bad.stderr and "did you mean 'sin'" in bad.stderr
+    assert "--frames must be" in run("schedule", "0:(0)", "--frames", "0").stderr

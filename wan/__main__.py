@@ -1,0 +1,5 @@
+"""`python -m wan ...`"""
+
+from wan.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,230 @@
+"""Command line: `python -m wan plan|settings|schedule`. Bad input ends with a message, not a
+traceback; nothing here imports torch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import ImportReport, WanConfig
+    from .plan import GenerationPlan
+
+EXIT_BAD_INPUT = 2
+
+
+class UserError(Exception):
+    """Input the user can fix; printed without a traceback."""
+
+
+def _parse_override(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set needs KEY=VALUE, got '{text}'")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def _load(path: str | None, overrides: Sequence[str]) -> tuple[WanConfig, ImportReport]:
+    from .config import config_from_dict
+
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8-sig") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise UserError(f"cannot read settings file '{path}': {exc.strerror or exc}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(
+                f"'{path}' is not a JSON settings file: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            ) from None
+        if not isinstance(data, dict):
+            raise UserError(f"'{path}' must hold a JSON object of settings")
+    data.update(_parse_override(item) for item in overrides)
+    return config_from_dict(data)
+
+
+def _report(report: ImportReport) -> None:
+    for line in report.lines():
+        print(f"note: {line}", file=sys.stderr)
+
+
+def _format_plan(plan: GenerationPlan, width: int) -> str:
+    lines = [
+        f"model {plan.model}"
+        + (f" + {plan.i2v_model}" if plan.i2v_model else "")
+        + f" | {plan.width}x{plan.height} | {plan.steps} steps | guidance {plan.guidance_scale:g}"
+        + f" | flow shift {plan.flow_shift:g} | seed {plan.seed} ({plan.seed_behavior})",
+        f"{plan.output_frames} frames at {plan.output_fps:g} fps ({plan.duration_seconds:.2f} s) = "
+        f"{plan.model_frames} model frames at {plan.model_fps} fps, in {len(plan.clips)} clip(s) "
+        f"generating {plan.generated_frames} frames",
+        "",
+    ]
+    rows = [("clip", "frames", "model frames", "generate", "seed", "from", "prompt")]
+    for clip in plan.clips:
+        source = {"text": "text", "init_image": "init image"}.get(
+            clip.conditioning, f"prev. {clip.overlap_frames}"
+        )
+        rows.append(
+            (
+                str(clip.index),
+                f"{clip.start_frame}-{clip.end_frame - 1}" if clip.end_frame > clip.start_frame else "-",
+                f"{clip.model_start_frame}-{clip.model_end_frame - 1}",
+                f"{clip.num_frames}" + (f" (-{clip.trim_frames} trim)" if clip.trim_frames else ""),
+                str(clip.seed),
+                source,
+                clip.prompt,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    prompt_room = max(20, width - sum(widths) - 2 * 6)
+    for row in rows:
+        cells = [
+            cell.rjust(w) if i in (0, 4) else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row[:6], widths, strict=True))
+        ]
+        prompt = row[6] if len(row[6]) <= prompt_room else row[6][: prompt_room - 3] + "..."
+        lines.append("  ".join([*cells, prompt]).rstrip())
+    if plan.warnings:
+        lines += ["", "warnings:"] + [f"  - {w}" for w in plan.warnings]
+    return "\n".join(lines)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import create_plan
+
+    config, report = _load(args.settings, args.set)
+    _report(report)
+    plan = create_plan(config, seed=args.seed)
+    if args.json:
+        print(plan.to_json())
+    else:
+        print(_format_plan(plan, shutil.get_terminal_size((120, 24)).columns))
+    return 0
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    from .config import all_specs
+
+    if args.list:
+        for group, spec in all_specs():
+            default = _default_of(group, spec.name)
+            print(f"{spec.key}  (default {json.dumps(default, ensure_ascii=False)[:60]})")
+            print(f"    {spec.help}; {spec.check.describe()}")
+        return 0
+    config, report = _load(args.settings, args.set)
+    _report(report)
+    print(config.to_json())
+    return 0
+
+
+def _default_of(group: str | None, name: str) -> Any:
+    from .config import GROUPS, WanConfig
+
+    holder = WanConfig() if group is None else GROUPS[group]()
+    value = getattr(holder, name)
+    return dict(value) if name == "prompts" else value
+
+
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    from .config.settings import MAX_FRAMES_LIMIT
+    from .schedules import ScheduleError, evaluate_schedule
+
+    if not 1 <= args.frames <= MAX_FRAMES_LIMIT:
+        raise UserError(f"--frames must be from 1 to {MAX_FRAMES_LIMIT} (got {args.frames})")
+    try:
+        values = evaluate_schedule(
+            args.schedule, args.frames, seed=args.seed, interpolation=args.interpolation, name="schedule"
+        )
+    except ScheduleError as exc:
+        pointer = exc.pointer()
+        raise UserError(str(exc) + (f"\n{pointer}" if pointer else "")) from None
+    if args.json:
+        print(json.dumps([float(v) for v in values]))
+    else:
+        for frame, value in enumerate(values):
+            print(f"{frame}\t{value:g}")
+    return 0
+
+
+def _add_settings_arguments(parser: argparse.ArgumentParser, help: str, *, optional: bool = False) -> None:
+    parser.add_argument("settings", metavar="SETTINGS", nargs="?" if optional else None, help=help)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting (VALUE is JSON, or text), e.g. --set max_frames=240",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand that exists."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="python -m wan",
+        description="Wan Video for WebUI: Deforum-style animation settings to Wan 2.1 video.",
+    )
+    parser.add_argument("--version", action="version", version=f"wan-video-webui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    plan = commands.add_parser(
+        "plan",
+        help="cut an animation into the clips Wan will generate (no GPU, no torch)",
+        description="Read a settings file (ours or a Deforum settings .txt) and print the clip plan.",
+    )
+    _add_settings_arguments(plan, "settings file (JSON; Deforum .txt files too)")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--seed", type=int, default=None, help="seed to use when the settings say -1")
+    plan.set_defaults(run=_cmd_plan)
+
+    settings = commands.add_parser(
+        "settings",
+        help="print settings as clean JSON (converts Deforum files), or list every setting",
+        description="Print the defaults, or a settings file normalised (a Deforum file becomes ours).",
+    )
+    _add_settings_arguments(settings, "settings file to normalise (default: the defaults)", optional=True)
+    settings.add_argument("--list", action="store_true", help="list every setting with its default")
+    settings.set_defaults(run=_cmd_settings)
+
+    schedule = commands.add_parser(
+        "schedule",
+        help="evaluate a Deforum keyframe schedule frame by frame",
+        description='Evaluate a schedule such as "0:(0), 30:(5*sin(t/10))" exactly as Deforum does.',
+    )
+    schedule.add_argument("schedule", metavar="SCHEDULE", help='keyframe text, e.g. "0:(0), 30:(5)"')
+    schedule.add_argument("--frames", type=int, required=True, help="number of frames (max_frames)")
+    schedule.add_argument("--seed", type=int, default=-1, help="value of s in expressions")
+    schedule.add_argument("--interpolation", default="Linear", help="Linear, Quadratic or Cubic")
+    schedule.add_argument("--json", action="store_true", help="print a JSON array")
+    schedule.set_defaults(run=_cmd_schedule)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    from .config import SettingsError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return int(args.run(args))
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except (UserError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    return EXIT_BAD_INPUT
