@@ -1,0 +1,125 @@
+"""CPU benchmark: validate and plan a 10,000-frame, 50-prompt Deforum settings file.
+
+Run: python benchmarks/bench_plan.py [--repeats 20]
+Appends what it measured to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numexpr
+import numpy as np
+
+from wan.config import config_from_dict
+from wan.plan import create_plan
+from wan.schedules import clear_cache
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def settings_file() -> dict:
+    """10,000 frames at 24 fps, 50 prompts, every camera schedule with keyframes and expressions."""
+    prompts = {
+        str(i * 200): f"scene {i}: a (castle:1.2) on a hill, `t/100` banners --neg fog" for i in range(50)
+    }
+    return {
+        "prompts": prompts,
+        "max_frames": 10_000,
+        "fps": 24,
+        "W": 832,
+        "H": 480,
+        "seed": 1234,
+        "animation_mode": "3D",
+        "translation_x": "0:(0), 1000:(2*sin(t/40)), 4000:(0), 6000:(-1.5), 9000:(0)",
+        "translation_y": "0:(0.5*cos(t/25))",
+        "translation_z": "0:(1.75), 2500:(0.5), 5000:(where(t%400<200, 1, -1)), 7000:(2)",
+        "rotation_3d_x": "0:(0), 300:(0.2), 600:(0)",
+        "rotation_3d_y": "0:(0), 2000:(0.6*sin(2*3.14*t/120)), 3000:(0)",
+        "rotation_3d_z": "0:(0), max_f/2:(0.3), max_f:(0)",
+        "zoom": "0:(1.0025+0.002*sin(1.25*3.14*t/30))",
+        "angle": "0:(0)",
+        "sampler": "Euler a",
+        "cfg_scale_schedule": "0:(7)",
+    }
+
+
+def ms(values: list[float]) -> str:
+    """Median and minimum of timings in seconds, as milliseconds."""
+    return f"{statistics.median(values) * 1000:.1f} ms (min {min(values) * 1000:.1f})"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, no GPU used"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    data = settings_file()
+
+    validate, plan_times, total = [], [], []
+    for _ in range(args.repeats):
+        clear_cache()  # cold: every schedule evaluated again
+        t0 = time.perf_counter()
+        config, _ = config_from_dict(data)
+        t1 = time.perf_counter()
+        plan = create_plan(config)
+        t2 = time.perf_counter()
+        validate.append(t1 - t0)
+        plan_times.append(t2 - t1)
+        total.append(t2 - t0)
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        json.dump(data, handle)
+    cli = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "wan", "plan", handle.name, "--json"], check=True, capture_output=True
+        )
+        cli.append(time.perf_counter() - t0)
+    os.unlink(handle.name)
+
+    lines = [
+        f"## Planning a 10,000-frame, 50-prompt settings file — {datetime.date.today().isoformat()}",
+        "",
+        f"- machine: {machine()}",
+        f"- versions: Python {platform.python_version()}, numpy {np.__version__}, "
+        f"numexpr {numexpr.__version__}",
+        f"- command: `python benchmarks/bench_plan.py --repeats {args.repeats}`",
+        f"- result: {len(plan.clips)} clips, {plan.model_frames} model frames",
+        f"- validate settings (parse + evaluate every schedule, cold cache): {ms(validate)}",
+        f"- create the plan: {ms(plan_times)}",
+        f"- validate + plan, in process: {ms(total)}",
+        f"- `python -m wan plan FILE --json`, whole process with interpreter start (5 runs): {ms(cli)}",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    header = "" if RESULTS.exists() else "# Benchmark results\n\nEach run appends its figures here.\n\n"
+    with RESULTS.open("a", encoding="utf-8") as out:
+        out.write(header + text + "\n")
+
+
+if __name__ == "__main__":
+    main()

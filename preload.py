@@ -1,0 +1,18 @@
+"""WebUI preload: command-line flags of the Wan Video extension (read before the UI starts)."""
+
+
+def preload(parser):
+    """Add the extension's flags to the WebUI's argument parser."""
+    group = parser.add_argument_group("Wan Video")
+    group.add_argument(
+        "--wan-models-dir",
+        type=str,
+        default=None,
+        help="Folder with Wan models in diffusers format (default: models/wan inside the WebUI)",
+    )
+    group.add_argument(
+        "--wan-output-dir",
+        type=str,
+        default=None,
+        help="Folder where Wan Video writes its runs (default: outputs/wan-videos inside the WebUI)",
+    )

@@ -1,0 +1,29 @@
+"""WebUI entry point of the Wan Video extension: wiring only, the library lives in wan/.
+
+The WebUI imports this file on start; it makes the extension folder importable and checks that
+the library's packages are there, explaining what to do when install.py did not run (for
+example with --skip-install). The tab, settings and REST routes are registered here as they
+land (see the README's roadmap).
+"""
+
+import sys
+from pathlib import Path
+
+from modules import scripts
+
+# scripts.basedir() is only valid while this file is being imported: capture it now.
+EXTENSION_DIR = Path(scripts.basedir())
+if str(EXTENSION_DIR) not in sys.path:
+    sys.path.insert(0, str(EXTENSION_DIR))
+
+try:
+    import wan.config  # noqa: F401  (imports numpy and numexpr)
+
+    LIBRARY_ERROR = None
+except ImportError as exc:
+    LIBRARY_ERROR = (
+        f"Wan Video cannot load its library: {exc}. Restart the WebUI without --skip-install so "
+        f"that the extension's install.py runs, or install the packages yourself: "
+        f'pip install "numpy>=1.23" "numexpr>=2.8.5"'
+    )
+    print(LIBRARY_ERROR, file=sys.stderr)
