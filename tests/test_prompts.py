@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from wan.schedules import PromptSchedule, ScheduleError, plain_prompt, prompt_at_frames
@@ -41,6 +41,11 @@ def test_backtick_expressions_are_evaluated_per_frame():
     assert [p for p, _ in frames] == [f"a tower with {n} windows" for n in (0, 2, 4)]
     last = prompt_at_frames({"0": "`max_f` steps"}, 4)[0][0]
     assert last == "3 steps"
+
+
+def test_empty_backticks_stay_text():
+    assert prompt_at_frames({"0": "a `` b"}, 1) == [("a `` b", "")]
+    assert prompt_at_frames({"0": "a ` ` b"}, 1) == [("a ` ` b", "")]
 
 
 def test_weights_from_backticks_are_dropped_with_the_syntax():
@@ -124,7 +129,6 @@ def test_bad_prompt_schedules(prompts, message):
         prompt_at_frames(prompts, 10)
 
 
-@settings(max_examples=100, deadline=None)
 @given(
     st.dictionaries(st.integers(0, 60), st.text("abcdef ", min_size=1, max_size=6), min_size=1),
     st.integers(1, 60),

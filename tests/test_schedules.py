@@ -8,7 +8,7 @@ import numexpr
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from wan.schedules import ScheduleError, evaluate_schedule, parse_keyframes
@@ -66,7 +66,6 @@ def schedules(draw):
     return keyframes, max_frames
 
 
-@settings(max_examples=150, deadline=None)
 @given(schedules(), st.sampled_from(["Linear", "Quadratic", "Cubic"]), st.integers(0, 2**32 - 1))
 def test_matches_deforum_reference(case, method, seed):
     keyframes, max_frames = case

@@ -310,7 +310,8 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
             )
         )
 
-    if spec.hub_id and (config.width, config.height) not in spec.sizes:
+    size = (config.width, config.height)
+    if spec.hub_id and size not in spec.sizes and size[::-1] not in spec.sizes:  # portrait is fine
         trained = " or ".join(f"{w}x{h}" for w, h in spec.sizes)
         warnings.append(
             f"{config.width}x{config.height} is not a size {spec.id} was trained for ({trained}); "

@@ -30,7 +30,8 @@ from .keyframes import ScheduleError, frame_number, unquote
 from .prompt_syntax import plain_prompt
 
 NEGATIVE_SEPARATOR = "--neg"
-_BACKTICK = re.compile(r"`([^`]*)`")
+# `expr` with something in it; empty backticks are left as text (Deforum replaced them by 1)
+_BACKTICK = re.compile(r"`(\s*[^`\s][^`]*)`")
 _BACKTICK_VARIABLES = ("t", "max_f", "pi")
 
 PromptEntries = tuple[tuple[str, str], ...]

@@ -1,0 +1,9 @@
+"""Shared test settings. `HYPOTHESIS_PROFILE=thorough bash tests/run.sh` runs far more examples."""
+
+import os
+
+from hypothesis import settings
+
+settings.register_profile("default", max_examples=150, deadline=None)
+settings.register_profile("thorough", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
