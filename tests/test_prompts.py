@@ -122,6 +122,8 @@ def test_plain_prompt_never_fails_and_keeps_no_weight_syntax(text):
         ({"zero": "a"}, "unknown name 'zero'"),
         ({"0": "a `sinn(t)` b"}, "unknown function 'sinn'"),
         ({True: "a"}, "must be a number or an expression"),
+        ({"0": "x" * 10_001}, "at most 10000"),
+        ({str(i): "a" for i in range(10_001)}, "more than 10000 prompts"),
     ],
 )
 def test_bad_prompt_schedules(prompts, message):

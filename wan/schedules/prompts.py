@@ -30,6 +30,8 @@ from .keyframes import ScheduleError, frame_number, unquote
 from .prompt_syntax import plain_prompt
 
 NEGATIVE_SEPARATOR = "--neg"
+MAX_PROMPTS = 10_000
+MAX_PROMPT_LENGTH = 10_000
 # `expr` with something in it; empty backticks are left as text (Deforum replaced them by 1)
 _BACKTICK = re.compile(r"`(\s*[^`\s][^`]*)`")
 _BACKTICK_VARIABLES = ("t", "max_f", "pi")
@@ -73,7 +75,13 @@ def normalize_prompts(prompts: object, *, name: str = "prompts") -> PromptEntrie
             raise ScheduleError(name, f"frame {key!r} must be a number or an expression of max_f")
         if not isinstance(text, str):
             raise ScheduleError(name, f"the prompt at frame {key!r} must be text, not {type(text).__name__}")
+        if len(text) > MAX_PROMPT_LENGTH:
+            raise ScheduleError(
+                name, f"the prompt at frame {key!r} has {len(text)} characters; at most {MAX_PROMPT_LENGTH}"
+            )
         entries.append((str(key).strip(), text))
+        if len(entries) > MAX_PROMPTS:
+            raise ScheduleError(name, f"has more than {MAX_PROMPTS} prompts")
     if not entries:
         raise ScheduleError(name, 'needs at least one prompt, e.g. {"0": "a misty forest"}')
     return tuple(entries)
