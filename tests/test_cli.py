@@ -22,7 +22,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_the_subcommands():
     result = run("--help")
     assert result.returncode == 0
-    for command in ("plan", "settings", "schedule"):
+    for command in ("plan", "movement", "settings", "schedule"):
         assert f"    {command} " in result.stdout
 
 
@@ -31,6 +31,8 @@ def test_plan_table_from_a_deforum_file():
     assert result.returncode == 0, result.stderr
     assert "192 frames at 24 fps" in result.stdout and "4 clip(s)" in result.stdout
     assert "Ignored" in result.stderr and "Traceback" not in result.stderr
+    assert "movement (appended to each prompt):" in result.stdout
+    assert "clip 2: camera movement with moderate dolly forward (sustained)" in result.stdout
 
 
 def test_plan_json_has_the_documented_clip_fields():
@@ -113,3 +115,33 @@ def test_schedule_command():
     bad = run("schedule", "0:(0), 4:(sinn(t))", "--frames", "5")
     assert bad.returncode == 2 and "^" in bad.stderr and "did you mean 'sin'" in bad.stderr
     assert "--frames must be" in run("schedule", "0:(0)", "--frames", "0").stderr
+
+
+MOVEMENT_EXAMPLE = ROOT / "examples" / "movement_examples.json"
+
+
+def test_movement_table_and_json():
+    table = run("movement", str(MOVEMENT_EXAMPLE))
+    assert table.returncode == 0, table.stderr
+    assert "43-105   camera movement with moderate panning right (brief)" in table.stdout
+    data = json.loads(run("movement", str(MOVEMENT_EXAMPLE), "--json").stdout)
+    segments = data["segments"]
+    assert [s["start_frame"] for s in segments] == [0, 43, 106]
+    assert {"start_frame", "end_frame", "description", "movements"} <= set(segments[0])
+    assert segments[0]["movements"][0] | {"strength": 0} == {
+        "kind": "pan",
+        "direction": "left",
+        "intensity": "subtle",
+        "duration": "sustained",
+        "words": "subtle panning left (sustained)",
+        "strength": 0,
+        "schedules": ["translation_x"],
+        "period_seconds": None,
+    }
+
+
+def test_movement_plot_is_a_png(tmp_path):
+    target = tmp_path / "curves.png"
+    result = run("movement", str(MOVEMENT_EXAMPLE), "--plot", str(target))
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -88,6 +88,12 @@ def test_cross_field_checks():
     assert "unknown name 'x'" in message
 
 
+def test_zoom_must_stay_positive_in_2d():
+    message = errors_of({"animation_mode": "2D", "zoom": "0:(1), 10:(-1)"})["zoom"]
+    assert "must stay above 0" in message and "frame 5 gives 0" in message
+    assert WanConfig(animation_mode="3D", zoom="0:(0)").zoom == "0:(0)"  # 3D ignores zoom
+
+
 def test_schedules_are_evaluated_against_max_frames():
     message = errors_of({"max_frames": 10, "zoom": "0:(1), 5:(1/(t-7))"})["zoom"]
     assert "finite" in message and "frame 7" in message
@@ -216,7 +222,9 @@ def settings_dicts(draw):
         "seed_behavior": draw(st.sampled_from(SEED_BEHAVIORS)),
         "animation_mode": draw(st.sampled_from(["2D", "3D", "None"])),
         "translation_x": draw(SCHEDULE_TEXTS),
-        "zoom": draw(SCHEDULE_TEXTS),
+        "zoom": draw(
+            st.sampled_from(["0: (1.0)", "0:(1), 30:(1.02+0.01*sin(t/10))", '0:(1.01), "max_f-1":(0.99)'])
+        ),
         "model": draw(st.sampled_from(["vace-1.3b", "vace-14b", "t2v-1.3b", "t2v-14b"])),
         "clip_frames": draw(st.integers(1, 20)) * 4 + 1,
         "steps": draw(st.none() | st.integers(1, 200)),

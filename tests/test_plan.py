@@ -81,7 +81,7 @@ def check_follows_prompt_schedule(config: WanConfig, plan: GenerationPlan) -> No
     merged = any("previous prompt continues" in w or "next prompt starts" in w for w in plan.warnings)
     for clip in plan.clips:
         keyframe = schedule.keyframe_at(clip.start_frame)
-        assert clip.prompt == schedule.render(schedule.keyframe_at(clip.prompt_frame), 0)[0]
+        assert clip.base_prompt == schedule.render(schedule.keyframe_at(clip.prompt_frame), 0)[0]
         if not merged:
             # the clip shows the prompt of its start frame, or of a keyframe less than one model
             # frame earlier (when the output fps is above 16, see README)
@@ -125,7 +125,10 @@ def test_cuts_land_on_prompt_keyframes_at_native_fps():
     assert [c.start_frame for c in plan.clips] == [0, 30, 100]
     assert [c.num_frames for c in plan.clips] == [33, 77, 65]
     assert [c.trim_frames for c in plan.clips] == [3, 2, 0]
-    assert [c.prompt for c in plan.clips] == ["a forest", "a castle", "a sea"]
+    assert [c.base_prompt for c in plan.clips] == ["a forest", "a castle", "a sea"]
+    assert [c.prompt for c in plan.clips] == [
+        f"{p}, static camera" for p in ("a forest", "a castle", "a sea")
+    ]
 
 
 def test_long_segments_split_into_balanced_clips():
@@ -139,7 +142,7 @@ def test_long_segments_split_into_balanced_clips():
 def test_prompt_too_short_is_merged_with_a_warning():
     config = WanConfig(prompts={"0": "a", "40": "flash", "42": "b"}, max_frames=100, fps=16, seed=1)
     plan = create_plan(config)
-    assert [c.prompt for c in plan.clips] == ["a", "b"]
+    assert [c.base_prompt for c in plan.clips] == ["a", "b"]
     assert plan.clips[1].start_frame == 42
     assert any("'40'" in w and "previous prompt continues" in w for w in plan.warnings)
 
@@ -230,7 +233,7 @@ def test_deforum_example_plans():
     plan = create_plan(config)
     check_invariants(config, plan)
     assert [c.start_frame for c in plan.clips] == [0, 48, 96, 144]
-    assert plan.clips[2].prompt.startswith("cinematic, highly detailed, an ancient castle")
+    assert plan.clips[2].base_prompt.startswith("cinematic, highly detailed, an ancient castle")
     assert "lora" not in plan.clips[3].prompt
 
 
@@ -247,7 +250,7 @@ def test_ten_thousand_frames_fifty_prompts():
     plan = create_plan(config)
     check_invariants(config, plan)
     check_follows_prompt_schedule(config, plan)
-    assert len({c.prompt for c in plan.clips}) == 50
+    assert len({c.base_prompt for c in plan.clips}) == 50
 
 
 def test_plan_from_dict_rejects_other_data():

@@ -1,4 +1,4 @@
-"""Command line: `python -m wan plan|settings|schedule`. Bad input ends with a message, not a
+"""Command line: `python -m wan plan|movement|settings|schedule`. Bad input ends with a message, not a
 traceback; nothing here imports torch."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _report(report: ImportReport) -> None:
         print(f"note: {line}", file=sys.stderr)
 
 
-def _format_plan(plan: GenerationPlan, width: int) -> str:
+def _format_plan(plan: GenerationPlan, width: int, mode: str) -> str:
     lines = [
         f"model {plan.model}"
         + (f" + {plan.i2v_model}" if plan.i2v_model else "")
@@ -83,7 +83,7 @@ def _format_plan(plan: GenerationPlan, width: int) -> str:
                 f"{clip.num_frames}" + (f" (-{clip.trim_frames} trim)" if clip.trim_frames else ""),
                 str(clip.seed),
                 source,
-                clip.prompt,
+                clip.base_prompt,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
@@ -95,6 +95,7 @@ def _format_plan(plan: GenerationPlan, width: int) -> str:
         ]
         prompt = row[6] if len(row[6]) <= prompt_room else row[6][: prompt_room - 3] + "..."
         lines.append("  ".join([*cells, prompt]).rstrip())
+    lines += ["", f"movement ({mode}):"] + [f"  clip {c.index}: {c.movement.description}" for c in plan.clips]
     if plan.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in plan.warnings]
     return "\n".join(lines)
@@ -109,7 +110,49 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(plan.to_json())
     else:
-        print(_format_plan(plan, shutil.get_terminal_size((120, 24)).columns))
+        mode = {"append": "appended to each prompt", "prepend": "put before each prompt"}.get(
+            config.movement.mode, "not added to the prompts"
+        )
+        print(_format_plan(plan, shutil.get_terminal_size((120, 24)).columns, mode))
+    return 0
+
+
+def _cmd_movement(args: argparse.Namespace) -> int:
+    from .movement import CameraPath, analyze_window, prompt_windows
+    from .seeds import resolve_seed
+
+    config, report = _load(args.settings, args.set)
+    _report(report)
+    path = CameraPath.from_config(config, resolve_seed(config.seed, args.seed))
+    options = config.movement
+    segments = [
+        analyze_window(path, start, end, sensitivity=options.sensitivity, max_phrases=options.max_phrases)
+        for start, end in prompt_windows(config)
+    ]
+    if args.plot:
+        from .movement.plot import plot_camera
+
+        try:
+            written = plot_camera(path, segments, args.plot)
+        except (RuntimeError, OSError) as exc:
+            raise UserError(str(exc)) from None
+        print(f"note: wrote {written}", file=sys.stderr)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "mode": config.animation_mode,
+                    "fps": config.fps,
+                    "segments": [s.to_dict() for s in segments],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    width = max(len(f"{s.start_frame}-{s.end_frame - 1}") for s in segments)
+    print(f"{config.animation_mode} camera, {config.max_frames} frames at {config.fps:g} fps")
+    for segment in segments:
+        print(f"  {f'{segment.start_frame}-{segment.end_frame - 1}':<{width}}  {segment.description}")
     return 0
 
 
@@ -168,6 +211,12 @@ def _add_settings_arguments(parser: argparse.ArgumentParser, help: str, *, optio
     )
 
 
+def _add_analysis_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    _add_settings_arguments(parser, "settings file (JSON; Deforum .txt files too)")
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+    parser.add_argument("--seed", type=int, default=None, help="seed to use when the settings say -1")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand that exists."""
     from . import __version__
@@ -184,10 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="cut an animation into the clips Wan will generate (no GPU, no torch)",
         description="Read a settings file (ours or a Deforum settings .txt) and print the clip plan.",
     )
-    _add_settings_arguments(plan, "settings file (JSON; Deforum .txt files too)")
-    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
-    plan.add_argument("--seed", type=int, default=None, help="seed to use when the settings say -1")
+    _add_analysis_arguments(plan, "the plan")
     plan.set_defaults(run=_cmd_plan)
+
+    movement = commands.add_parser(
+        "movement",
+        help="describe the camera movement of each prompt segment in words",
+        description="Analyse the camera schedules (and shake) of each prompt segment.",
+    )
+    _add_analysis_arguments(movement, "the analysis")
+    movement.add_argument("--plot", metavar="FILE.png", help="also draw the camera curves (needs matplotlib)")
+    movement.set_defaults(run=_cmd_movement)
 
     settings = commands.add_parser(
         "settings",

@@ -13,6 +13,8 @@ How a plan is made (create_plan):
    of a segment may generate up to 3 extra frames at its end that are dropped ("trim") so the
    cut lands exactly on the prompt keyframe.
 4. Seeds follow the Deforum seed behaviour, one step per clip.
+5. Each clip's camera motion is described in words (wan.movement) and added to its prompt
+   (movement_mode append / prepend / off); the plan keeps the structured analysis.
 
 After dropping overlap and trim frames, the clips' new frames tile the model frames
 [0, model_frames) exactly once, and their output ranges tile [0, output_frames) exactly once.
@@ -27,8 +29,9 @@ from typing import Any, Literal
 
 from .config import WanConfig
 from .models.registry import ModelSpec, default_flow_shift, model_spec
+from .movement import MovementAnalysis, analyze_config
 from .schedules import PromptKeyframe, PromptSchedule
-from .seeds import clip_seeds, random_seed
+from .seeds import clip_seeds, resolve_seed
 from .timebase import Timebase
 
 PLAN_VERSION = 1
@@ -42,7 +45,8 @@ Conditioning = Literal["text", "init_image", "previous_clip"]
 @dataclass(frozen=True)
 class ClipPlan:
     """One generation call. Frame ranges are end-exclusive; `num_frames` is what the model
-    generates: `overlap_frames` conditioning frames + the new frames + `trim_frames`."""
+    generates: `overlap_frames` conditioning frames + the new frames + `trim_frames`.
+    `prompt` is `base_prompt` (from the prompt schedule) with the clip's movement phrase."""
 
     index: int
     start_frame: int
@@ -58,6 +62,8 @@ class ClipPlan:
     seed: int
     conditioning: Conditioning
     model: str
+    base_prompt: str
+    movement: MovementAnalysis
 
     @property
     def new_frames(self) -> int:
@@ -118,7 +124,12 @@ class GenerationPlan:
         names = {f.name for f in fields(cls)}
         clip_names = {f.name for f in fields(ClipPlan)}
         try:
-            clips = tuple(ClipPlan(**{k: c[k] for k in clip_names}) for c in data["clips"])
+            clips = tuple(
+                ClipPlan(
+                    **{k: c[k] for k in clip_names} | {"movement": MovementAnalysis.from_dict(c["movement"])}
+                )
+                for c in data["clips"]
+            )
             values = {k: data[k] for k in names if k not in ("clips", "warnings")}
             return cls(clips=clips, warnings=tuple(data.get("warnings", ())), **values)
         except (KeyError, TypeError) as exc:
@@ -227,11 +238,20 @@ def _continuation(config: WanConfig, spec: ModelSpec, i2v: ModelSpec | None) -> 
     return 1, continuer.id, warnings
 
 
+def with_movement(prompt: str, phrase: str, mode: str) -> str:
+    """The prompt with the movement phrase appended or prepended (mode off: unchanged)."""
+    if mode == "off" or not phrase:
+        return prompt
+    if not prompt:
+        return phrase
+    return f"{prompt}, {phrase}" if mode == "append" else f"{phrase}, {prompt}"
+
+
 def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan:
     """Cut the animation of `config` into clips; `seed` overrides a random (-1) config seed."""
     spec = model_spec(config.model)
     i2v = model_spec(config.i2v_model) if config.i2v_model else None
-    base_seed = config.seed if config.seed >= 0 else (random_seed() if seed is None else seed)
+    base_seed = resolve_seed(config.seed, seed)
     timebase = Timebase.of(config.fps, spec.native_fps)
     model_frames = timebase.model_frames_for(config.max_frames)
 
@@ -278,18 +298,24 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
     seeds = clip_seeds(
         config.seed_behavior, base_seed, len(layout), iter_n=config.seed_iter_n, scheduled=scheduled
     )
+    last = config.max_frames - 1
+    windows = [
+        (min(first, last), max(end, min(first, last) + 1)) for first, end in zip(starts, ends, strict=True)
+    ]
+    movements = analyze_config(config, windows, seed=base_seed)
     clips = []
-    for index, ((start, new, o, trim, segment), first, end, clip_seed) in enumerate(
-        zip(layout, starts, ends, seeds, strict=True)
+    for index, ((start, new, o, trim, segment), first, end, clip_seed, movement) in enumerate(
+        zip(layout, starts, ends, seeds, movements, strict=True)
     ):
-        prompt, negative = schedule.render(segment.keyframe, min(first, config.max_frames - 1))
+        base_prompt, negative = schedule.render(segment.keyframe, min(first, last))
+        prompt = with_movement(base_prompt, movement.description, config.movement.mode)
         if index == 0:
             conditioning: Conditioning = "init_image" if starts_from_image else "text"
             model = spec.id if (spec.kind != "t2v" or not starts_from_image) else continuer_id
         else:
             conditioning = "previous_clip" if o > 0 else "text"
             model = continuer_id if o > 0 else spec.id
-        if not prompt:
+        if not base_prompt:
             warnings.append(f"clip {index} has an empty prompt")
         clips.append(
             ClipPlan(
@@ -307,6 +333,8 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
                 seed=clip_seed,
                 conditioning=conditioning,
                 model=model,
+                base_prompt=base_prompt,
+                movement=movement,
             )
         )
 

@@ -21,6 +21,13 @@ def random_seed() -> int:
     return secrets.randbelow(SEED_SPACE)
 
 
+def resolve_seed(seed: int, override: int | None = None) -> int:
+    """The base seed of a run: the settings' seed, else `override`, else a fresh random one."""
+    if seed >= 0:
+        return seed
+    return random_seed() if override is None else override
+
+
 def derived_seed(base_seed: int, index: int) -> int:
     """A seed that looks random but is fixed by (base_seed, index)."""
     return int(np.random.default_rng([base_seed % SEED_SPACE, index]).integers(0, SEED_SPACE))

@@ -23,7 +23,6 @@ from .settings import (
     ShakeOptions,
     StyleOptions,
     WanConfig,
-    shake_names,
 )
 
 __all__ = [
@@ -47,7 +46,6 @@ __all__ = [
     "config_from_dict",
     "load_settings",
     "save_settings",
-    "shake_names",
 ]
 
 

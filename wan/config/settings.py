@@ -12,13 +12,12 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..models.registry import DEFAULT_MODEL, model_spec
+from ..movement.shake import shake_presets
 from ..schedules import PromptSchedule, ScheduleError, evaluate_schedule, normalize_prompts
 from ..schedules.keyframes import parse_keyframes
 from .fields import (
@@ -85,22 +84,15 @@ FRAME_SIZE = MultipleOf(64, 2048, step=16, reason=" (Wan's VAE and patch size ne
 SCHEDULE = Converted(_schedule_text, "a Deforum keyframe schedule such as 0:(0), 30:(5*sin(t/10))")
 
 
-@lru_cache(maxsize=1)
-def shake_names() -> dict[str, str]:
-    """Camera Shakify presets: key (e.g. INVESTIGATION) -> display name (e.g. Investigation)."""
-    data = resources.files("wan").joinpath("data/camera_shakify.json").read_text(encoding="utf-8")
-    return {key: shake["name"] for key, shake in json.loads(data)["shakes"].items()}
-
-
 def _shake_name(value: Any) -> str:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return "None"
     if isinstance(value, str):
         wanted = value.strip().lower()
-        for key, name in shake_names().items():
+        for key, name in shake_presets().items():
             if wanted in (key.lower(), name.lower()):
                 return key
-    raise ValueError("must be None or a Camera Shakify preset: " + ", ".join(shake_names()))
+    raise ValueError("must be None or a Camera Shakify preset: " + ", ".join(shake_presets()))
 
 
 def _model_ref(value: Any) -> str:
@@ -435,9 +427,20 @@ class WanConfig(_Settings):
             errors.append(FieldError("prompts", dict(self.prompts), exc.detail))
         for name in (*MOVEMENT_SCHEDULES, "seed_schedule"):
             try:
-                self.schedule_values(name)
+                values = self.schedule_values(name)
             except ScheduleError as exc:
                 errors.append(FieldError(name, getattr(self, name), exc.detail))
+                continue
+            if name == "zoom" and self.animation_mode == "2D" and (values <= 0).any():
+                frame = int(np.argmax(values <= 0))
+                errors.append(
+                    FieldError(
+                        name,
+                        self.zoom,
+                        f"is a scale factor and must stay above 0 (1.0 is static); "
+                        f"frame {frame} gives {values[frame]:g}",
+                    )
+                )
         return errors
 
     def schedule_values(self, name: str, seed: int | None = None) -> np.ndarray:
