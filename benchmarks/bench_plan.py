@@ -1,4 +1,5 @@
-"""CPU benchmark: validate and plan a 10,000-frame, 50-prompt Deforum settings file.
+"""CPU benchmark: validate, analyse the camera movement of, and plan a 10,000-frame, 50-prompt
+Deforum settings file (every camera schedule keyframed, Camera Shakify on).
 
 Run: python benchmarks/bench_plan.py [--repeats 20]
 Appends what it measured to benchmarks/RESULTS.md.
@@ -22,6 +23,7 @@ import numexpr
 import numpy as np
 
 from wan.config import config_from_dict
+from wan.movement import analyze_segments
 from wan.plan import create_plan
 from wan.schedules import clear_cache
 
@@ -49,6 +51,8 @@ def settings_file() -> dict:
         "rotation_3d_z": "0:(0), max_f/2:(0.3), max_f:(0)",
         "zoom": "0:(1.0025+0.002*sin(1.25*3.14*t/30))",
         "angle": "0:(0)",
+        "shake_name": "INVESTIGATION",
+        "shake_intensity": 1.5,
         "sampler": "Euler a",
         "cfg_scale_schedule": "0:(7)",
     }
@@ -77,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     data = settings_file()
 
-    validate, plan_times, total = [], [], []
+    validate, segments, plan_times, total = [], [], [], []
     for _ in range(args.repeats):
         clear_cache()  # cold: every schedule evaluated again
         t0 = time.perf_counter()
@@ -85,8 +89,11 @@ def main() -> None:
         t1 = time.perf_counter()
         plan = create_plan(config)
         t2 = time.perf_counter()
+        analysed = analyze_segments(config)
+        t3 = time.perf_counter()
         validate.append(t1 - t0)
         plan_times.append(t2 - t1)
+        segments.append(t3 - t2)
         total.append(t2 - t0)
 
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
@@ -101,7 +108,8 @@ def main() -> None:
     os.unlink(handle.name)
 
     lines = [
-        f"## Planning a 10,000-frame, 50-prompt settings file — {datetime.date.today().isoformat()}",
+        f"## Planning a 10,000-frame, 50-prompt settings file, with movement analysis — "
+        f"{datetime.date.today().isoformat()}",
         "",
         f"- machine: {machine()}",
         f"- versions: Python {platform.python_version()}, numpy {np.__version__}, "
@@ -109,7 +117,8 @@ def main() -> None:
         f"- command: `python benchmarks/bench_plan.py --repeats {args.repeats}`",
         f"- result: {len(plan.clips)} clips, {plan.model_frames} model frames",
         f"- validate settings (parse + evaluate every schedule, cold cache): {ms(validate)}",
-        f"- create the plan: {ms(plan_times)}",
+        f"- create the plan (clips, seeds, prompts, movement analysis of every clip): {ms(plan_times)}",
+        f"- movement analysis of the {len(analysed)} prompt segments alone: {ms(segments)}",
         f"- validate + plan, in process: {ms(total)}",
         f"- `python -m wan plan FILE --json`, whole process with interpreter start (5 runs): {ms(cli)}",
         "",
