@@ -12,7 +12,11 @@ if [ ! -x "$VENV/bin/python" ]; then
         || { echo "Python 3.10 or newer is needed (found $("$PYTHON" --version))" >&2; exit 1; }
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
+# torch first, pinned: this machine has a local CPU build of 2.13.0, and an unpinned torch would
+# pull several GB of CUDA packages. Set WAN_TORCH to install another torch (e.g. "torch").
+"${PIP[@]}" "${WAN_TORCH:-torch==2.13.0}"
+"${PIP[@]}" -e ".[dev,models]"
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

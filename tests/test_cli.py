@@ -145,3 +145,69 @@ def test_movement_plot_is_a_png(tmp_path):
     result = run("movement", str(MOVEMENT_EXAMPLE), "--plot", str(target))
     assert result.returncode == 0, result.stderr
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_generate_with_the_tiny_model_and_resume(tmp_path):
+    pytest.importorskip("diffusers")
+    settings = tmp_path / "s.json"
+    settings.write_text(
+        json.dumps(
+            {
+                "prompts": {"0": "a misty forest", "20": "a castle"},
+                "max_frames": 30,
+                "fps": 24,
+                "W": 64,
+                "H": 64,
+                "steps": 2,
+                "clip_frames": 17,
+                "seed": 3,
+            }
+        )
+    )
+    common = ["--models-dir", str(tmp_path / "models")]
+    result = run("generate", str(settings), "--model", "tiny", "--out", str(tmp_path / "run"), *common)
+    assert result.returncode == 0, result.stderr
+    assert "random weights" in result.stderr and "video:" in result.stdout
+    from wan.post.encode import count_frames
+
+    assert count_frames(tmp_path / "run" / "video.mp4") == 30
+    again = run("generate", str(settings), "--model", "tiny", "--resume", str(tmp_path / "run"), *common)
+    assert again.returncode == 0 and "step 1/2" not in again.stderr  # nothing left to generate
+    changed = run(
+        "generate",
+        str(settings),
+        "--model",
+        "tiny",
+        "--resume",
+        str(tmp_path / "run"),
+        "--set",
+        "steps=3",
+        *common,
+    )
+    assert changed.returncode == 2 and "holds a different plan" in changed.stderr
+    frames_only = run(
+        "generate",
+        str(settings),
+        "--model",
+        "tiny",
+        "--out",
+        str(tmp_path / "frames-run"),
+        "--frames-only",
+        *common,
+    )
+    assert frames_only.returncode == 0 and not (tmp_path / "frames-run" / "video.mp4").exists()
+    assert len(list((tmp_path / "frames-run" / "frames").glob("*.png"))) == 30
+    listing = json.loads(run("models", "--json", *common).stdout)
+    tiny = next(m for m in listing["models"] if m["id"] == "tiny")
+    assert tiny["present"] == str(tmp_path / "models" / "tiny")
+
+
+def test_generate_with_a_missing_model_says_how_to_get_it(tmp_path):
+    pytest.importorskip("diffusers")
+    settings = tmp_path / "s.json"
+    settings.write_text(json.dumps({"max_frames": 17}))
+    result = run(
+        "generate", str(settings), "--models-dir", str(tmp_path / "models"), "--out", str(tmp_path / "r")
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "hf download Wan-AI/Wan2.1-VACE-1.3B-diffusers" in result.stderr

@@ -20,7 +20,9 @@ def test_python_examples_run(monkeypatch, capsys):
     assert '"clips"' in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("path", ["examples/deforum_settings.txt", "tests/run.sh", ".ci/run"])
+@pytest.mark.parametrize(
+    "path", ["examples/deforum_settings.txt", "examples/install_check.json", "tests/run.sh", ".ci/run"]
+)
 def test_files_the_readme_names_exist(path):
     assert path in README
     assert (ROOT / path).is_file()

@@ -1,5 +1,6 @@
-"""Command line: `python -m wan plan|movement|settings|schedule`. Bad input ends with a message, not a
-traceback; nothing here imports torch."""
+"""Command line: `python -m wan plan|movement|generate|models|settings|schedule`.
+
+Bad input ends with a message, not a traceback; nothing but `generate` imports torch."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -156,6 +158,109 @@ def _cmd_movement(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_generate(args: argparse.Namespace) -> int:
+    import datetime
+
+    from .models.resolve import ModelNotFoundError
+    from .plan import create_plan
+    from .progress import ProgressBar, format_seconds
+    from .render import RenderOptions, ResumeMismatchError, RunFolder, render
+    from .render.engine import RenderError
+
+    overrides = list(args.set)
+    if args.model:
+        overrides.append(f"model={json.dumps(args.model)}")
+    if args.memory:
+        overrides.append(f"memory_preset={json.dumps(args.memory)}")
+    config, report = _load(args.settings, overrides)
+    _report(report)
+    if args.resume:
+        folder = RunFolder(args.resume)
+        if not folder.plan_path.is_file():
+            raise UserError(f"{args.resume} is not a run folder (it has no plan.json)")
+        run_dir = folder.root
+        plan = create_plan(config, seed=folder.stored_plan().seed)
+    else:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = Path(args.out) if args.out else Path(config.output.dir or "outputs/wan-videos") / stamp
+        plan = create_plan(config, seed=args.seed)
+    if any(model.startswith("tiny") for model in {plan.model, plan.i2v_model} if model):
+        print(
+            "note: the tiny model has random weights: the video is noise. It checks that the install "
+            "works end to end.",
+            file=sys.stderr,
+        )
+    options = RenderOptions(
+        device=args.device,
+        memory=config.memory.preset,
+        models_dir=args.models_dir,
+        allow_download=args.allow_download,
+        color_coherence=config.output.color_coherence,
+        save_frames=config.output.save_frames or args.frames_only,
+        write_video=not args.frames_only,
+        crf=config.output.crf,
+    )
+    print(f"run folder: {run_dir}", file=sys.stderr)
+    try:
+        result = render(
+            plan,
+            run_dir,
+            options=options,
+            callback=ProgressBar(),
+            resume=bool(args.resume),
+            settings=config.to_dict(),
+        )
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished clips are kept; continue with --resume {run_dir}", file=sys.stderr)
+        return 130
+    except (ModelNotFoundError, RenderError, ResumeMismatchError) as exc:
+        raise UserError(str(exc)) from None
+    clips = result.metrics["clips"]
+    seconds = result.metrics["generation_seconds"]
+    generated = sum(c.num_frames for c in plan.clips)
+    print(f"generated {len(clips)} clip(s) in {format_seconds(seconds)} ({seconds / generated:.2f} s/frame)")
+    if result.video:
+        print(f"video: {result.video}")
+    if result.frames_dir:
+        print(f"frames: {result.frames_dir}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .models import MODELS
+    from .models.resolve import default_models_dir, is_present
+
+    models_dir = Path(args.models_dir) if args.models_dir else default_models_dir()
+    rows = []
+    for spec in MODELS.values():
+        where = is_present(spec, models_dir)
+        weights = spec.weights_gb("bf16")
+        rows.append(
+            {
+                "id": spec.id,
+                "hub_id": spec.hub_id,
+                "kind": spec.kind,
+                "description": spec.description,
+                "present": str(where) if where else None,
+                "transformer_gb_bf16": round(weights["transformer"], 2) if weights else None,
+            }
+        )
+    if args.json:
+        print(json.dumps({"models_dir": str(models_dir), "models": rows}, indent=2))
+        return 0
+    print(f"models folder: {models_dir}")
+    for row in rows:
+        size = f"{row['transformer_gb_bf16']:5.1f} GB" if row["transformer_gb_bf16"] else "   tiny "
+        state = (
+            f"present: {row['present']}"
+            if row["present"]
+            else ("built on first use" if row["id"].startswith("tiny") else "not downloaded")
+        )
+        print(f"  {row['id']:<14} {row['kind']:<5} {size}  {state}")
+        print(f"      {row['description']}" + (f" ({row['hub_id']})" if row["hub_id"] else ""))
+    return 0
+
+
 def _cmd_settings(args: argparse.Namespace) -> int:
     from .config import all_specs
 
@@ -244,6 +349,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis_arguments(movement, "the analysis")
     movement.add_argument("--plot", metavar="FILE.png", help="also draw the camera curves (needs matplotlib)")
     movement.set_defaults(run=_cmd_movement)
+
+    generate = commands.add_parser(
+        "generate",
+        help="generate the video with a Wan model (needs pip install -e '.[models]')",
+        description="Plan and render a video; every finished clip is kept, so a run can be resumed.",
+    )
+    _add_settings_arguments(generate, "settings file (JSON; Deforum .txt files too)")
+    generate.add_argument(
+        "--model", metavar="ID|PATH", help="model id (python -m wan models), hub id or folder"
+    )
+    generate.add_argument("--out", metavar="DIR", help="run folder (default: outputs/wan-videos/<time>)")
+    generate.add_argument("--resume", metavar="DIR", help="continue an interrupted run in DIR")
+    generate.add_argument("--frames-only", action="store_true", help="write the frames, not the MP4")
+    generate.add_argument("--seed", type=int, default=None, help="seed to use when the settings say -1")
+    generate.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    generate.add_argument("--memory", help="memory preset: auto, none, conservative, balanced, aggressive")
+    generate.add_argument(
+        "--models-dir", help="folder of Wan models (default: $WAN_MODELS_DIR or ./models/wan)"
+    )
+    generate.add_argument(
+        "--allow-download", action="store_true", help="download missing models from the hub"
+    )
+    generate.set_defaults(run=_cmd_generate)
+
+    models = commands.add_parser("models", help="list the known models and which are on this machine")
+    models.add_argument(
+        "--models-dir", help="folder of Wan models (default: $WAN_MODELS_DIR or ./models/wan)"
+    )
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(run=_cmd_models)
 
     settings = commands.add_parser(
         "settings",

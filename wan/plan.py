@@ -108,7 +108,7 @@ class GenerationPlan:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: the plan's settings, then `clips` and `warnings` as lists."""
         data = asdict(self)
-        data["clips"] = [asdict(clip) for clip in self.clips]
+        data["clips"] = [asdict(clip) | {"movement": clip.movement.to_dict()} for clip in self.clips]
         data["warnings"] = list(self.warnings)
         return data
 

@@ -1,8 +1,14 @@
 """The Wan 2.1 checkpoints we support, in diffusers format: pure data, no torch.
 
 Facts per model: the hub id, the pipeline kind, the native frame rate and clip length, the
-resolutions it was trained for, and the sampling defaults of the reference implementation
-(50 steps for T2V / VACE, 40 for I2V; guidance 5.0; flow shift 3.0 at 480p, 5.0 at 720p).
+resolutions it was trained for, the sampling defaults of the reference implementation (50 steps
+for T2V / VACE, 40 for I2V; guidance 5.0; flow shift 3.0 at 480p, 5.0 at 720p) and the parameter
+counts, from which the weights' memory per precision follows.
+
+Parameter counts were counted with torch meta tensors from the diffusers configs of each model
+(scripts/convert_wan_to_diffusers.py in diffusers; tests/test_models_registry.py recounts them):
+transformer (VACE blocks included), UMT5-XXL text encoder 5.68e9 (shared embedding counted
+once), Wan VAE 0.127e9, CLIP ViT-H image encoder 0.631e9 (I2V only).
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ SIZE_720P = (1280, 720)
 # diffusers' Wan docs: "5.0 for 720P, 3.0 for 480P".
 FLOW_SHIFT_480P = 3.0
 FLOW_SHIFT_720P = 5.0
+
+TEXT_ENCODER_PARAMS = 5_680_910_336
+VAE_PARAMS = 126_892_531
+IMAGE_ENCODER_PARAMS = 630_766_080
 
 PIPELINE_KINDS: dict[str, ModelKind] = {
     "WanVACEPipeline": "vace",
@@ -41,11 +51,29 @@ class ModelSpec:
     max_frames: int = 81
     default_steps: int = 50
     default_guidance: float = 5.0
+    transformer_params: int = 0
+    tiny: bool = False
 
     @property
     def continues_clips(self) -> bool:
         """Whether the model itself can continue a clip from frames of the previous one."""
         return self.kind in ("vace", "i2v")
+
+    def weights_gb(self, precision: str = "bf16") -> dict[str, float]:
+        """Memory of the weights in GiB: transformer in `precision` (bf16, fp16, fp8 or fp32), text
+        encoder in bf16 (used once, then released), VAE in fp32; activations come on top."""
+        size = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}[precision]
+        if self.tiny or not self.transformer_params:
+            return {}
+        gib = 1024**3
+        parts = {
+            "transformer": self.transformer_params * size / gib,
+            "text_encoder": TEXT_ENCODER_PARAMS * 2 / gib,
+            "vae": VAE_PARAMS * 4 / gib,
+        }
+        if self.kind == "i2v":
+            parts["image_encoder"] = IMAGE_ENCODER_PARAMS * 2 / gib
+        return parts
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -57,6 +85,7 @@ MODELS: dict[str, ModelSpec] = {
             "vace",
             "1.3B",
             "VACE 1.3B: text-to-video and image-to-video in one model, 480p (recommended)",
+            transformer_params=2_153_972_032,
         ),
         ModelSpec(
             "vace-14b",
@@ -65,6 +94,7 @@ MODELS: dict[str, ModelSpec] = {
             "14B",
             "VACE 14B: text-to-video and image-to-video in one model, 480p and 720p",
             sizes=(SIZE_480P, SIZE_720P),
+            transformer_params=17_337_592_896,
         ),
         ModelSpec(
             "t2v-1.3b",
@@ -72,6 +102,7 @@ MODELS: dict[str, ModelSpec] = {
             "t2v",
             "1.3B",
             "T2V 1.3B: text-to-video only, 480p",
+            transformer_params=1_418_996_800,
         ),
         ModelSpec(
             "t2v-14b",
@@ -80,6 +111,7 @@ MODELS: dict[str, ModelSpec] = {
             "14B",
             "T2V 14B: text-to-video only, 480p and 720p",
             sizes=(SIZE_480P, SIZE_720P),
+            transformer_params=14_288_491_584,
         ),
         ModelSpec(
             "i2v-14b-480p",
@@ -88,6 +120,7 @@ MODELS: dict[str, ModelSpec] = {
             "14B",
             "I2V 14B 480p: image-to-video, continues clips from their last frame",
             default_steps=40,
+            transformer_params=16_394_878_784,
         ),
         ModelSpec(
             "i2v-14b-720p",
@@ -97,6 +130,14 @@ MODELS: dict[str, ModelSpec] = {
             "I2V 14B 720p: image-to-video, continues clips from their last frame",
             sizes=(SIZE_720P,),
             default_steps=40,
+            transformer_params=16_394_878_784,
+        ),
+        # Tiny random models built with the real classes (wan.models.tiny): for tests and a quick
+        # check of an install. Their output is noise.
+        ModelSpec("tiny", "", "vace", "tiny", "tiny random VACE model (tests, install check)", tiny=True),
+        ModelSpec("tiny-t2v", "", "t2v", "tiny", "tiny random T2V model (tests)", tiny=True),
+        ModelSpec(
+            "tiny-i2v", "", "i2v", "tiny", "tiny random I2V model (tests)", tiny=True, default_steps=50
         ),
     )
 }

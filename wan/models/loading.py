@@ -1,0 +1,120 @@
+"""Loading a Wan pipeline with diffusers: its class, dtype, flow shift and memory preset; prompt
+encoding once per unique prompt, after which the text encoder is released."""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+from .memory import MemoryOptimizationConfig
+from .resolve import ModelLocation
+
+PIPELINE_CLASSES = {"vace": "WanVACEPipeline", "t2v": "WanPipeline", "i2v": "WanImageToVideoPipeline"}
+MAX_SEQUENCE_LENGTH = 512  # UMT5 tokens per prompt, as the Wan pipelines use
+
+PromptPair = tuple[str, str]
+
+
+def default_device() -> Any:
+    """CUDA when available, else the CPU."""
+    import torch
+
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def default_dtype(device: Any) -> Any:
+    """bfloat16 on CUDA, float32 on the CPU."""
+    import torch
+
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def load_pipeline(location: ModelLocation, *, dtype: Any, flow_shift: float) -> Any:
+    """Build the diffusers pipeline from its folder, on the CPU (the VAE in float32, as Wan needs)."""
+    import diffusers
+    import torch
+
+    cls = getattr(diffusers, PIPELINE_CLASSES[location.spec.kind])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # diffusers renames torch_dtype -> dtype
+        vae = diffusers.AutoencoderKLWan.from_pretrained(
+            location.path, subfolder="vae", torch_dtype=torch.float32
+        )
+        pipe = cls.from_pretrained(location.path, vae=vae, torch_dtype=dtype)
+    pipe.scheduler = diffusers.UniPCMultistepScheduler.from_config(
+        pipe.scheduler.config, flow_shift=flow_shift
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def encode_prompts(
+    pipe: Any, pairs: Iterable[PromptPair], *, device: Any, on_cpu: bool = False
+) -> dict[PromptPair, tuple[Any, Any]]:
+    """Embed each unique (prompt, negative prompt) once; embeddings are kept on the CPU."""
+    import torch
+
+    where = torch.device("cpu") if on_cpu else device
+    encoder = pipe.text_encoder
+    encoder.to(where)
+    embeddings = {}
+    with torch.no_grad():
+        for pair in dict.fromkeys(pairs):
+            positive, negative = pipe.encode_prompt(
+                pair[0],
+                pair[1],
+                do_classifier_free_guidance=True,
+                device=where,
+                max_sequence_length=MAX_SEQUENCE_LENGTH,
+            )
+            embeddings[pair] = (positive.cpu(), negative.cpu())
+    return embeddings
+
+
+def release_text_encoder(pipe: Any) -> None:
+    """Drop the text encoder from the pipeline and give its memory back."""
+    import torch
+
+    if pipe.text_encoder is not None:
+        pipe.text_encoder.to("cpu")
+        pipe.register_modules(text_encoder=None)
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def apply_memory(pipe: Any, memory: MemoryOptimizationConfig, device: Any) -> None:
+    """Place the pipeline's models according to the preset."""
+    import torch
+
+    if memory.offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif memory.offload == "group":
+        pipe.enable_group_offload(
+            onload_device=device,
+            offload_device=torch.device("cpu"),
+            offload_type=memory.group_offload_type,
+            use_stream=memory.use_cuda_streams and device.type == "cuda",
+        )
+    else:
+        pipe.to(device)
+    if memory.vae_tiling:
+        tile = memory.vae_tile
+        pipe.vae.enable_tiling(
+            tile_sample_min_height=tile,
+            tile_sample_min_width=tile,
+            tile_sample_stride_height=tile * 3 // 4,
+            tile_sample_stride_width=tile * 3 // 4,
+        )
+
+
+def free_memory() -> None:
+    """Collect garbage and empty the CUDA cache (after an out-of-memory error)."""
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()

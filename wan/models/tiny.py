@@ -1,0 +1,177 @@
+"""Tiny random Wan models built with the real diffusers / transformers classes.
+
+They exist for tests and for checking an install (`python -m wan generate SETTINGS --model
+tiny`): saved with save_pretrained and loaded through the same from_pretrained path as the
+real checkpoints, they exercise every step of generation in well under a second per clip on a
+CPU. Their weights are random, so their output is noise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Words the tiny tokenizer knows; anything else becomes <unk>.
+_VOCABULARY = [
+    "<pad>",
+    "</s>",
+    "<unk>",
+    ",",
+    ".",
+    "a",
+    "an",
+    "the",
+    "of",
+    "in",
+    "on",
+    "at",
+    "with",
+    "and",
+    "to",
+    "camera",
+    "movement",
+    "static",
+    "subtle",
+    "gentle",
+    "moderate",
+    "strong",
+    "panning",
+    "moving",
+    "dolly",
+    "tilting",
+    "rotating",
+    "rolling",
+    "left",
+    "right",
+    "up",
+    "down",
+    "forward",
+    "backward",
+    "clockwise",
+    "counter-clockwise",
+    "sustained",
+    "extended",
+    "brief",
+    "forest",
+    "castle",
+    "misty",
+    "dawn",
+    "light",
+]
+TINY_KINDS = {"tiny": "vace", "tiny-t2v": "t2v", "tiny-i2v": "i2v"}
+TEXT_DIM = 32
+
+
+def _tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocabulary = {word: index for index, word in enumerate(_VOCABULARY)}
+    tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+
+
+def _text_encoder():
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    config = UMT5Config(
+        vocab_size=len(_VOCABULARY),
+        d_model=TEXT_DIM,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=16,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    return UMT5EncoderModel(config)
+
+
+def _transformer(kind: str):
+    from diffusers import WanTransformer3DModel, WanVACETransformer3DModel
+
+    shared = {
+        "patch_size": (1, 2, 2),
+        "num_attention_heads": 2,
+        "attention_head_dim": 12,
+        "out_channels": 16,
+        "text_dim": TEXT_DIM,
+        "freq_dim": 256,
+        "ffn_dim": 32,
+        "cross_attn_norm": True,
+        "qk_norm": "rms_norm_across_heads",
+        "rope_max_seq_len": 1024,  # the real models' value: any frame size works
+    }
+    if kind == "vace":
+        return WanVACETransformer3DModel(
+            in_channels=16, num_layers=3, vace_layers=[0, 2], vace_in_channels=96, **shared
+        )
+    if kind == "i2v":  # 16 latent + 4 mask + 16 image-latent channels; CLIP features of width 4
+        return WanTransformer3DModel(
+            in_channels=36, num_layers=2, image_dim=4, added_kv_proj_dim=24, **shared
+        )
+    return WanTransformer3DModel(in_channels=16, num_layers=2, **shared)
+
+
+def build_tiny_pipeline(kind: str, seed: int = 0):
+    """A tiny random pipeline of `kind` (vace, t2v or i2v) with the real classes."""
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler
+
+    torch.manual_seed(seed)
+    parts = {
+        "tokenizer": _tokenizer(),
+        "text_encoder": _text_encoder(),
+        "vae": AutoencoderKLWan(
+            base_dim=3,
+            z_dim=16,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+        ),
+        "scheduler": UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=3.0
+        ),
+        "transformer": _transformer(kind),
+    }
+    if kind == "vace":
+        from diffusers import WanVACEPipeline
+
+        return WanVACEPipeline(**parts)
+    if kind == "i2v":
+        from diffusers import WanImageToVideoPipeline
+        from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+        encoder = CLIPVisionModel(
+            CLIPVisionConfig(
+                hidden_size=4,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                image_size=32,
+                intermediate_size=16,
+                patch_size=4,
+            )
+        )
+        processor = CLIPImageProcessor(crop_size=32, size={"shortest_edge": 32})
+        return WanImageToVideoPipeline(image_encoder=encoder, image_processor=processor, **parts)
+    from diffusers import WanPipeline
+
+    return WanPipeline(**parts)
+
+
+def ensure_tiny_model(model_id: str, folder: Path) -> Path:
+    """Build and save the tiny model `model_id` into `folder` unless it is there already."""
+    folder = Path(folder)
+    if (folder / "model_index.json").is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.with_name(folder.name + ".partial")
+    build_tiny_pipeline(TINY_KINDS[model_id]).save_pretrained(staging)
+    staging.replace(folder)
+    return folder

@@ -1,0 +1,413 @@
+"""Turning a GenerationPlan into a video, clip by clip.
+
+render() reads top to bottom like a diffusers pipeline call:
+1. check the run folder: a new run, or a resume of the very same plan;
+2. for each clip not on disk yet:
+   a. the pipeline of the clip's model, loaded on first use: prompts encoded once, the text
+      encoder released, the memory preset applied;
+   b. its conditioning: text only, the init image, or the tail of the video so far;
+   c. denoising with progress, previews, pause and cancel; an out-of-memory error frees memory,
+      moves to the next memory preset and retries the clip;
+   d. checks (NaN, black frames) and colour coherence with the first clip;
+   e. its new frames, then its metadata, to disk;
+3. the output frames at the output fps, and the MP4;
+4. metrics.json.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..models.loading import (
+    apply_memory,
+    default_device,
+    default_dtype,
+    encode_prompts,
+    free_memory,
+    load_pipeline,
+    release_text_encoder,
+)
+from ..models.memory import MemoryOptimizationConfig, resolve_memory
+from ..models.registry import model_spec
+from ..models.resolve import ModelLocation, resolve_model
+from ..plan import ClipPlan, GenerationPlan
+from ..post.color import ColorStats, color_stats, match_colors
+from ..post.encode import write_mp4
+from ..post.resample import nearest_model_frames
+from .conditioning import as_image, load_init_image, vace_inputs
+from .events import ProgressCallback, ProgressEvent, RenderControl
+from .previews import LatentPreviewer
+from .run_folder import RunFolder, read_png
+
+# A frame whose mean brightness is under 2 % of full scale counts as black.
+BLACK_LEVEL = 0.02
+
+
+class RenderError(RuntimeError):
+    """A clip that cannot be generated (NaN output, out of memory on every preset, ...)."""
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render: device, memory preset, where models are, what to write."""
+
+    device: str | None = None
+    memory: str = "auto"
+    models_dir: str | None = None
+    allow_download: bool = False
+    preview_every: int = 5
+    color_coherence: bool = True
+    save_frames: bool = True
+    write_video: bool = True
+    crf: int = 17
+    max_attempts: int = 4
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """Where the results are."""
+
+    run_dir: Path
+    video: Path | None
+    frames_dir: Path | None
+    plan: GenerationPlan
+    metrics: dict[str, Any]
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    import torch
+
+    oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    return isinstance(error, oom) or (isinstance(error, RuntimeError) and "out of memory" in str(error))
+
+
+def _latent_frames(num_frames: int) -> int:
+    return (num_frames - 1) // 4 + 1
+
+
+@dataclass
+class _Loaded:
+    model: str
+    memory: MemoryOptimizationConfig
+    pipe: Any
+    previewer: LatentPreviewer | None
+
+
+@dataclass
+class _Session:
+    plan: GenerationPlan
+    folder: RunFolder
+    options: RenderOptions
+    callback: ProgressCallback
+    control: RenderControl
+    device: Any
+    dtype: Any
+    memory: MemoryOptimizationConfig
+    locations: dict[str, ModelLocation] = field(default_factory=dict)
+    embeddings: dict[str, dict[tuple[str, str], tuple[Any, Any]]] = field(default_factory=dict)
+    loaded: _Loaded | None = None
+    reference: ColorStats | None = None
+    seconds_per_step: float | None = None
+    frames_done: int = 0
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def emit(self, kind: str, clip: ClipPlan | None = None, **values: Any) -> None:
+        event = ProgressEvent(
+            kind=kind,  # type: ignore[arg-type]
+            clip=clip.index if clip else 0,
+            clips=len(self.plan.clips),
+            steps=self.plan.steps,
+            frames_total=self.plan.model_frames,
+            frames_done=self.frames_done,
+            **values,
+        )
+        self.callback(event)
+
+    def eta(self, clip: ClipPlan, step: int) -> float | None:
+        """Seconds left: this clip's remaining steps, then the later clips scaled by their size."""
+        if self.seconds_per_step is None:
+            return None
+        per_frame = self.seconds_per_step / _latent_frames(clip.num_frames)
+        later = sum(_latent_frames(c.num_frames) for c in self.plan.clips[clip.index + 1 :])
+        remaining = (self.plan.steps - step) * self.seconds_per_step + later * self.plan.steps * per_frame
+        return remaining
+
+    # -- models -----------------------------------------------------------------------------------
+
+    def pipeline(self, clip: ClipPlan) -> _Loaded:
+        """The loaded pipeline for the clip's model (loading it if needed)."""
+        if self.loaded is not None and self.loaded.model == clip.model:
+            return self.loaded
+        self.unload()
+        return self.load(clip.model, self.memory)
+
+    def load(self, model: str, memory: MemoryOptimizationConfig) -> _Loaded:
+        if model not in self.locations:
+            self.locations[model] = resolve_model(
+                model,
+                models_dir=Path(self.options.models_dir) if self.options.models_dir else None,
+                allow_download=self.options.allow_download,
+            )
+        location = self.locations[model]
+        self.emit("loading", message=f"loading {model} from {location.path} ({memory.name} memory preset)")
+        pipe = load_pipeline(location, dtype=self.dtype, flow_shift=self.plan.flow_shift)
+        if model not in self.embeddings:
+            pairs = [(c.prompt, c.negative_prompt) for c in self.plan.clips if c.model == model]
+            self.emit("encoding", message=f"encoding {len(set(pairs))} prompt(s)")
+            self.embeddings[model] = encode_prompts(
+                pipe, pairs, device=self.device, on_cpu=memory.encode_on_cpu
+            )
+        release_text_encoder(pipe)
+        previewer = None
+        if self.options.preview_every > 0:
+            previewer = LatentPreviewer.fit(pipe.vae, pipe.vae_scale_factor_spatial)
+        apply_memory(pipe, memory, self.device)
+        self.loaded = _Loaded(model, memory, pipe, previewer)
+        return self.loaded
+
+    def unload(self) -> None:
+        if self.loaded is not None:
+            self.loaded = None
+            free_memory()
+
+    # -- one clip ---------------------------------------------------------------------------------
+
+    def conditioning(self, clip: ClipPlan) -> dict[str, Any]:
+        """The pipeline arguments that condition the clip."""
+        kind = model_spec(clip.model).kind
+        if clip.conditioning == "init_image":
+            kept = [load_init_image(self.plan.init_image, self.plan.width, self.plan.height)]
+        elif clip.conditioning == "previous_clip":
+            start = clip.model_start_frame
+            kept = list(self.folder.read_model_frames(range(start - clip.overlap_frames, start)))
+        else:
+            kept = []
+        if kind == "vace":
+            video, mask = vace_inputs(kept, clip.num_frames)
+            return {"video": video, "mask": mask} if video is not None else {}
+        if kind == "i2v":
+            return {"image": as_image(kept[-1])}
+        return {}
+
+    def denoise(self, clip: ClipPlan, loaded: _Loaded, conditioning: dict[str, Any]) -> np.ndarray:
+        """Run the pipeline for one clip; returns its frames as float RGB in [0, 1]."""
+        import torch
+
+        pipe = loaded.pipe
+        positive, negative = self.embeddings[clip.model][(clip.prompt, clip.negative_prompt)]
+        device = pipe._execution_device
+        state: dict[str, Any] = {"started": time.perf_counter(), "previous": None, "previous_sigma": None}
+
+        def on_step(_pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            self.control.checkpoint()
+            now = time.perf_counter()
+            self.seconds_per_step = (now - state["started"]) / (step + 1)
+            self.emit(
+                "step",
+                clip,
+                step=step + 1,
+                seconds_per_step=self.seconds_per_step,
+                eta_seconds=self.eta(clip, step + 1),
+            )
+            every = self.options.preview_every
+            latents = tensors.get("latents")
+            sigmas = getattr(pipe.scheduler, "sigmas", None)
+            sigma = float(sigmas[step + 1]) if sigmas is not None and step + 1 < len(sigmas) else 0.0
+            if loaded.previewer is not None and latents is not None and every and (step + 1) % every == 0:
+                image = loaded.previewer.preview(latents, state["previous"], sigma, state["previous_sigma"])
+                self.folder.write_preview("latest.png", image)
+                self.emit("preview", clip, step=step + 1, preview=image)
+            if latents is not None:
+                state["previous"], state["previous_sigma"] = latents.detach().clone(), sigma
+            return {}
+
+        generator = torch.Generator(device="cpu").manual_seed(clip.seed)
+        output = pipe(
+            prompt_embeds=positive.to(device),
+            negative_prompt_embeds=negative.to(device),
+            height=self.plan.height,
+            width=self.plan.width,
+            num_frames=clip.num_frames,
+            num_inference_steps=self.plan.steps,
+            guidance_scale=self.plan.guidance_scale,
+            generator=generator,
+            output_type="np",
+            callback_on_step_end=on_step,
+            callback_on_step_end_tensor_inputs=["latents"],
+            **conditioning,
+        )
+        return np.asarray(output.frames[0], dtype=np.float32)
+
+    def generate(self, clip: ClipPlan) -> dict[str, Any]:
+        """Generate, check, correct and store one clip; returns its metadata."""
+        import torch
+
+        self.emit("clip_start", clip, message=clip.prompt)
+        conditioning = self.conditioning(clip)
+        attempts = 0
+        while True:
+            attempts += 1
+            loaded = self.pipeline(clip)
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
+            started = time.perf_counter()
+            try:
+                frames = self.denoise(clip, loaded, conditioning)
+                break
+            except Exception as error:
+                if not _is_out_of_memory(error):
+                    raise
+                stronger = loaded.memory.more_aggressive()
+                if stronger is None or attempts >= self.options.max_attempts:
+                    raise RenderError(
+                        f"clip {clip.index} ran out of memory with the {loaded.memory.name} preset, the last "
+                        "one; lower the resolution or clip_frames"
+                    ) from error
+                self.emit(
+                    "retry",
+                    clip,
+                    message=f"out of memory with {loaded.memory.name}; retrying with {stronger.name}",
+                )
+                self.unload()
+                self.memory = stronger
+                self.load(clip.model, stronger)
+        seconds = time.perf_counter() - started
+        if np.isnan(frames).any():
+            raise RenderError(
+                f"clip {clip.index} produced NaN values; this usually means the model ran in float16 and "
+                "overflowed, or its weights are damaged"
+            )
+        pixels = np.rint(np.clip(frames, 0.0, 1.0) * 255.0).astype(np.uint8)
+        new = pixels[clip.overlap_frames : clip.overlap_frames + clip.new_frames]
+        black = int(np.count_nonzero(frames.reshape(len(frames), -1).mean(axis=1) < BLACK_LEVEL))
+        if self.options.color_coherence:
+            if self.reference is None:
+                self.reference = color_stats(new)
+            else:
+                new = match_colors(new, self.reference)
+        metadata = {
+            "index": clip.index,
+            "model": clip.model,
+            "memory_preset": self.loaded.memory.name if self.loaded else self.memory.name,
+            "attempts": attempts,
+            "seconds": round(seconds, 4),
+            "seconds_per_frame": round(seconds / clip.num_frames, 4),
+            "peak_memory_bytes": _peak_memory(),
+            "black_frames": black,
+            "warnings": [f"{black} black frame(s)"] if black else [],
+        }
+        self.folder.write_clip(clip, new, metadata)
+        self.frames_done += clip.new_frames
+        last = self.folder.write_preview(f"clip_{clip.index:04d}.png", new[-1])
+        self.emit("clip_done", clip, message=str(last), preview=new[-1])
+        return metadata
+
+
+def _peak_memory() -> int | None:
+    import torch
+
+    if torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated())
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
+
+
+def _write_output(session: _Session) -> tuple[Path | None, Path | None]:
+    """The output frames at the output fps (hard links to model frames where possible), the MP4."""
+    import os
+    import shutil
+
+    plan, folder, options = session.plan, session.folder, session.options
+    sources = nearest_model_frames(plan.output_frames, plan.output_fps, plan.model_fps)
+    frames_dir = folder.frames_dir if options.save_frames else None
+    if frames_dir is not None:
+        frames_dir.mkdir(parents=True, exist_ok=True)
+        for index, source in enumerate(sources):
+            target = frames_dir / f"{index:06d}.png"
+            target.unlink(missing_ok=True)
+            try:
+                os.link(folder.model_frame_path(int(source)), target)
+            except OSError:
+                shutil.copyfile(folder.model_frame_path(int(source)), target)
+    video = None
+    if options.write_video:
+        session.emit("writing", message=f"encoding {plan.output_frames} frames at {plan.output_fps:g} fps")
+        cache: dict[int, np.ndarray] = {}
+
+        def frames():
+            for source in sources:
+                if int(source) not in cache:
+                    cache.clear()
+                    cache[int(source)] = read_png(folder.model_frame_path(int(source)))
+                yield cache[int(source)]
+
+        write_mp4(frames(), folder.video_path, fps=plan.output_fps, crf=options.crf)
+        video = folder.video_path
+    return video, frames_dir
+
+
+def render(
+    plan: GenerationPlan,
+    run_dir: str | Path,
+    *,
+    options: RenderOptions | None = None,
+    callback: ProgressCallback | None = None,
+    control: RenderControl | None = None,
+    resume: bool = False,
+    settings: dict[str, Any] | None = None,
+) -> RenderResult:
+    """Generate every clip of `plan` into `run_dir`, then the video (see the module doc)."""
+    import torch
+
+    options = options or RenderOptions()
+    started = time.perf_counter()
+    # 1. the run folder
+    folder = RunFolder(run_dir)
+    folder.start(plan, settings, resume=resume)
+    device = torch.device(options.device) if options.device else default_device()
+    session = _Session(
+        plan=plan,
+        folder=folder,
+        options=options,
+        callback=callback or (lambda event: None),
+        control=control or RenderControl(),
+        device=device,
+        dtype=default_dtype(device),
+        memory=resolve_memory(options.memory),
+    )
+    # 2. the clips
+    first = folder.first_unfinished(plan)
+    session.frames_done = sum(c.new_frames for c in plan.clips[:first])
+    if options.color_coherence and first > 0:
+        first_clip = plan.clips[0]
+        session.reference = color_stats(
+            folder.read_model_frames(range(first_clip.model_start_frame, first_clip.model_end_frame))
+        )
+    for clip in plan.clips[first:]:
+        session.generate(clip)
+    session.unload()
+    # 3. the output
+    video, frames_dir = _write_output(session)
+    # 4. metrics
+    clips = [folder.clip_metadata(c.index) for c in plan.clips]
+    metrics = {
+        "device": str(device),
+        "dtype": str(session.dtype).removeprefix("torch."),
+        "model_frames": plan.model_frames,
+        "output_frames": plan.output_frames,
+        "generation_seconds": round(sum(c["seconds"] for c in clips), 4),
+        "wall_seconds_this_session": round(time.perf_counter() - started, 4),
+        "clips": clips,
+    }
+    folder.write_metrics(metrics)
+    session.emit("done", message=str(video or frames_dir or folder.root))
+    return RenderResult(folder.root, video, frames_dir, plan, metrics)
