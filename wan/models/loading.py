@@ -31,8 +31,11 @@ def default_dtype(device: Any) -> Any:
     return torch.bfloat16 if device.type == "cuda" else torch.float32
 
 
-def load_pipeline(location: ModelLocation, *, dtype: Any, flow_shift: float) -> Any:
-    """Build the diffusers pipeline from its folder, on the CPU (the VAE in float32, as Wan needs)."""
+def load_pipeline(
+    location: ModelLocation, *, dtype: Any, flow_shift: float, text_encoder: bool = True
+) -> Any:
+    """Build the diffusers pipeline from its folder, on the CPU (the VAE in float32, as Wan needs);
+    without its text encoder when the prompts are already encoded."""
     import diffusers
     import torch
 
@@ -42,7 +45,8 @@ def load_pipeline(location: ModelLocation, *, dtype: Any, flow_shift: float) -> 
         vae = diffusers.AutoencoderKLWan.from_pretrained(
             location.path, subfolder="vae", torch_dtype=torch.float32
         )
-        pipe = cls.from_pretrained(location.path, vae=vae, torch_dtype=dtype)
+        skip = {} if text_encoder else {"text_encoder": None}
+        pipe = cls.from_pretrained(location.path, vae=vae, torch_dtype=dtype, **skip)
     pipe.scheduler = diffusers.UniPCMultistepScheduler.from_config(
         pipe.scheduler.config, flow_shift=flow_shift
     )

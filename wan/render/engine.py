@@ -156,8 +156,11 @@ class _Session:
             )
         location = self.locations[model]
         self.emit("loading", message=f"loading {model} from {location.path} ({memory.name} memory preset)")
-        pipe = load_pipeline(location, dtype=self.dtype, flow_shift=self.plan.flow_shift)
-        if model not in self.embeddings:
+        encoded = model in self.embeddings
+        pipe = load_pipeline(
+            location, dtype=self.dtype, flow_shift=self.plan.flow_shift, text_encoder=not encoded
+        )
+        if not encoded:
             pairs = [(c.prompt, c.negative_prompt) for c in self.plan.clips if c.model == model]
             self.emit("encoding", message=f"encoding {len(set(pairs))} prompt(s)")
             self.embeddings[model] = encode_prompts(
