@@ -79,6 +79,19 @@ def test_download_only_when_allowed(tmp_path, monkeypatch):
     ]
 
 
+def test_a_failed_download_is_a_clear_error(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    def offline(repo_id, local_files_only=False, **_):
+        raise OSError("could not reach huggingface.co")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(
+        ModelNotFoundError, match=r"downloading Wan-AI/Wan2\.1-VACE-1\.3B-diffusers into .* failed"
+    ):
+        resolve_model("vace-1.3b", models_dir=tmp_path, allow_download=True)
+
+
 def test_tiny_models_are_built_once_with_the_real_classes(tmp_path):
     first = resolve_model("tiny", models_dir=tmp_path)
     index = json.loads((first.path / "model_index.json").read_text())

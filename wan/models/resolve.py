@@ -98,7 +98,12 @@ def resolve_model(ref: str, *, models_dir: Path | None = None, allow_download: b
         from huggingface_hub import snapshot_download
 
         target = models_dir / spec.id
-        path = Path(snapshot_download(spec.hub_id, local_dir=target))
+        try:
+            path = Path(snapshot_download(spec.hub_id, local_dir=target))
+        except Exception as exc:  # offline, hub unreachable, disk full: the hub raises many kinds
+            raise ModelNotFoundError(
+                f"downloading {spec.hub_id} into {target} failed: {exc}\n" + _download_hint(spec, models_dir)
+            ) from exc
         return ModelLocation(spec, path, "download")
     looked = "\n".join(f"  - {c}" for c in candidates)
     raise ModelNotFoundError(
