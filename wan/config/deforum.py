@@ -340,10 +340,9 @@ def translate(data: Mapping[str, Any], our_keys: Collection[str]) -> tuple[dict[
             f"animation_mode '{mode}' has no Wan equivalent; the camera is treated as static (None)"
         )
     for switch in ("enable_shakify", "wan_enable_shakify"):  # the Forge fork's shake switches
-        if switch in out and not out.pop(switch) and "shake_name" in out:
+        if switch in out and not out.pop(switch):
             out["shake_name"] = "None"
             report.notes.append(f"{switch} is off -> shake_name = 'None'")
-        out.pop(switch, None)
     if "color_coherence" in out:
         coherence = out.pop("color_coherence")
         if "output_color_coherence" not in data:

@@ -79,14 +79,10 @@ def encode_prompts(
 
 def release_text_encoder(pipe: Any) -> None:
     """Drop the text encoder from the pipeline and give its memory back."""
-    import torch
-
     if pipe.text_encoder is not None:
         pipe.text_encoder.to("cpu")
         pipe.register_modules(text_encoder=None)
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    free_memory(reset_peak=False)
 
 
 def apply_memory(pipe: Any, memory: MemoryOptimizationConfig, device: Any) -> None:
@@ -114,11 +110,12 @@ def apply_memory(pipe: Any, memory: MemoryOptimizationConfig, device: Any) -> No
         )
 
 
-def free_memory() -> None:
-    """Collect garbage and empty the CUDA cache (after an out-of-memory error)."""
+def free_memory(*, reset_peak: bool = True) -> None:
+    """Collect garbage and empty the CUDA cache (and its peak statistics, unless told not to)."""
     import torch
 
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
+        if reset_peak:
+            torch.cuda.reset_peak_memory_stats()
