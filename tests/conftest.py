@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("default", max_examples=150, deadline=None)
@@ -11,3 +12,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # No test may reach the network: the Hugging Face libraries stay offline.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Enhanced prompts are cached in a folder of the test run, never the user's."""
+    monkeypatch.setenv("WAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wan-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_models(tmp_path_factory):
+    """A models folder holding the tiny random Qwen2 chat model (built once per session)."""
+    from wan.prompts.tiny import ensure_tiny_qwen
+
+    folder = tmp_path_factory.mktemp("qwen-models")
+    ensure_tiny_qwen(folder / "tiny-qwen")
+    return folder

@@ -13,8 +13,12 @@ How a plan is made (create_plan):
    of a segment may generate up to 3 extra frames at its end that are dropped ("trim") so the
    cut lands exactly on the prompt keyframe.
 4. Seeds follow the Deforum seed behaviour, one step per clip.
-5. Each clip's camera motion is described in words (wan.movement) and added to its prompt
+5. Each clip's style is taken from the style settings (wan.prompts.style: base text or
+   schedule, blend mode, strength) and blended into its prompt.
+6. Each clip's camera motion is described in words (wan.movement) and added to its prompt
    (movement_mode append / prepend / off); the plan keeps the structured analysis.
+Prompt enhancement (wan.prompts.planning.enhance_plan) is a separate step on a finished plan,
+since it runs a language model.
 
 After dropping overlap and trim frames, the clips' new frames tile the model frames
 [0, model_frames) exactly once, and their output ranges tile [0, output_frames) exactly once.
@@ -30,6 +34,7 @@ from typing import Any, Literal
 from .config import WanConfig
 from .models.registry import ModelSpec, default_flow_shift, model_spec
 from .movement import MovementAnalysis, analyze_config
+from .prompts.style import AdvancedStyleConfig, apply_style
 from .schedules import PromptKeyframe, PromptSchedule
 from .seeds import clip_seeds, resolve_seed
 from .timebase import Timebase
@@ -46,7 +51,9 @@ Conditioning = Literal["text", "init_image", "previous_clip"]
 class ClipPlan:
     """One generation call. Frame ranges are end-exclusive; `num_frames` is what the model
     generates: `overlap_frames` conditioning frames + the new frames + `trim_frames`.
-    `prompt` is `base_prompt` (from the prompt schedule) with the clip's movement phrase."""
+    `prompt` is what the model is given: `base_prompt` (from the prompt schedule) with the clip's
+    `style` blended in and its `movement_phrase` added, or the enhancer's rewrite of them
+    (`enhancement` then says by which model, or why the rewrite was not used)."""
 
     index: int
     start_frame: int
@@ -64,6 +71,9 @@ class ClipPlan:
     model: str
     base_prompt: str
     movement: MovementAnalysis
+    style: str = ""
+    movement_phrase: str = ""
+    enhancement: str = ""
 
     @property
     def new_frames(self) -> int:
@@ -126,7 +136,8 @@ class GenerationPlan:
         try:
             clips = tuple(
                 ClipPlan(
-                    **{k: c[k] for k in clip_names} | {"movement": MovementAnalysis.from_dict(c["movement"])}
+                    **{k: c[k] for k in clip_names if k in c}
+                    | {"movement": MovementAnalysis.from_dict(c["movement"])}
                 )
                 for c in data["clips"]
             )
@@ -303,12 +314,16 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
         (min(first, last), max(end, min(first, last) + 1)) for first, end in zip(starts, ends, strict=True)
     ]
     movements = analyze_config(config, windows, seed=base_seed)
+    style = AdvancedStyleConfig.from_options(config.style)
+    styles = style.clip_styles(windows, config.max_frames) if style.active else [""] * len(windows)
     clips = []
-    for index, ((start, new, o, trim, segment), first, end, clip_seed, movement) in enumerate(
-        zip(layout, starts, ends, seeds, movements, strict=True)
+    for index, ((start, new, o, trim, segment), first, end, clip_seed, movement, clip_style) in enumerate(
+        zip(layout, starts, ends, seeds, movements, styles, strict=True)
     ):
         base_prompt, negative = schedule.render(segment.keyframe, min(first, last))
-        prompt = with_movement(base_prompt, movement.description, config.movement.mode)
+        styled, _added = apply_style(base_prompt, clip_style, strength=style.strength, mode=style.blend_mode)
+        phrase = movement.description if config.movement.mode != "off" else ""
+        prompt = with_movement(styled, phrase, config.movement.mode)
         if index == 0:
             conditioning: Conditioning = "init_image" if starts_from_image else "text"
             model = spec.id if (spec.kind != "t2v" or not starts_from_image) else continuer_id
@@ -335,6 +350,8 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
                 model=model,
                 base_prompt=base_prompt,
                 movement=movement,
+                style=clip_style,
+                movement_phrase=phrase,
             )
         )
 

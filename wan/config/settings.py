@@ -84,6 +84,10 @@ FRAME_SIZE = MultipleOf(64, 2048, step=16, reason=" (Wan's VAE and patch size ne
 SCHEDULE = Converted(_schedule_text, "a Deforum keyframe schedule such as 0:(0), 30:(5*sin(t/10))")
 
 
+# frame expressions (max_f/2) are checked against a long animation; the plan uses the real one
+_STYLE_CHECK_FRAMES = 1_000_000
+
+
 def _shake_name(value: Any) -> str:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return "None"
@@ -93,6 +97,17 @@ def _shake_name(value: Any) -> str:
             if wanted in (key.lower(), name.lower()):
                 return key
     raise ValueError("must be None or a Camera Shakify preset: " + ", ".join(shake_presets()))
+
+
+def _style_schedule(value: Any) -> str:
+    from ..prompts.style import parse_style_schedule
+
+    text = Text(20_000)(value)
+    try:
+        parse_style_schedule(text, _STYLE_CHECK_FRAMES)
+    except ValueError as exc:
+        raise ValueError(getattr(exc, "detail", str(exc))) from None
+    return text
 
 
 def _model_ref(value: Any) -> str:
@@ -192,6 +207,11 @@ class EnhancementOptions(_Settings):
     movement_context: bool = setting(True, Flag(), "Weave the clip's camera movement into the rewrite")
     max_words: int = setting(120, Integer(10, 500), "Upper limit on the words of an enhanced prompt")
     seed: int = setting(0, Integer(0, SEED_MAX), "Sampling seed of the enhancer")
+    api_url: str = setting(
+        "", Text(2048), "openai backend: the server's base URL, e.g. http://127.0.0.1:8080/v1"
+    )
+    timeout: float = setting(60.0, Number(1.0, 3600.0), "openai backend: seconds to wait for each answer")
+    batch_size: int = setting(8, Integer(1, 256), "qwen backend: prompts rewritten together in one call")
 
 
 @dataclass(frozen=True)
@@ -207,7 +227,14 @@ class StyleOptions(_Settings):
         Choice(("overwrite", "blend", "adaptive")),
         "overwrite, blend, or adaptive (skips style words the prompt already implies)",
     )
-    schedule: str = setting("", Text(20_000), "Style per keyframe, in Deforum keyframe syntax")
+    schedule: str = setting(
+        "",
+        Converted(_style_schedule, "a style schedule such as 0:(watercolor), 48:(oil painting)"),
+        "Style per keyframe, in Deforum keyframe syntax: 0:(watercolor), 48:(oil painting)",
+    )
+    temporal_consistency: bool = setting(
+        True, Flag(), "A clip keeps the style of the clip before it until the schedule changes it"
+    )
 
 
 @dataclass(frozen=True)

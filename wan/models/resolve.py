@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,11 @@ def _is_pipeline(folder: Path) -> bool:
     return (folder / "model_index.json").is_file()
 
 
-def _cached_snapshot(repo_id: str) -> Path | None:
+Marker = Callable[[Path], bool]
+
+
+def cached_snapshot(repo_id: str, complete: Marker = _is_pipeline) -> Path | None:
+    """A complete snapshot of `repo_id` in the Hugging Face cache, without downloading."""
     try:
         from huggingface_hub import snapshot_download
     except ImportError:
@@ -60,19 +65,54 @@ def _cached_snapshot(repo_id: str) -> Path | None:
         path = Path(snapshot_download(repo_id, local_files_only=True))
     except Exception:  # not cached (the error class differs between huggingface_hub versions)
         return None
-    return path if _is_pipeline(path) else None
+    return path if complete(path) else None
 
 
-def download_command(spec: ModelSpec, models_dir: Path) -> str:
-    """The shell command that downloads a model to where resolve_model looks first."""
-    return f"hf download {spec.hub_id} --local-dir {models_dir / spec.id}"
+def download_command(hub_id: str, target: Path) -> str:
+    """The shell command that downloads a model to where resolution looks first."""
+    return f"hf download {hub_id} --local-dir {target}"
 
 
-def _download_hint(spec: ModelSpec, models_dir: Path) -> str:
-    target = models_dir / spec.id
+def _download_hint(hub_id: str, target: Path) -> str:
     return (
-        f"Download it with:\n  {download_command(spec, models_dir)}\n"
-        f"  (older huggingface_hub: huggingface-cli download {spec.hub_id} --local-dir {target})\n"
+        f"Download it with:\n  {download_command(hub_id, target)}\n"
+        f"  (older huggingface_hub: huggingface-cli download {hub_id} --local-dir {target})\n"
+    )
+
+
+def locate(
+    label: str,
+    hub_id: str,
+    candidates: Sequence[Path],
+    *,
+    complete: Marker,
+    allow_download: bool,
+) -> tuple[Path, str]:
+    """(folder, source) of a model: the first complete candidate, the HF cache, or a download
+    into the first candidate when allowed; else ModelNotFoundError with the download command."""
+    for candidate in candidates:
+        if complete(candidate):
+            return candidate, "models dir"
+    cached = cached_snapshot(hub_id, complete)
+    if cached is not None:
+        return cached, "hf cache"
+    target = candidates[0]
+    if allow_download:
+        from huggingface_hub import snapshot_download
+
+        try:
+            path = Path(snapshot_download(hub_id, local_dir=target))
+        except Exception as exc:  # offline, hub unreachable, disk full: the hub raises many kinds
+            raise ModelNotFoundError(
+                f"downloading {hub_id} into {target} failed: {exc}\n" + _download_hint(hub_id, target)
+            ) from exc
+        return path, "download"
+    looked = "\n".join(f"  - {c}" for c in candidates)
+    raise ModelNotFoundError(
+        f"{label} ({hub_id}) is not on this machine. Looked in:\n{looked}\n"
+        f"  - the Hugging Face cache ({_hf_cache_dir()})\n"
+        + _download_hint(hub_id, target)
+        + "or allow downloads (--allow-download, or the WebUI setting) and run again."
     )
 
 
@@ -88,30 +128,10 @@ def resolve_model(ref: str, *, models_dir: Path | None = None, allow_download: b
 
         return ModelLocation(spec, ensure_tiny_model(spec.id, models_dir / spec.id), "built")
     candidates = [models_dir / spec.id, models_dir / spec.hub_id.split("/")[-1]]
-    for candidate in candidates:
-        if _is_pipeline(candidate):
-            return ModelLocation(spec, candidate, "models dir")
-    cached = _cached_snapshot(spec.hub_id)
-    if cached is not None:
-        return ModelLocation(spec, cached, "hf cache")
-    if allow_download:
-        from huggingface_hub import snapshot_download
-
-        target = models_dir / spec.id
-        try:
-            path = Path(snapshot_download(spec.hub_id, local_dir=target))
-        except Exception as exc:  # offline, hub unreachable, disk full: the hub raises many kinds
-            raise ModelNotFoundError(
-                f"downloading {spec.hub_id} into {target} failed: {exc}\n" + _download_hint(spec, models_dir)
-            ) from exc
-        return ModelLocation(spec, path, "download")
-    looked = "\n".join(f"  - {c}" for c in candidates)
-    raise ModelNotFoundError(
-        f"model {spec.id} ({spec.hub_id}) is not on this machine. Looked in:\n{looked}\n"
-        f"  - the Hugging Face cache ({_hf_cache_dir()})\n"
-        + _download_hint(spec, models_dir)
-        + "or allow downloads (--allow-download, or the WebUI setting) and run again."
+    path, source = locate(
+        f"model {spec.id}", spec.hub_id, candidates, complete=_is_pipeline, allow_download=allow_download
     )
+    return ModelLocation(spec, path, source)
 
 
 def _hf_cache_dir() -> str:
@@ -129,4 +149,4 @@ def is_present(spec: ModelSpec, models_dir: Path | None = None) -> Path | None:
     for candidate in (models_dir / spec.id, models_dir / spec.hub_id.split("/")[-1]):
         if _is_pipeline(candidate):
             return candidate
-    return None if spec.tiny else _cached_snapshot(spec.hub_id)
+    return None if spec.tiny else cached_snapshot(spec.hub_id)

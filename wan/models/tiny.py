@@ -8,6 +8,7 @@ CPU. Their weights are random, so their output is noise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 # Words the tiny tokenizer knows; anything else becomes <unk>.
@@ -165,13 +166,23 @@ def build_tiny_pipeline(kind: str, seed: int = 0):
     return WanPipeline(**parts)
 
 
-def ensure_tiny_model(model_id: str, folder: Path) -> Path:
-    """Build and save the tiny model `model_id` into `folder` unless it is there already."""
+def build_once(folder: Path, marker: str, save: Callable[[Path], None]) -> Path:
+    """`folder`, after `save` has written a model into it unless `folder/marker` exists; the
+    model is saved to a staging folder first, so an interrupted build is never taken for one."""
     folder = Path(folder)
-    if (folder / "model_index.json").is_file():
+    if (folder / marker).is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.with_name(folder.name + ".partial")
-    build_tiny_pipeline(TINY_KINDS[model_id]).save_pretrained(staging)
+    save(staging)
     staging.replace(folder)
     return folder
+
+
+def ensure_tiny_model(model_id: str, folder: Path) -> Path:
+    """Build and save the tiny model `model_id` into `folder` unless it is there already."""
+    return build_once(
+        folder,
+        "model_index.json",
+        lambda staging: build_tiny_pipeline(TINY_KINDS[model_id]).save_pretrained(staging),
+    )

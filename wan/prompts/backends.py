@@ -1,0 +1,247 @@
+"""Where enhanced prompts come from: a local Qwen model (transformers) or an OpenAI-compatible
+chat server (llama.cpp, Ollama, LM Studio, vLLM, ...).
+
+A backend answers a list of chat conversations with a list of texts, or of EnhancerError for the
+conversations it could not answer; `identity` names the model for the cache. The local backend
+answers the whole list in batched generate calls with left padding (the prompts of a plan in
+one or a few calls, not one by one); the server backend sends one request per conversation, a
+few at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Conversation = list[dict[str, str]]
+
+
+class EnhancerError(RuntimeError):
+    """The enhancer could not produce an answer (server down, model failed to load, ...)."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How answers are sampled: temperature 0 decodes greedily."""
+
+    max_new_tokens: int
+    temperature: float
+    seed: int
+    top_p: float = 0.9
+
+
+class Backend(Protocol):
+    """Answers chat conversations."""
+
+    @property
+    def identity(self) -> str:
+        """The model behind the answers, for cache keys and notes."""
+        ...
+
+    def generate(
+        self, conversations: Sequence[Conversation], sampling: Sampling
+    ) -> list[str | EnhancerError]:
+        """One answer (or error) per conversation, in order."""
+        ...
+
+    def unload(self) -> None:
+        """Give back the memory the backend holds."""
+        ...
+
+
+def _dtype_argument() -> str:
+    """transformers 4.56 renamed from_pretrained's torch_dtype to dtype."""
+    from packaging.version import Version
+    from transformers import __version__
+
+    return "dtype" if Version(__version__) >= Version("4.56") else "torch_dtype"
+
+
+class QwenBackend:
+    """A local chat model through transformers, loaded on first use, bf16 on CUDA."""
+
+    def __init__(self, location: Any, *, device: str | None = None, batch_size: int = 8) -> None:
+        self.location = location
+        self.device = device
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    @property
+    def identity(self) -> str:
+        """`qwen:<hub id or folder>`."""
+        model = self.location.model
+        return f"qwen:{model.hub_id or self.location.path}"
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory."""
+        return self._model is not None
+
+    def load(self) -> None:
+        """Load tokenizer and weights (once)."""
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from ..models.loading import default_device
+
+        device = torch.device(self.device) if self.device else default_device()
+        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.location.path, padding_side="left")
+            model = AutoModelForCausalLM.from_pretrained(self.location.path, **{_dtype_argument(): dtype})
+        except (OSError, ValueError) as exc:
+            raise EnhancerError(
+                f"could not load the enhancer model from {self.location.path}: {exc}"
+            ) from exc
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if getattr(tokenizer, "chat_template", None) is None:
+            raise EnhancerError(f"{self.location.path} has no chat template: use an instruct (chat) model")
+        self._tokenizer, self._model = tokenizer, model.to(device).eval()
+
+    def _prompt_texts(self, conversations: Sequence[Conversation]) -> list[str]:
+        # enable_thinking=False stops Qwen3 from thinking aloud; other templates ignore it.
+        return [
+            self._tokenizer.apply_chat_template(
+                c, tokenize=False, add_generation_prompt=True, enable_thinking=False
+            )
+            for c in conversations
+        ]
+
+    def _generate_batch(self, conversations: Sequence[Conversation], sampling: Sampling) -> list[str]:
+        import torch
+
+        tokenizer, model = self._tokenizer, self._model
+        batch = tokenizer(self._prompt_texts(conversations), return_tensors="pt", padding=True).to(
+            model.device
+        )
+        options: dict[str, Any] = {"do_sample": False}
+        if sampling.temperature > 0:
+            options = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p}
+        devices = [model.device] if model.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(sampling.seed)
+            output = model.generate(
+                **batch,
+                max_new_tokens=sampling.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                repetition_penalty=1.05,
+                **options,
+            )
+        return tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+
+    def generate(
+        self, conversations: Sequence[Conversation], sampling: Sampling
+    ) -> list[str | EnhancerError]:
+        """Answers in batches of `batch_size`, each one generate call with left padding."""
+        self.load()
+        answers: list[str | EnhancerError] = []
+        for start in range(0, len(conversations), self.batch_size):
+            chunk = conversations[start : start + self.batch_size]
+            try:
+                answers.extend(self._generate_batch(chunk, sampling))
+            except RuntimeError as exc:  # out of memory, a broken model: these prompts stay as they are
+                answers.extend(EnhancerError(f"generation failed: {exc}") for _ in chunk)
+        return answers
+
+    def unload(self) -> None:
+        """Drop the model and return its GPU memory."""
+        if self._model is None:
+            return
+        from ..models.loading import free_memory
+
+        self._model = None
+        self._tokenizer = None
+        free_memory(reset_peak=False)
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible chat completions endpoint."""
+
+    def __init__(
+        self, url: str, model: str, *, api_key: str = "", timeout: float = 60.0, concurrency: int = 4
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise EnhancerError(f"enhance_api_url must start with http:// or https://, not {url!r}")
+        self.url = url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.concurrency = concurrency
+
+    @property
+    def endpoint(self) -> str:
+        """The chat completions URL (the base URL's /chat/completions)."""
+        return self.url if self.url.endswith("/chat/completions") else f"{self.url}/chat/completions"
+
+    @property
+    def identity(self) -> str:
+        """`openai:<model>@<url>`."""
+        return f"openai:{self.model}@{self.url}"
+
+    def _request(self, conversation: Conversation, sampling: Sampling) -> str:
+        body = {
+            "model": self.model,
+            "messages": conversation,
+            "max_tokens": sampling.max_new_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "seed": sampling.seed,
+            "stream": False,
+        }
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(self.endpoint, json.dumps(body).encode(), headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:300].decode("utf-8", "replace").strip()
+            hint = {
+                401: " (is the API key right?)",
+                403: " (is the API key right?)",
+                404: " (is the URL right?)",
+            }
+            raise EnhancerError(
+                f"{self.endpoint} answered HTTP {exc.code}{hint.get(exc.code, '')}: {detail}"
+            ) from None
+        except TimeoutError:
+            raise EnhancerError(f"{self.endpoint} did not answer within {self.timeout:g} s") from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, TimeoutError):
+                raise EnhancerError(f"{self.endpoint} did not answer within {self.timeout:g} s") from None
+            raise EnhancerError(
+                f"could not reach {self.endpoint}: {exc.reason} (is the server running?)"
+            ) from None
+        try:
+            content = json.loads(payload)["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise EnhancerError(f"{self.endpoint} did not answer with an OpenAI chat completion") from None
+        if not isinstance(content, str):
+            raise EnhancerError(f"{self.endpoint} answered without text content")
+        return content
+
+    def _answer(self, conversation: Conversation, sampling: Sampling) -> str | EnhancerError:
+        try:
+            return self._request(conversation, sampling)
+        except EnhancerError as exc:
+            return exc
+
+    def generate(
+        self, conversations: Sequence[Conversation], sampling: Sampling
+    ) -> list[str | EnhancerError]:
+        """One request per conversation, `concurrency` at a time."""
+        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(conversations)))) as pool:
+            return list(pool.map(lambda c: self._answer(c, sampling), conversations))
+
+    def unload(self) -> None:
+        """Nothing is held locally."""

@@ -1,0 +1,59 @@
+"""Prompt enhancement applied to a finished GenerationPlan.
+
+Each clip's base prompt goes to the enhancer with its style and, when movement context is on,
+its movement phrase; all clips in one batched call. With movement context off, the movement
+phrase is added to the rewrite as the plan added it (movement_mode). A clip whose rewrite failed
+keeps the prompt the plan gave it, and its `enhancement` note says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..plan import GenerationPlan, with_movement
+from .engine import EnhancedPrompt, PromptEnhancementEngine
+from .instructions import PromptContext
+
+
+def enhancement_note(result: EnhancedPrompt) -> str:
+    """What the plan records about one clip's enhancement."""
+    if result.source == "model":
+        return "; ".join(n for n in (f"enhanced by {result.model}", result.note) if n)
+    if result.source == "cache":
+        return f"enhanced by {result.model} (cached)"
+    return result.note
+
+
+def enhance_plan(
+    plan: GenerationPlan, engine: PromptEnhancementEngine, *, movement_mode: str = "append"
+) -> tuple[GenerationPlan, list[EnhancedPrompt]]:
+    """(the plan with enhanced prompts, the before/after of every clip)."""
+    woven = engine.config.movement_context
+    contexts = [PromptContext(clip.movement_phrase if woven else "", clip.style) for clip in plan.clips]
+    results = engine.enhance_prompts([clip.base_prompt for clip in plan.clips], contexts)
+    clips = []
+    for clip, result in zip(plan.clips, results, strict=True):
+        if result.source in ("model", "cache"):
+            prompt = (
+                result.prompt if woven else with_movement(result.prompt, clip.movement_phrase, movement_mode)
+            )
+        else:
+            prompt = clip.prompt
+        clips.append(replace(clip, prompt=prompt, enhancement=enhancement_note(result)))
+    return replace(plan, clips=tuple(clips)), results
+
+
+def adopt_prompts(plan: GenerationPlan, stored: GenerationPlan) -> GenerationPlan:
+    """The plan with the prompts an earlier run of it used, clip by clip where the clip's base
+    prompt, style and movement are the same (resuming must not ask the enhancer again)."""
+    if len(plan.clips) != len(stored.clips):
+        return plan
+    clips = []
+    for clip, old in zip(plan.clips, stored.clips, strict=True):
+        same = (clip.base_prompt, clip.style, clip.movement_phrase) == (
+            old.base_prompt,
+            old.style,
+            old.movement_phrase,
+        )
+        clips.append(replace(clip, prompt=old.prompt, enhancement=old.enhancement) if same else clip)
+    return replace(plan, clips=tuple(clips))
