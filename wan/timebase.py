@@ -41,6 +41,10 @@ class Timebase:
         """Model frames needed so that every output frame's time lies within the model video."""
         return math.ceil(self.model_position(output_frames - 1)) + 1
 
+    def output_frames_within(self, model_frames: int) -> int:
+        """Output frames whose time lies within `model_frames` model frames: floor((n - 1) / ratio) + 1."""
+        return math.floor((model_frames - 1) / self.ratio) + 1 if model_frames > 0 else 0
+
     def first_model_frame_at_or_after(self, output_frame: int) -> int:
         """The first model frame whose time is not earlier than output frame `output_frame`."""
         return math.ceil(self.model_position(output_frame))

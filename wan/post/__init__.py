@@ -1,1 +1,2 @@
-"""After generation: colour coherence, frames at the output fps, MP4 encoding."""
+"""After generation: colour coherence, frame interpolation to the output fps, quality checks,
+MP4 encoding; also for any video file (files.py: `python -m wan interpolate` and `check`)."""

@@ -10,8 +10,9 @@ render() reads top to bottom like a diffusers pipeline call:
       moves to the next memory preset and retries the clip;
    d. checks (NaN, black frames) and colour coherence with the first clip;
    e. its new frames, then its metadata, to disk;
-3. the output frames at the output fps, and the MP4;
-4. metrics.json.
+3. the output frames at the output fps (interpolated, or the nearest model frames), the MP4 and
+   the quality report, in one streaming pass (output.py);
+4. metrics.json, with the quality report under "quality".
 """
 
 from __future__ import annotations
@@ -37,15 +38,13 @@ from ..models.registry import model_spec
 from ..models.resolve import ModelLocation, resolve_model
 from ..plan import ClipPlan, GenerationPlan
 from ..post.color import ColorStats, color_stats, match_colors
-from ..post.encode import write_mp4
-from ..post.resample import nearest_model_frames
+from ..post.interpolation import InterpolationConfig
+from ..post.quality.checker import BLACK_LEVEL
 from .conditioning import as_image, load_init_image, vace_inputs
 from .events import ProgressCallback, ProgressEvent, RenderControl
+from .output import check_interpolation, write_output
 from .previews import LatentPreviewer
-from .run_folder import RunFolder, read_png
-
-# A frame whose mean brightness is under 2 % of full scale counts as black.
-BLACK_LEVEL = 0.02
+from .run_folder import RunFolder
 
 
 class RenderError(RuntimeError):
@@ -54,7 +53,8 @@ class RenderError(RuntimeError):
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How to render: device, memory preset, where models are, what to write."""
+    """How to render: device, memory preset, where models are, what to write. `interpolation`
+    None (or disabled) shows the nearest model frame at each output time."""
 
     device: str | None = None
     memory: str = "auto"
@@ -66,6 +66,8 @@ class RenderOptions:
     write_video: bool = True
     crf: int = 17
     max_attempts: int = 4
+    interpolation: InterpolationConfig | None = None
+    quality_checks: bool = True
 
 
 @dataclass(frozen=True)
@@ -324,40 +326,6 @@ def _peak_memory() -> int | None:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
 
 
-def _write_output(session: _Session) -> tuple[Path | None, Path | None]:
-    """The output frames at the output fps (hard links to model frames where possible), the MP4."""
-    import os
-    import shutil
-
-    plan, folder, options = session.plan, session.folder, session.options
-    sources = nearest_model_frames(plan.output_frames, plan.output_fps, plan.model_fps)
-    frames_dir = folder.frames_dir if options.save_frames else None
-    if frames_dir is not None:
-        frames_dir.mkdir(parents=True, exist_ok=True)
-        for index, source in enumerate(sources):
-            target = frames_dir / f"{index:06d}.png"
-            target.unlink(missing_ok=True)
-            try:
-                os.link(folder.model_frame_path(int(source)), target)
-            except OSError:
-                shutil.copyfile(folder.model_frame_path(int(source)), target)
-    video = None
-    if options.write_video:
-        session.emit("writing", message=f"encoding {plan.output_frames} frames at {plan.output_fps:g} fps")
-        cache: dict[int, np.ndarray] = {}
-
-        def frames():
-            for source in sources:
-                if int(source) not in cache:
-                    cache.clear()
-                    cache[int(source)] = read_png(folder.model_frame_path(int(source)))
-                yield cache[int(source)]
-
-        write_mp4(frames(), folder.video_path, fps=plan.output_fps, crf=options.crf)
-        video = folder.video_path
-    return video, frames_dir
-
-
 def render(
     plan: GenerationPlan,
     run_dir: str | Path,
@@ -372,6 +340,7 @@ def render(
     import torch
 
     options = options or RenderOptions()
+    check_interpolation(plan, options.interpolation)
     started = time.perf_counter()
     # 1. the run folder
     folder = RunFolder(run_dir)
@@ -399,7 +368,18 @@ def render(
         session.generate(clip)
     session.unload()
     # 3. the output
-    video, frames_dir = _write_output(session)
+    output = write_output(
+        plan,
+        folder,
+        interpolation=options.interpolation,
+        save_frames=options.save_frames,
+        write_video=options.write_video,
+        quality_checks=options.quality_checks,
+        crf=options.crf,
+        models_dir=options.models_dir,
+        device=options.device,
+        emit=lambda message: session.emit("writing", message=message),
+    )
     # 4. metrics
     clips = [folder.clip_metadata(c.index) for c in plan.clips]
     metrics = {
@@ -410,7 +390,10 @@ def render(
         "generation_seconds": round(sum(c["seconds"] for c in clips), 4),
         "wall_seconds_this_session": round(time.perf_counter() - started, 4),
         "clips": clips,
+        "interpolation": output.interpolation,
     }
+    if output.quality is not None:
+        metrics["quality"] = output.quality.to_dict()
     folder.write_metrics(metrics)
-    session.emit("done", message=str(video or frames_dir or folder.root))
-    return RenderResult(folder.root, video, frames_dir, plan, metrics)
+    session.emit("done", message=str(output.video or output.frames_dir or folder.root))
+    return RenderResult(folder.root, output.video, output.frames_dir, plan, metrics)

@@ -1,0 +1,28 @@
+"""The interpolator an InterpolationConfig asks for, with the neural method's fallback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import InterpolationConfig
+from .flow import FlowInterpolator
+from .linear import LinearInterpolator
+from .neural import NeuralInterpolator, find_weights
+from .stream import Interpolator
+
+
+def build_interpolator(
+    config: InterpolationConfig, *, models_dir: str | Path | None = None, device: str | None = None
+) -> tuple[Interpolator, str]:
+    """(the interpolator, a note for the user or ""). `neural` without a weights file falls back
+    to optical_flow and says so; a weights file that does not fit is an error."""
+    if config.method == "linear":
+        return LinearInterpolator(), ""
+    if config.method == "neural":
+        path, looked = find_weights(config.weights, models_dir)
+        if path is not None:
+            neural = NeuralInterpolator.from_file(path, quality=config.quality, device=device)
+            return neural, f"neural interpolation weights: {path}"
+        note = f"no neural interpolation weights found at {looked}; using optical_flow"
+        return FlowInterpolator(config.quality), note
+    return FlowInterpolator(config.quality), ""

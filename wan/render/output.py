@@ -1,0 +1,148 @@
+"""The output stage of a render: model frames -> output frames at the output fps -> frames/,
+the MP4 and the quality report, in one streaming pass.
+
+With interpolation, each output frame is synthesised at its exact sample time
+(wan.post.resample) from the two model frames around it, read from disk as needed: only two
+model frames are in memory at a time. Without it, each output frame is the nearest model frame
+(hard-linked into frames/). The quality report is measured on the output frames with their
+sample times, so frames held on purpose are not counted as duplicates; clip joins are placed
+where the new clip takes over in the output (output_joins).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..plan import GenerationPlan
+from ..post.encode import write_mp4
+from ..post.interpolation import InterpolationConfig, build_interpolator, interpolate_frames
+from ..post.quality import QualityChecker, QualityReport
+from ..post.resample import nearest_model_frames, output_joins, plan_samples
+from .run_folder import RunFolder, read_png, write_png
+
+Emit = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Output:
+    """What the output stage wrote and measured."""
+
+    video: Path | None
+    frames_dir: Path | None
+    interpolation: dict[str, Any]
+    quality: QualityReport | None
+
+
+def check_interpolation(plan: GenerationPlan, interpolation: InterpolationConfig | None) -> None:
+    """A ValueError before any generation when the interpolation targets another fps than the plan."""
+    if interpolation is not None and interpolation.enabled and interpolation.fps != plan.output_fps:
+        raise ValueError(
+            f"interpolation fps {interpolation.fps:g} differs from the plan's output fps {plan.output_fps:g}"
+        )
+
+
+def _link_nearest(folder: RunFolder, frames_dir: Path, sources: np.ndarray) -> None:
+    for index, source in enumerate(sources):
+        target = frames_dir / f"{index:06d}.png"
+        target.unlink(missing_ok=True)
+        try:
+            os.link(folder.model_frame_path(int(source)), target)
+        except OSError:
+            shutil.copyfile(folder.model_frame_path(int(source)), target)
+
+
+def _nearest_frames(folder: RunFolder, sources: np.ndarray) -> Iterator[np.ndarray]:
+    cached: tuple[int, np.ndarray] | None = None
+    for source in (int(s) for s in sources):
+        if cached is None or cached[0] != source:
+            cached = (source, read_png(folder.model_frame_path(source)))
+        yield cached[1]
+
+
+def _saved(frames: Iterator[np.ndarray], frames_dir: Path) -> Iterator[np.ndarray]:
+    for index, frame in enumerate(frames):
+        target = frames_dir / f"{index:06d}.png"
+        target.unlink(missing_ok=True)  # it may be a hard link to a model frame from an earlier run
+        write_png(target, frame)
+        yield frame
+
+
+def _checked(
+    frames: Iterator[np.ndarray], checker: QualityChecker, times: list[float]
+) -> Iterator[np.ndarray]:
+    for index, frame in enumerate(frames):
+        checker.add(frame, times[index])
+        yield frame
+
+
+def _source(
+    plan: GenerationPlan,
+    folder: RunFolder,
+    frames_dir: Path | None,
+    interpolation: InterpolationConfig | None,
+    models_dir: str | None,
+    device: str | None,
+    emit: Emit,
+) -> tuple[Iterator[np.ndarray], list[float], dict[str, Any]]:
+    """(output frames, their sample times, how they are made), frames/ written as they pass."""
+    if interpolation is None or not interpolation.enabled:
+        sources = nearest_model_frames(plan.output_frames, plan.output_fps, plan.model_fps)
+        if frames_dir is not None:
+            _link_nearest(folder, frames_dir, sources)
+        return (
+            _nearest_frames(folder, sources),
+            [float(s) for s in sources],
+            {"enabled": False, "used": "nearest"},
+        )
+    samples = plan_samples(plan.output_frames, plan.output_fps, plan.model_fps, interpolation.strength)
+    interpolator, note = build_interpolator(interpolation, models_dir=models_dir, device=device)
+    if note:
+        emit(note)
+    model_frames = (read_png(folder.model_frame_path(i)) for i in range(plan.model_frames))
+    frames = interpolate_frames(model_frames, samples, interpolator)
+    if frames_dir is not None:
+        frames = _saved(frames, frames_dir)
+    described = interpolation.to_dict() | {"used": interpolator.name, "note": note}
+    return frames, [sample.time for sample in samples], described
+
+
+def write_output(
+    plan: GenerationPlan,
+    folder: RunFolder,
+    *,
+    interpolation: InterpolationConfig | None,
+    save_frames: bool,
+    write_video: bool,
+    quality_checks: bool,
+    crf: int,
+    models_dir: str | None,
+    device: str | None,
+    emit: Emit,
+) -> Output:
+    """The output frames (see the module doc), then the MP4 and the quality report."""
+    frames_dir = folder.frames_dir if save_frames else None
+    if frames_dir is not None:
+        frames_dir.mkdir(parents=True, exist_ok=True)
+    frames, times, described = _source(plan, folder, frames_dir, interpolation, models_dir, device, emit)
+    checker = None
+    if quality_checks:
+        checker = QualityChecker(output_joins(times, [clip.model_start_frame for clip in plan.clips[1:]]))
+        frames = _checked(frames, checker, times)
+    video = None
+    if write_video:
+        emit(f"encoding {plan.output_frames} frames at {plan.output_fps:g} fps ({described['used']})")
+        write_mp4(frames, folder.video_path, fps=plan.output_fps, crf=crf)
+        video = folder.video_path
+    elif checker is not None or (
+        frames_dir is not None and interpolation is not None and interpolation.enabled
+    ):
+        for _ in frames:  # the frames (interpolated ones, or for the checks) are made on the way
+            pass
+    return Output(video, frames_dir, described, checker.report() if checker else None)
