@@ -2,14 +2,15 @@
 
 The WebUI imports this file on start; it makes the extension folder importable and checks that
 the library's packages are there, explaining what to do when install.py did not run (for
-example with --skip-install). The tab, settings and REST routes are registered here as they
-land (see the README's roadmap).
+example with --skip-install), and registers the REST routes on the WebUI's app (again on every
+"Reload UI", which makes a new app) and a clean stop of the job worker when scripts unload. The
+tab and its settings arrive with the WebUI issue (see the README's roadmap).
 """
 
 import sys
 from pathlib import Path
 
-from modules import scripts
+from modules import script_callbacks, scripts
 
 # scripts.basedir() is only valid while this file is being imported: capture it now.
 EXTENSION_DIR = Path(scripts.basedir())
@@ -27,3 +28,20 @@ except ImportError as exc:
         f'pip install "numpy>=1.23" "numexpr>=2.8.5"'
     )
     print(LIBRARY_ERROR, file=sys.stderr)
+
+
+def _on_app_started(_demo, app):
+    from wan.service.webui import mount
+
+    mount(app)
+
+
+def _on_script_unloaded():
+    from wan.service.webui import shutdown
+
+    shutdown()
+
+
+if LIBRARY_ERROR is None:
+    script_callbacks.on_app_started(_on_app_started)
+    script_callbacks.on_script_unloaded(_on_script_unloaded)

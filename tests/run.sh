@@ -16,8 +16,21 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 # torch first, pinned: this machine has a local CPU build of 2.13.0, and an unpinned torch would
 # pull several GB of CUDA packages. Set WAN_TORCH to install another torch (e.g. "torch").
 "${PIP[@]}" "${WAN_TORCH:-torch==2.13.0}"
-"${PIP[@]}" -e ".[dev,models]"
+"${PIP[@]}" -e ".[dev,models,serve]"
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/python" -m pytest "$@"
+
+# The REST API once more on A1111's stack (fastapi 0.94 + pydantic 1): a small venv that holds
+# only those and reads everything else from the main one (a .pth file appends its site-packages).
+P1="${WAN_VENV_PYDANTIC1:-.venv-pydantic1}"
+if [ ! -x "$P1/bin/python" ]; then
+    "$VENV/bin/python" -m venv "$P1"
+fi
+"$P1/bin/python" -m pip install --quiet --disable-pip-version-check "fastapi==0.94.0" "pydantic<2"
+main_site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+overlay_site=$("$P1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$main_site" > "$overlay_site/zz-wan-main-venv.pth"
+"$P1/bin/python" -c 'import fastapi, pydantic; assert pydantic.VERSION < "2", pydantic.VERSION; print(f"API tests on fastapi {fastapi.__version__}, pydantic {pydantic.VERSION}")'
+"$P1/bin/python" -m pytest -q -p no:cacheprovider tests/test_api_http.py tests/test_service.py tests/test_webui_glue.py

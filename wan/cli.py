@@ -1,6 +1,7 @@
-"""Command line: `python -m wan plan|movement|generate|models|settings|schedule`.
+"""Command line: `python -m wan plan|movement|enhance|generate|interpolate|check|models|settings|schedule`.
 
-Bad input ends with a message, not a traceback; nothing but `generate` imports torch."""
+Bad input ends with a message, not a traceback; nothing but `generate` (and `interpolate
+--method neural`) imports torch."""
 
 from __future__ import annotations
 
@@ -164,8 +165,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .models.resolve import ModelNotFoundError
     from .plan import create_plan
     from .progress import ProgressBar, format_seconds
-    from .render import RenderOptions, ResumeMismatchError, RunFolder, render
+    from .render import ResumeMismatchError, RunFolder, render
     from .render.engine import RenderError
+    from .service import WanAPI
 
     overrides = list(args.set)
     if args.model:
@@ -175,30 +177,33 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     config, report = _load(args.settings, overrides)
     _report(report)
     if args.resume:
+        from .prompts.planning import adopt_prompts
+
         folder = RunFolder(args.resume)
         if not folder.plan_path.is_file():
             raise UserError(f"{args.resume} is not a run folder (it has no plan.json)")
         run_dir = folder.root
         plan = create_plan(config, seed=folder.stored_plan().seed)
+        if config.enhancement.enabled:
+            plan = adopt_prompts(plan, folder.stored_plan())
     else:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = Path(args.out) if args.out else Path(config.output.dir or "outputs/wan-videos") / stamp
         plan = create_plan(config, seed=args.seed)
+        if config.enhancement.enabled:
+            print("enhancing prompts...", file=sys.stderr)
+            enhanced, results = _enhance_plan(plan, config, args)
+            print(_format_enhancement(plan, enhanced, results), file=sys.stderr)
+            plan = enhanced
     if any(model.startswith("tiny") for model in {plan.model, plan.i2v_model} if model):
         print(
             "note: the tiny model has random weights: the video is noise. It checks that the install "
             "works end to end.",
             file=sys.stderr,
         )
-    options = RenderOptions(
-        device=args.device,
-        memory=config.memory.preset,
-        models_dir=args.models_dir,
-        allow_download=args.allow_download,
-        color_coherence=config.output.color_coherence,
-        save_frames=config.output.save_frames or args.frames_only,
-        write_video=not args.frames_only,
-        crf=config.output.crf,
+    api = WanAPI(models_dir=args.models_dir, allow_download=args.allow_download, device=args.device)
+    options = api.render_options(
+        config, save_frames=config.output.save_frames or args.frames_only, write_video=not args.frames_only
     )
     print(f"run folder: {run_dir}", file=sys.stderr)
     try:
@@ -226,30 +231,180 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_models(args: argparse.Namespace) -> int:
-    from .models import MODELS
-    from .models.resolve import default_models_dir, is_present
+def _enhance_plan(
+    plan: GenerationPlan, config: WanConfig, args: argparse.Namespace
+) -> tuple[GenerationPlan, list]:
+    """The plan with enhanced prompts; the enhancer is unloaded before this returns."""
+    from .models.resolve import ModelNotFoundError
+    from .prompts import EnhancerError
+    from .service import WanAPI
 
-    models_dir = Path(args.models_dir) if args.models_dir else default_models_dir()
-    rows = []
-    for spec in MODELS.values():
-        where = is_present(spec, models_dir)
-        weights = spec.weights_gb("bf16")
-        rows.append(
-            {
-                "id": spec.id,
-                "hub_id": spec.hub_id,
-                "kind": spec.kind,
-                "description": spec.description,
-                "present": str(where) if where else None,
-                "transformer_gb_bf16": round(weights["transformer"], 2) if weights else None,
-            }
+    api = WanAPI(models_dir=args.models_dir, allow_download=args.allow_download, device=args.device)
+    try:
+        return api.enhance_plan(
+            plan, config, api_key=getattr(args, "api_key", None), cache=not getattr(args, "no_cache", False)
         )
+    except (EnhancerError, ModelNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _format_enhancement(before: GenerationPlan, after: GenerationPlan, results: list) -> str:
+    lines = []
+    for old, new, result in zip(before.clips, after.clips, results, strict=True):
+        frames = f"{new.start_frame}-{new.end_frame - 1}" if new.end_frame > new.start_frame else "-"
+        lines.append(f"clip {new.index} (frames {frames}) [{result.source}]")
+        lines.append(f"  before: {old.prompt}")
+        lines.append(f"  after:  {new.prompt}")
+        if new.enhancement:
+            lines.append(f"  note:   {new.enhancement}")
+    return "\n".join(lines)
+
+
+def _enhance_overrides(args: argparse.Namespace) -> list[str]:
+    names = ("model", "backend", "language", "strength", "max_words", "api_url")
+    return [
+        f"enhance_{name}={json.dumps(getattr(args, name))}"
+        for name in names
+        if getattr(args, name, None) is not None
+    ]
+
+
+def _cmd_enhance(args: argparse.Namespace) -> int:
+    from .plan import create_plan
+
+    config, report = _load(args.settings, [*args.set, *_enhance_overrides(args)])
+    _report(report)
+    plan = create_plan(config, seed=args.seed)
+    enhanced, results = _enhance_plan(plan, config, args)
     if args.json:
-        print(json.dumps({"models_dir": str(models_dir), "models": rows}, indent=2))
+        rows = [
+            {"clip": clip.index, "before": old.prompt, **result.to_dict(), "prompt": clip.prompt}
+            for old, clip, result in zip(plan.clips, enhanced.clips, results, strict=True)
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        options = config.enhancement
+        print(
+            f"enhancer: {options.backend} {options.model} | strength {options.strength:g} | "
+            f"{'Chinese' if options.language == 'zh' else 'English'} | movement context "
+            f"{'on' if options.movement_context else 'off'}\n"
+        )
+        print(_format_enhancement(plan, enhanced, results))
+    return 0
+
+
+def _option_errors(exc: Exception, options: dict[str, str]) -> UserError:
+    """A settings error about named fields, as one line about the command-line options."""
+    errors = getattr(exc, "errors", ())
+    if not errors:
+        return UserError(str(exc))
+    return UserError("; ".join(f"{options.get(e.key, e.key)}: {e.message} (got {e.value!r})" for e in errors))
+
+
+def _cmd_interpolate(args: argparse.Namespace) -> int:
+    from .config import OutputOptions, SettingsError
+    from .post.files import interpolate_video
+    from .post.interpolation import InterpolationConfig, NeuralWeightsError
+    from .post.video import VideoReadError
+
+    options = {name: f"--{name}" for name in ("fps", "method", "quality", "strength", "weights")}
+    try:
+        config = InterpolationConfig(
+            fps=args.fps,
+            method=args.method,
+            quality=args.quality,
+            strength=args.strength,
+            weights=args.weights,
+        )
+        crf = OutputOptions(crf=args.crf).crf
+    except SettingsError as exc:
+        raise _option_errors(exc, options | {"output_crf": "--crf"}) from None
+    source = Path(args.input)
+    target = Path(args.out) if args.out else source.with_name(f"{source.stem}_{config.fps:g}fps.mp4")
+    if target.resolve() == source.resolve():
+        raise UserError(f"--out: must differ from the input video (got '{target}')")
+    try:
+        result = interpolate_video(
+            source,
+            target,
+            config,
+            crf=crf,
+            device=args.device,
+            on_note=lambda note: print(f"note: {note}", file=sys.stderr),
+        )
+    except VideoReadError as exc:
+        raise UserError(f"IN: {exc}") from None
+    except NeuralWeightsError as exc:
+        raise UserError(f"--weights: {exc}") from None
+    print(
+        f"wrote {result.path}: {result.output_frames} frames at {config.fps:g} fps from "
+        f"{result.input_frames} frames at {result.source.fps:g} fps "
+        f"({result.method}, {config.quality}, strength {config.strength:g})"
+    )
+    return 0
+
+
+def _joins(text: str) -> tuple[int, ...]:
+    try:
+        joins = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        joins = (-1,)
+    if any(j < 1 for j in joins):
+        raise UserError(
+            f"--joins: must be frame numbers from 1 up, separated by commas, e.g. 17,33 (got '{text}')"
+        )
+    return joins
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .post.files import check_video
+    from .post.video import VideoReadError
+
+    joins = _joins(args.joins)
+    try:
+        info, report = check_video(args.input, joins)
+    except VideoReadError as exc:
+        raise UserError(f"IN: {exc}") from None
+    if args.json:
+        video = {"video": str(info.path), "fps": info.fps, "width": info.width, "height": info.height}
+        print(json.dumps(video | report.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    print(f"models folder: {models_dir}")
-    for row in rows:
+    print(f"{info.path}: {report.frames} frames, {info.width}x{info.height} at {info.fps:g} fps")
+    print(report.table())
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise UserError("the server needs fastapi and uvicorn: pip install -e '.[serve]'") from None
+    from .server import serve
+
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port must be from 1 to 65535, not {args.port}")
+    serve(
+        host=args.host,
+        port=args.port,
+        api_auth=args.api_auth,
+        output_dir=args.output_dir,
+        models_dir=args.models_dir,
+        allow_download=args.allow_download,
+        device=args.device,
+    )
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .service import WanAPI
+
+    listing = WanAPI(models_dir=args.models_dir).list_models()
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    print(f"models folder: {listing['models_dir']}")
+    for row in listing["models"]:
         size = f"{row['transformer_gb_bf16']:5.1f} GB" if row["transformer_gb_bf16"] else "   tiny "
         state = (
             f"present: {row['present']}"
@@ -258,6 +413,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
         )
         print(f"  {row['id']:<14} {row['kind']:<5} {size}  {state}")
         print(f"      {row['description']}" + (f" ({row['hub_id']})" if row["hub_id"] else ""))
+    print("prompt enhancers (enhance_model):")
+    for row in listing["enhancers"]:
+        state = "present" if row["present"] else "not downloaded"
+        print(f"  {row['id']:<14} {row['vram_gb_bf16']:5.1f} GB  {state}  ({row['hub_id']})")
     return 0
 
 
@@ -373,7 +532,81 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.set_defaults(run=_cmd_generate)
 
-    models = commands.add_parser("models", help="list the known models and which are on this machine")
+    enhance = commands.add_parser(
+        "enhance",
+        help="rewrite each clip's prompt with Qwen (or a chat server) and show before/after",
+        description="Plan the settings, enhance every clip's prompt in one batch, print before and after.",
+    )
+    _add_analysis_arguments(enhance, "before/after of every clip")
+    enhance.add_argument(
+        "--model", help="enhancer: auto, qwen2.5-0.5b/1.5b/3b/7b/14b, qwen3-*, hub id or folder"
+    )
+    enhance.add_argument("--backend", help="qwen (local) or openai (an OpenAI-compatible server)")
+    enhance.add_argument("--api-url", help="openai backend: base URL, e.g. http://127.0.0.1:8080/v1")
+    enhance.add_argument(
+        "--api-key", help="openai backend: key (default: $WAN_ENHANCE_API_KEY or $OPENAI_API_KEY)"
+    )
+    enhance.add_argument("--language", help="en or zh")
+    enhance.add_argument("--strength", type=float, help="0 keeps the prompts, 1 rewrites freely")
+    enhance.add_argument("--max-words", type=int, help="word limit of an enhanced prompt")
+    enhance.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    enhance.add_argument("--models-dir", help="folder of models (default: $WAN_MODELS_DIR or ./models/wan)")
+    enhance.add_argument(
+        "--allow-download", action="store_true", help="download a missing model from the hub"
+    )
+    enhance.add_argument("--no-cache", action="store_true", help="ask the model again even if cached")
+    enhance.set_defaults(run=_cmd_enhance)
+
+    interpolate = commands.add_parser(
+        "interpolate",
+        help="change the frame rate of any video by frame interpolation",
+        description="Interpolate a video to another frame rate (exact frame times; streams any length).",
+    )
+    interpolate.add_argument("input", metavar="IN", help="video file (anything ffmpeg reads)")
+    interpolate.add_argument("--fps", required=True, help="output frame rate, e.g. 24, 30, 60")
+    interpolate.add_argument("--method", default="optical_flow", help="linear, optical_flow or neural")
+    interpolate.add_argument("--quality", default="balanced", help="fast, balanced or high_quality")
+    interpolate.add_argument(
+        "--strength", default="1", help="0 holds the nearest frame, 1 synthesises every in-between"
+    )
+    interpolate.add_argument("--out", metavar="OUT.mp4", help="output video (default: IN_<fps>fps.mp4)")
+    interpolate.add_argument(
+        "--weights",
+        default="",
+        help="neural: IFNet (RIFE 4.x) weights file (default: $WAN_INTERPOLATION_WEIGHTS, "
+        "else <models dir>/interpolation/)",
+    )
+    interpolate.add_argument("--crf", default="17", help="H.264 quality, 0-51 (lower is better)")
+    interpolate.add_argument("--device", help="neural: torch device (default: cuda when available)")
+    interpolate.set_defaults(run=_cmd_interpolate)
+
+    check = commands.add_parser(
+        "check",
+        help="measure the quality of any video: consistency, flicker, seams, drift, broken frames",
+        description="Quality checks of a video; prints each metric with its warning threshold.",
+    )
+    check.add_argument("input", metavar="IN", help="video file (anything ffmpeg reads)")
+    check.add_argument("--joins", default="", help="frames where a new clip starts, e.g. 17,33")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(run=_cmd_check)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the REST API with its job queue as a standalone server",
+        description="Serve /wan/v1 with a persistent job queue; binds 127.0.0.1 unless --host says so.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1 only)")
+    serve.add_argument("--port", type=int, default=7861, help="port (default: 7861)")
+    serve.add_argument("--api-auth", metavar="USER:PASS[,USER:PASS]", help="require HTTP Basic credentials")
+    serve.add_argument("--output-dir", help="where jobs and videos go (default: outputs/wan-videos)")
+    serve.add_argument("--models-dir", help="folder of models (default: $WAN_MODELS_DIR or ./models/wan)")
+    serve.add_argument("--allow-download", action="store_true", help="download missing models from the hub")
+    serve.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    serve.set_defaults(run=_cmd_serve)
+
+    models = commands.add_parser(
+        "models", help="list the known video and enhancer models and which are on this machine"
+    )
     models.add_argument(
         "--models-dir", help="folder of Wan models (default: $WAN_MODELS_DIR or ./models/wan)"
     )

@@ -1,0 +1,75 @@
+"""Killing the server in the middle of a job and starting it again: the job is `interrupted`,
+and resuming it continues from its last finished clip (tiny model, real processes)."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("diffusers")
+
+from api_server import free_port, request, wait_for
+
+SETTINGS = {
+    "model": "tiny",
+    "prompts": {"0": "a fox", "20": "a den"},
+    "max_frames": 36,
+    "fps": 16,
+    "W": 64,
+    "H": 64,
+    "steps": 4,
+    "clip_frames": 17,
+    "seed": 11,
+}
+
+
+def start_server(folder, port, log):
+    command = [sys.executable, "-m", "wan", "serve", "--port", str(port), "--output-dir", str(folder)]
+    command += ["--models-dir", str(folder / "models")]
+    # output to a file: a pipe nobody reads would block the server once full
+    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=folder)
+    url = f"http://127.0.0.1:{port}/wan/v1"
+
+    def up():
+        try:
+            return request(f"{url}/version", timeout=2).status == 200
+        except OSError:
+            return process.poll() is not None and pytest.fail(log.read_text())
+
+    wait_for(up, timeout=60, interval=0.2)
+    return process, url
+
+
+def test_a_killed_server_leaves_the_job_interrupted_and_resumable(tmp_path):
+    port = free_port()
+    process, url = start_server(tmp_path, port, tmp_path / "first.log")
+    try:
+        job_id = request(f"{url}/jobs", "POST", SETTINGS).json()["job_ids"][0]
+        first_clip = tmp_path / "jobs" / job_id / "clips" / "0000.json"
+        wait_for(first_clip.is_file, timeout=120, interval=0.02)
+        finished_at = first_clip.stat().st_mtime_ns
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
+        assert not (tmp_path / "jobs" / job_id / "video.mp4").exists()
+
+        process, url = start_server(tmp_path, port, tmp_path / "second.log")
+        assert "1 job(s) were interrupted by the last stop" in (tmp_path / "second.log").read_text()
+        job = request(f"{url}/jobs/{job_id}").json()
+        assert job["state"] == "interrupted" and job["resumable"]
+        assert request(f"{url}/jobs/{job_id}/resume", "POST").json()["state"] == "queued"
+        done = wait_for(
+            lambda: (j := request(f"{url}/jobs/{job_id}").json())["state"] in ("succeeded", "failed") and j,
+            180,
+        )
+        assert done["state"] == "succeeded", done["error"]
+        assert first_clip.stat().st_mtime_ns == finished_at  # the finished clip was not made again
+        assert request(f"{url}/jobs/{job_id}/video").status == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,208 @@
+"""The service layer without HTTP: the job store's states and recovery, credentials, WanAPI."""
+
+import base64
+import threading
+import time
+
+import pytest
+
+from wan.config import SettingsError
+from wan.service import IllegalTransition, JobNotFound, JobService, JobStore, WanAPI
+from wan.service.auth import check_basic, parse_credentials
+
+
+@pytest.fixture
+def store(tmp_path):
+    return JobStore(tmp_path)
+
+
+def test_submitted_jobs_are_queued_in_order_as_one_batch(store):
+    batch, ids = store.submit([{"max_frames": 17}, {"max_frames": 21}])
+    jobs = {job.id: job for job in store.list(batch_id=batch)}
+    assert set(jobs) == set(ids)
+    assert [jobs[i].position for i in ids] == [0, 1]
+    assert {job.state for job in jobs.values()} == {"queued"}
+    assert store.claim_next().id == ids[0]
+    assert store.claim_next().id == ids[1]
+    assert store.claim_next() is None
+
+
+def test_the_database_uses_wal(store):
+    import sqlite3
+
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        (["running", "succeeded"], True),
+        (["running", "failed", "queued"], True),
+        (["cancelled", "queued", "running", "interrupted", "queued"], True),
+        (["succeeded"], False),
+        (["running", "succeeded", "queued"], False),
+        (["running", "succeeded", "cancelled"], False),
+        (["paused", "succeeded"], True),  # a pause that came as the render finished
+    ],
+)
+def test_state_machine(store, path, allowed):
+    _, (job_id,) = store.submit([{}])
+    *steps, last = path
+    for state in steps:
+        store.move(job_id, state)
+    if allowed:
+        assert store.move(job_id, last).state == last
+    else:
+        with pytest.raises(IllegalTransition, match=f"cannot become {last}"):
+            store.move(job_id, last)
+
+
+def test_recovery_marks_running_and_held_jobs_interrupted(store):
+    _, (running, paused_mid_render, paused_queued, queued) = store.submit([{}, {}, {}, {}])
+    store.move(running, "running", started=time.time())
+    store.move(paused_mid_render, "running", started=time.time())
+    store.move(paused_mid_render, "paused")
+    store.move(paused_queued, "paused")
+    assert sorted(JobStore(store.folder).recover()) == sorted([running, paused_mid_render])
+    states = {job.id: job.state for job in store.list()}
+    assert states == {
+        running: "interrupted",
+        paused_mid_render: "interrupted",
+        paused_queued: "paused",
+        queued: "queued",
+    }
+    assert store.get(running).to_dict()["resumable"]
+
+
+def test_unknown_and_malformed_ids(store):
+    for job_id in ("0" * 32, "../../etc/passwd", "A" * 32, ""):
+        with pytest.raises(JobNotFound):
+            store.get(job_id)
+
+
+def test_delete_refuses_a_running_job(store):
+    _, (job_id,) = store.submit([{}])
+    store.claim_next()
+    with pytest.raises(IllegalTransition, match="cancel it before deleting it"):
+        store.delete(job_id)
+    store.move(job_id, "cancelled")
+    store.delete(job_id)
+    with pytest.raises(JobNotFound):
+        store.get(job_id)
+
+
+def test_parallel_claims_never_hand_out_a_job_twice(store):
+    _, ids = store.submit([{}] * 40)
+    claimed, lock = [], threading.Lock()
+
+    def claim():
+        while (job := store.claim_next()) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_credentials():
+    assert parse_credentials("alice:secret, bob:p:w") == {"alice": "secret", "bob": "p:w"}
+    assert parse_credentials(None) == {}
+    with pytest.raises(ValueError, match="user:password"):
+        parse_credentials("alice")
+    credentials = {"alice": "secret"}
+
+    def basic(text):
+        return "Basic " + base64.b64encode(text.encode()).decode()
+
+    assert check_basic(basic("alice:secret"), credentials)
+    assert not check_basic(basic("alice:wrong"), credentials)
+    assert not check_basic(basic("bob:secret"), credentials)
+    assert not check_basic("Basic !!notbase64", credentials)
+    assert not check_basic(None, credentials)
+    assert check_basic(None, {})
+
+
+def test_submit_validates_every_item_and_names_it(tmp_path):
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", start=False)
+    with pytest.raises(SettingsError) as caught:
+        service.submit([{"max_frames": 17}, {"W": 100}, "nonsense"])
+    keys = [error.key for error in caught.value.errors]
+    assert keys == ["[1].W", "[2]"]
+    assert service.store.list() == []  # nothing of a bad batch is queued
+    with pytest.raises(SettingsError, match="non-empty list"):
+        service.submit([])
+
+
+def test_a_failure_does_not_stop_the_queue(tmp_path):
+    def generate(job, control, report):
+        if job.settings["max_frames"] == 2:
+            raise RuntimeError("boom")
+        return {"ok": job.settings["max_frames"]}
+
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=generate)
+    try:
+        _, ids = service.submit([{"max_frames": 1}, {"max_frames": 2}, {"max_frames": 3}])
+        deadline = time.time() + 10
+        while time.time() < deadline and any(service.get(i).state in ("queued", "running") for i in ids):
+            time.sleep(0.05)
+        states = [service.get(i).state for i in ids]
+        assert states == ["succeeded", "failed", "succeeded"]
+        assert "RuntimeError: boom" in service.get(ids[1]).error
+        assert service.get(ids[2]).result == {"ok": 3}
+    finally:
+        service.close()
+
+
+def test_pause_resume_cancel_of_a_running_job(tmp_path):
+    started = threading.Event()
+
+    def generate(job, control, report):
+        started.set()
+        for _ in range(400):
+            control.checkpoint()
+            time.sleep(0.01)
+        return {}
+
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=generate)
+    try:
+        _, (job_id,) = service.submit({"max_frames": 17})
+        assert started.wait(10)
+        assert service.pause(job_id).state == "paused"
+        assert service.worker.control_of(job_id).paused
+        with pytest.raises(IllegalTransition):
+            service.pause(job_id)
+        assert service.resume(job_id).state == "running"
+        assert service.cancel(job_id).state == "cancelled"
+        deadline = time.time() + 10
+        while service.worker.control_of(job_id) is not None and time.time() < deadline:
+            time.sleep(0.02)
+        assert service.get(job_id).state == "cancelled"
+        assert service.resume(job_id).state == "queued"  # cancelled jobs can be resumed
+    finally:
+        service.close()
+
+
+def test_wan_api_plans_analyses_and_lists_without_a_gpu(tmp_path):
+    api = WanAPI(output_dir=tmp_path, models_dir=tmp_path / "models")
+    settings = {
+        "prompts": {"0": "a fox", "16": "a den"},
+        "max_frames": 32,
+        "fps": 16,
+        "translation_x": "0:(3)",
+    }
+    plan = api.create_generation_plan(settings, seed=1)
+    assert plan.clips[0].base_prompt == "a fox"
+    segments = api.analyze_movement(settings)
+    assert len(segments) == 2 and "panning" in segments[0].description
+    listing = api.list_models()
+    assert {"vace-1.3b", "t2v-1.3b"} <= {m["id"] for m in listing["models"]}
+    assert "qwen2.5-1.5b" in {m["id"] for m in listing["enhancers"]}
+    info = api.system_info()
+    assert info["suggested_memory_preset"] in ("none", "conservative", "balanced", "aggressive")
+    with pytest.raises(SettingsError, match="max_frames"):
+        api.create_generation_plan({"max_frames": 0})
