@@ -16,3 +16,13 @@ def preload(parser):
         default=None,
         help="Folder where Wan Video writes its runs (default: outputs/wan-videos inside the WebUI)",
     )
+    group.add_argument(
+        "--wan-allow-download",
+        action="store_true",
+        help="Let Wan Video download missing models from the Hugging Face hub (overrides the setting)",
+    )
+    group.add_argument(
+        "--wan-disable-api",
+        action="store_true",
+        help="Do not add Wan Video's REST routes (/wan/v1) to the WebUI's server",
+    )

@@ -2,9 +2,10 @@
 
 The WebUI imports this file on start; it makes the extension folder importable and checks that
 the library's packages are there, explaining what to do when install.py did not run (for
-example with --skip-install), and registers the REST routes on the WebUI's app (again on every
-"Reload UI", which makes a new app) and a clean stop of the job worker when scripts unload. The
-tab and its settings arrive with the WebUI issue (see the README's roadmap).
+example with --skip-install), then registers with the WebUI: the Wan Video tab (on_ui_tabs), its
+settings section (on_ui_settings), the REST routes on the WebUI's app (on_app_started, again on
+every "Reload UI", which makes a new app) and a clean stop of the job worker when scripts unload
+(on_script_unloaded). Everything else lives in wan.service.webui and wan.ui.
 """
 
 import sys
@@ -30,6 +31,24 @@ except ImportError as exc:
     print(LIBRARY_ERROR, file=sys.stderr)
 
 
+def _on_ui_tabs():
+    from wan.service.webui import tab
+
+    try:
+        return tab()
+    except Exception as exc:  # a broken tab must not take the WebUI down with it
+        print(f"Wan Video: the tab could not be built: {exc}", file=sys.stderr)
+        return []
+
+
+def _on_ui_settings():
+    from modules import shared
+
+    from wan.service.webui import register_options
+
+    register_options(shared)
+
+
 def _on_app_started(_demo, app):
     from wan.service.webui import mount
 
@@ -43,5 +62,7 @@ def _on_script_unloaded():
 
 
 if LIBRARY_ERROR is None:
+    script_callbacks.on_ui_tabs(_on_ui_tabs)
+    script_callbacks.on_ui_settings(_on_ui_settings)
     script_callbacks.on_app_started(_on_app_started)
     script_callbacks.on_script_unloaded(_on_script_unloaded)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import types
 from pathlib import Path
 
@@ -27,49 +28,128 @@ def load(path: Path, name: str) -> types.ModuleType:
 def test_preload_adds_the_flags():
     parser = argparse.ArgumentParser()
     load(ROOT / "preload.py", "wan_preload").preload(parser)
-    args = parser.parse_args(["--wan-models-dir", "/m", "--wan-output-dir", "/o"])
+    args = parser.parse_args(["--wan-models-dir", "/m", "--wan-output-dir", "/o", "--wan-disable-api"])
     assert (args.wan_models_dir, args.wan_output_dir) == ("/m", "/o")
+    assert args.wan_disable_api and not args.wan_allow_download
+
+
+def test_the_api_can_be_left_out_on_a_shared_server(monkeypatch, tmp_path):
+    fastapi = pytest.importorskip("fastapi")
+    host = FakeWebUI(monkeypatch, tmp_path, disable_api=True)
+    host.load_script()
+    app = fastapi.FastAPI()
+    try:
+        host.callbacks["app_started"][0](None, app)
+        assert not any(path.startswith("/wan/") for path in app.openapi()["paths"])
+    finally:
+        host.callbacks["script_unloaded"][0]()
+
+
+def _fake_versions(monkeypatch, versions):
+    from wan import requirements
+
+    real = requirements.installed_version
+    monkeypatch.setattr(requirements, "installed_version", lambda name: versions.get(name, real(name)))
 
 
 def test_installer_installs_only_what_is_missing(monkeypatch):
     installer = load(ROOT / "install.py", "wan_install")
     calls = []
     launch = types.SimpleNamespace(run_pip=lambda command, desc: calls.append(command))
-    assert installer.install_missing(launch) == [] and calls == []  # numpy and numexpr are here
+    assert installer.install_missing(launch) == [] and calls == []  # this environment has everything
 
-    versions = {"numpy": "1.22.4", "numexpr": None}
+    _fake_versions(monkeypatch, {"numpy": "1.22.4", "numexpr": None, "diffusers": None})
+    assert installer.install_missing(launch) == ["numpy>=1.23", "numexpr>=2.8.5", "diffusers>=0.35"]
+    assert calls == ['install "numpy>=1.23"', 'install "numexpr>=2.8.5"', 'install "diffusers>=0.35"']
 
-    def fake_version(name):
-        if versions[name] is None:
-            raise installer.metadata.PackageNotFoundError(name)
-        return versions[name]
 
-    monkeypatch.setattr(installer.metadata, "version", fake_version)
-    assert installer.install_missing(launch) == ["numpy>=1.23", "numexpr>=2.8.5"]
-    assert calls == ['install "numpy>=1.23"', 'install "numexpr>=2.8.5"']
+def test_installer_never_upgrades_what_the_webui_uses_unless_asked(monkeypatch, capsys):
+    installer = load(ROOT / "install.py", "wan_install2")
+    calls = []
+    launch = types.SimpleNamespace(run_pip=lambda command, desc: calls.append(command))
+    _fake_versions(monkeypatch, {"transformers": "4.30.2", "torch": None})  # A1111's pin
+    monkeypatch.delenv("WAN_VIDEO_UPGRADE", raising=False)
+    assert installer.install_missing(launch) == [] and calls == []
+    printed = capsys.readouterr().out
+    assert "transformers 4.30.2 is older than Wan Video needs (transformers>=4.45)" in printed
+    assert "WAN_VIDEO_UPGRADE=1" in printed
+    monkeypatch.setenv("WAN_VIDEO_UPGRADE", "1")
+    assert installer.install_missing(launch) == ["transformers>=4.45"]
 
 
 def test_installer_never_touches_the_hosts_packages():
-    installer = load(ROOT / "install.py", "wan_install2")
-    assert not installer.HOST_OWNED & set(installer.REQUIREMENTS)
+    installer = load(ROOT / "install.py", "wan_install3")
+    from wan.requirements import Requirement
+
+    wanted = [Requirement(name, "99", "1.0") for name in ("torch", "gradio", "fastapi", "pydantic")]
+    install, left = installer.plan_installs(wanted, allow_upgrade=True)
+    assert install == [] and len(left) == 4
+
+
+def test_the_tab_explains_when_generation_cannot_run(monkeypatch):
+    from wan.requirements import generation_problem
+
+    assert generation_problem() is None
+    _fake_versions(monkeypatch, {"diffusers": None})
+    problem = generation_problem()
+    assert "diffusers missing (needs >= 0.35)" in problem and 'pip install "diffusers>=0.35"' in problem
+
+
+class FakeOptions:
+    """modules.shared.opts: options registered with add_option, values in .data."""
+
+    def __init__(self):
+        self.data = {}
+        self.infos = {}
+
+    def add_option(self, key, info):
+        self.infos[key] = info
+        self.data.setdefault(key, info.default)
+
+
+class FakeState:
+    """modules.shared.state, with the fields the WebUI's progress bar reads."""
+
+    def __init__(self):
+        self.events = []
+        self.interrupted = False
+        self.skipped = False
+
+    def begin(self, job=""):
+        self.events.append(("begin", job))
+
+    def end(self):
+        self.events.append(("end",))
 
 
 class FakeWebUI:
     """Stand-ins for the WebUI modules the extension touches, with the callback contract of
     modules.script_callbacks (registration functions that store the callbacks)."""
 
-    def __init__(self, monkeypatch, tmp_path, *, api_auth=None, forge=False):
-        self.callbacks = {"app_started": [], "script_unloaded": []}
+    def __init__(self, monkeypatch, tmp_path, *, api_auth=None, forge=False, disable_api=False):
+        self.callbacks = {"app_started": [], "script_unloaded": [], "ui_tabs": [], "ui_settings": []}
         modules = types.ModuleType("modules")
         scripts = types.ModuleType("modules.scripts")
         scripts.basedir = lambda: str(ROOT)
         callbacks = types.ModuleType("modules.script_callbacks")
         callbacks.on_app_started = self.callbacks["app_started"].append
         callbacks.on_script_unloaded = self.callbacks["script_unloaded"].append
+        callbacks.on_ui_tabs = self.callbacks["ui_tabs"].append
+        callbacks.on_ui_settings = self.callbacks["ui_settings"].append
         shared = types.ModuleType("modules.shared")
         shared.cmd_opts = argparse.Namespace(
-            api_auth=api_auth, wan_output_dir=str(tmp_path), wan_models_dir=None
+            api_auth=api_auth,
+            wan_output_dir=str(tmp_path),
+            wan_models_dir=None,
+            wan_allow_download=False,
+            wan_disable_api=disable_api,
         )
+        shared.opts = FakeOptions()
+        shared.OptionInfo = lambda default, label, section=None: types.SimpleNamespace(
+            default=default, label=label, section=section
+        )
+        shared.state = FakeState()
+        self.shared = shared
         call_queue = types.ModuleType("modules.call_queue")
         call_queue.queue_lock = threading.Lock()
         self.queue_lock = call_queue.queue_lock
@@ -175,3 +255,51 @@ def test_on_forge_jobs_run_on_the_main_thread_and_errors_come_back(monkeypatch, 
 def test_javascript_is_valid():
     for path in (ROOT / "javascript").glob("*.js"):
         subprocess.run(["node", "--check", str(path)], check=True)
+
+
+def test_settings_section_and_tab_are_registered(monkeypatch, tmp_path):
+    pytest.importorskip("gradio")
+    from wan.service import webui
+
+    host = FakeWebUI(monkeypatch, tmp_path)
+    host.load_script()
+    host.callbacks["ui_settings"][0]()
+    assert set(host.shared.opts.infos) == set(webui.OPTIONS)
+    assert {info.section for info in host.shared.opts.infos.values()} == {("wan_video", "Wan Video")}
+    host.shared.opts.data["wan_default_model"] = "t2v-1.3b"
+    try:
+        ((blocks, title, elem_id),) = host.callbacks["ui_tabs"][0]()
+        assert (title, elem_id) == ("Wan Video", "wan_video")
+        model = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "wan_model")
+        assert model.value == "t2v-1.3b"  # the WebUI's default model setting
+    finally:
+        host.callbacks["script_unloaded"][0]()
+
+
+def test_a_wan_job_shows_in_the_webuis_progress_and_obeys_interrupt(monkeypatch, tmp_path):
+    from wan.render.events import ProgressEvent
+    from wan.service import webui
+
+    host = FakeWebUI(monkeypatch, tmp_path)
+    state = host.shared.state
+
+    def generate(job, control, report):
+        report(ProgressEvent("step", clip=1, clips=3, step=4, steps=30))
+        assert (state.job_no, state.job_count, state.sampling_step, state.sampling_steps) == (1, 3, 4, 30)
+        state.interrupted = True  # the WebUI's Interrupt button
+        report(ProgressEvent("step", clip=1, clips=3, step=5, steps=30))
+        control.checkpoint()
+        return {}
+
+    monkeypatch.setattr(webui, "_service", None)
+    service = webui.service()
+    service.worker.generate = generate
+    try:
+        _, (job_id,) = service.submit({"max_frames": 17})
+        deadline = time.time() + 10
+        while service.get(job_id).state in ("queued", "running") and time.time() < deadline:
+            time.sleep(0.05)
+        assert service.get(job_id).state == "cancelled"
+        assert state.events[0][0] == "begin" and state.events[-1] == ("end",)
+    finally:
+        webui.shutdown()

@@ -1,5 +1,5 @@
-"""The standalone server: the REST API (wan.service.router) and, once the UI exists and gradio
-is installed, the UI, on one port. `python -m wan serve` runs it with uvicorn.
+"""The standalone server: the REST API (wan.service.router) and, when gradio is installed, the
+Wan Video UI (wan.ui) at /, on one port. `python -m wan serve` runs it with uvicorn.
 
 It binds 127.0.0.1 unless told otherwise and says so at start: generation jobs read and write
 files on this machine, so it should not listen on a network without --api-auth.
@@ -14,8 +14,9 @@ from .service import JobService, WanAPI
 from .service.auth import parse_credentials
 
 
-def create_app(service: JobService, *, credentials: dict[str, str] | None = None) -> Any:
-    """A FastAPI app serving the API of `service` under /wan/v1 (docs at /docs)."""
+def create_app(service: JobService, *, credentials: dict[str, str] | None = None, ui: bool = True) -> Any:
+    """A FastAPI app serving the API of `service` under /wan/v1 (docs at /docs) and, with `ui`
+    and gradio installed, the UI at / (behind the same credentials)."""
     from fastapi import FastAPI
 
     from . import __version__
@@ -23,7 +24,39 @@ def create_app(service: JobService, *, credentials: dict[str, str] | None = None
 
     app = FastAPI(title="Wan Video for WebUI", version=__version__)
     app.include_router(create_router(service, credentials=credentials))
+    if ui and gradio_available():
+        app = mount_ui(app, service, credentials=credentials)
     return app
+
+
+def gradio_available() -> bool:
+    """Whether gradio can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("gradio") is not None
+
+
+def mount_ui(app: Any, service: JobService, *, credentials: dict[str, str] | None = None) -> Any:
+    """The app with the UI mounted at / (the API routes, added first, keep precedence)."""
+    import inspect
+
+    import gradio as gr
+
+    from .ui import build_ui
+    from .ui.blocks import CSS_FILE, JS_FILE
+    from .ui.compat import takes_css_in_blocks
+
+    demo = build_ui(service)
+    demo.queue()
+    options: dict[str, Any] = {"app": app, "blocks": demo, "path": ""}
+    if credentials:
+        options["auth"] = list(credentials.items())
+    if not takes_css_in_blocks() and CSS_FILE.is_file():
+        options["css"] = CSS_FILE.read_text(encoding="utf-8")
+    if JS_FILE.is_file():  # the WebUI loads javascript/ itself; standalone, the page gets it here
+        options["head"] = f"<script>{JS_FILE.read_text(encoding='utf-8')}</script>"
+    known = inspect.signature(gr.mount_gradio_app).parameters  # its arguments grow between versions
+    return gr.mount_gradio_app(**{key: value for key, value in options.items() if key in known})
 
 
 def serve(
@@ -47,10 +80,12 @@ def serve(
             f"{len(service.recovered)} job(s) were interrupted by the last stop; "
             "resume them with POST /wan/v1/jobs/ID/resume"
         )
+    if not gradio_available():
+        print("gradio is not installed: serving the REST API only (pip install -e '.[ui]' for the UI)")
     where = (
         "only this machine" if host in ("127.0.0.1", "localhost", "::1") else "ALL machines that can reach it"
     )
-    print(f"Wan Video API on http://{host}:{port}/wan/v1 (docs: /docs), reachable from {where}.")
+    print(f"Wan Video on http://{host}:{port}/ (API: /wan/v1, docs: /docs), reachable from {where}.")
     if host not in ("127.0.0.1", "localhost", "::1") and not credentials:
         print(
             "warning: listening beyond this machine without --api-auth: "

@@ -31,12 +31,15 @@ class JobService:
         gpu_lock: Lock | None = None,
         runner: Any = None,
         generate: Any = None,
+        observer: Any = None,
         start: bool = True,
     ) -> None:
         self.api = api
         self.store = JobStore(folder if folder is not None else api.output_dir / "jobs")
         self.recovered = self.store.recover()
-        self.worker = GenerationWorker(self.store, api, gpu_lock=gpu_lock, runner=runner, generate=generate)
+        self.worker = GenerationWorker(
+            self.store, api, gpu_lock=gpu_lock, runner=runner, generate=generate, observer=observer
+        )
         if start:
             self.worker.start()
 

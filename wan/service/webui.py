@@ -9,6 +9,10 @@ routes on the WebUI's FastAPI app, and the host's rules.
 - The WebUI applies `--api-auth` only to its own /sdapi routes; ours check the same credentials.
 - "Reload UI" makes a new app and calls on_app_started again: `mount` adds the routes to
   whichever app it is given, while the service (and a running job) carries on.
+- A running Wan job shows in the WebUI's own progress (shared.state: job, clip, step) and the
+  WebUI's Interrupt button cancels it (finished clips are kept), as for txt2img.
+- The extension's settings (Settings → Wan Video) choose the models folder, the default model,
+  memory preset and enhancer model, whether downloads are allowed and the output folder.
 """
 
 from __future__ import annotations
@@ -27,6 +31,79 @@ _service: JobService | None = None
 def _cmd_opt(name: str) -> Any:
     shared = sys.modules.get("modules.shared")
     return getattr(getattr(shared, "cmd_opts", None), name, None)
+
+
+SETTINGS_SECTION = ("wan_video", "Wan Video")
+# option key -> (default, label); registered by on_ui_settings
+OPTIONS: dict[str, tuple[Any, str]] = {
+    "wan_models_dir": ("", "Models folder (empty: --wan-models-dir, else models/wan)"),
+    "wan_default_model": (
+        "vace-1.3b",
+        "Default video model (an id from the model list, a hub id or a folder)",
+    ),
+    "wan_memory_preset": ("auto", "Default memory preset: auto, none, conservative, balanced, aggressive"),
+    "wan_enhancer_model": ("auto", "Default prompt-enhancer model (auto, qwen2.5-1.5b, ...)"),
+    "wan_allow_download": (False, "Download missing models from the Hugging Face hub"),
+    "wan_output_dir": ("", "Output folder (empty: --wan-output-dir, else outputs/wan-videos)"),
+}
+
+
+def option(name: str) -> Any:
+    """A Wan Video setting of the WebUI (its default outside the WebUI or when unset)."""
+    shared = sys.modules.get("modules.shared")
+    opts = getattr(shared, "opts", None)
+    data = getattr(opts, "data", None)
+    if isinstance(data, dict) and name in data:
+        return data[name]
+    return OPTIONS[name][0]
+
+
+def register_options(shared: Any) -> None:
+    """Add the Wan Video section to the WebUI's settings (on_ui_settings)."""
+    for name, (default, label) in OPTIONS.items():
+        shared.opts.add_option(name, shared.OptionInfo(default, label, section=SETTINGS_SECTION))
+
+
+def form_defaults() -> dict[str, Any]:
+    """Settings the tab starts with, from the WebUI's options."""
+    return {
+        "model": option("wan_default_model"),
+        "memory_preset": option("wan_memory_preset"),
+        "enhance_model": option("wan_enhancer_model"),
+    }
+
+
+class WebUIProgress:
+    """Shows the running job in the WebUI's progress (shared.state) and obeys its Interrupt."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def started(self, job: Any) -> None:
+        """Begin a WebUI job for the Wan job."""
+        self.state.begin(job=f"wan_video {job.id[:8]}")
+
+    def event(self, event: Any) -> None:
+        """Mirror clip and step into the WebUI's progress fields."""
+        self.state.job_count = max(event.clips, 1)
+        self.state.job_no = event.clip
+        self.state.sampling_steps = event.steps
+        self.state.sampling_step = event.step
+        self.state.textinfo = event.message or f"Wan Video: clip {event.clip + 1}/{event.clips}"
+
+    def interrupted(self) -> bool:
+        """Whether the WebUI's Interrupt (or Skip) was pressed."""
+        return bool(getattr(self.state, "interrupted", False) or getattr(self.state, "skipped", False))
+
+    def finished(self) -> None:
+        """End the WebUI job."""
+        self.state.end()
+
+
+def host_progress() -> WebUIProgress | None:
+    """The WebUI's progress as an observer of the worker, or None outside the WebUI."""
+    state = getattr(sys.modules.get("modules.shared"), "state", None)
+    return WebUIProgress(state) if state is not None and hasattr(state, "begin") else None
 
 
 def host_lock() -> Any:
@@ -68,8 +145,8 @@ def host_credentials() -> dict[str, str]:
 
 
 def output_dir() -> Path:
-    """--wan-output-dir, else <WebUI outputs>/wan-videos."""
-    flag = _cmd_opt("wan_output_dir")
+    """The Output folder setting, else --wan-output-dir, else <WebUI outputs>/wan-videos."""
+    flag = option("wan_output_dir") or _cmd_opt("wan_output_dir")
     if flag:
         return Path(flag).expanduser()
     internal = sys.modules.get("modules.paths_internal")
@@ -81,16 +158,30 @@ def service() -> JobService:
     """The WebUI's one JobService (created, with its worker, on first use)."""
     global _service
     if _service is None:
-        api = WanAPI(output_dir=output_dir(), models_dir=_cmd_opt("wan_models_dir"))
-        _service = JobService(api, gpu_lock=host_lock(), runner=host_runner())
+        api = WanAPI(
+            output_dir=output_dir(),
+            models_dir=option("wan_models_dir") or _cmd_opt("wan_models_dir"),
+            allow_download=bool(option("wan_allow_download") or _cmd_opt("wan_allow_download")),
+        )
+        _service = JobService(api, gpu_lock=host_lock(), runner=host_runner(), observer=host_progress())
     return _service
 
 
 def mount(app: Any) -> None:
-    """Add the /wan/v1 routes to the WebUI's app (call on every on_app_started)."""
+    """Add the /wan/v1 routes to the WebUI's app (call on every on_app_started), unless the
+    WebUI was started with --wan-disable-api."""
     from .router import create_router
 
+    if _cmd_opt("wan_disable_api"):
+        return
     app.include_router(create_router(service(), credentials=host_credentials()))
+
+
+def tab() -> list[tuple[Any, str, str]]:
+    """The WebUI tab (on_ui_tabs): [(blocks, title, id)]."""
+    from ..ui import build_ui
+
+    return [(build_ui(service(), defaults=form_defaults()), "Wan Video", "wan_video")]
 
 
 def shutdown() -> None:

@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..config import SettingsError
 from ..render.events import ProgressEvent, RenderCancelled, RenderControl
@@ -23,6 +23,24 @@ from .api import WanAPI, as_config
 from .jobs import IllegalTransition, Job, JobStore
 
 Lock = Any  # anything usable as `with lock:` (threading.Lock, the WebUI's queue_lock)
+Generate = Callable[[Job, RenderControl, Callable[[ProgressEvent], None]], dict[str, Any]]
+
+
+class Observer(Protocol):
+    """Someone else who shows a job's progress (the WebUI's own progress bar and Interrupt)."""
+
+    def started(self, job: Job) -> None:
+        """A job starts on the GPU."""
+
+    def event(self, event: ProgressEvent) -> None:
+        """A progress event of the running job."""
+
+    def interrupted(self) -> bool:
+        """Whether the observer asks the running job to stop (the WebUI's Interrupt button)."""
+        return False
+
+    def finished(self) -> None:
+        """The job left the GPU (any outcome)."""
 
 
 class GenerationWorker:
@@ -37,8 +55,8 @@ class GenerationWorker:
         poll_seconds: float = 0.5,
         progress_interval: float = 0.5,
         runner: Callable[[Callable[[], Any]], Any] | None = None,
-        generate: Callable[[Job, RenderControl, Callable[[ProgressEvent], None]], dict[str, Any]]
-        | None = None,
+        generate: Generate | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
         self.api = api
@@ -49,6 +67,7 @@ class GenerationWorker:
         self.runner = runner or (lambda fn: fn())
         # what a job does: render it (tests of the queue alone pass a stand-in)
         self.generate = generate or self._generate
+        self.observer = observer
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -106,7 +125,13 @@ class GenerationWorker:
             self._current = (job.id, control)
         try:
             with self.gpu_lock:
-                result = self.runner(lambda: self.generate(job, control, self._reporter(job.id)))
+                if self.observer is not None:
+                    self.observer.started(job)
+                try:
+                    result = self.runner(lambda: self.generate(job, control, self._reporter(job.id, control)))
+                finally:
+                    if self.observer is not None:
+                        self.observer.finished()
             self.store.move(
                 job.id, "succeeded", finished=time.time(), result=result, progress=self._done(job)
             )
@@ -158,12 +183,17 @@ class GenerationWorker:
     def _progress(self, job_id: str, progress: dict[str, Any]) -> None:
         self.store.update(job_id, progress=progress)
 
-    def _reporter(self, job_id: str) -> Callable[[ProgressEvent], None]:
+    def _reporter(self, job_id: str, control: RenderControl) -> Callable[[ProgressEvent], None]:
         last = 0.0
         preview = self.store.run_dir(job_id) / "previews" / "latest.png"
+        observer = self.observer
 
         def report(event: ProgressEvent) -> None:
             nonlocal last
+            if observer is not None:
+                observer.event(event)
+                if observer.interrupted():
+                    control.cancel()
             now = time.monotonic()
             if event.kind == "step" and now - last < self.progress_interval and event.step != event.steps:
                 return

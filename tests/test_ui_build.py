@@ -1,0 +1,63 @@
+"""The tab builds under each gradio the hosts use (tests/run.sh runs this file under gradio 3.41.2,
+4.40 and the current release), without torch, with a tooltip on every setting."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+from wan.config import WanConfig  # noqa: E402
+from wan.service import JobService, WanAPI  # noqa: E402
+from wan.ui.actions import FORM_KEYS  # noqa: E402
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from wan.ui import build_ui
+
+    folder = tmp_path_factory.mktemp("ui")
+    service = JobService(WanAPI(output_dir=folder), folder / "jobs", start=False)
+    return build_ui(service)
+
+
+def _settings_components(demo):
+    by_id = {}
+    for block in demo.blocks.values():
+        elem_id = getattr(block, "elem_id", None) or ""
+        if elem_id.startswith("wan_") and elem_id[4:] in FORM_KEYS:
+            by_id[elem_id[4:]] = block
+    return by_id
+
+
+def test_every_setting_has_a_control_with_a_tooltip(demo):
+    controls = _settings_components(demo)
+    assert set(controls) == set(FORM_KEYS)
+    missing = [key for key, block in controls.items() if not getattr(block, "info", None)]
+    assert missing == []
+
+
+def test_controls_start_at_the_defaults(demo):
+    defaults = WanConfig().to_dict()
+    controls = _settings_components(demo)
+    for key in ("max_frames", "W", "H", "model", "memory_preset", "interpolation_method", "enhance_enabled"):
+        value = controls[key].value
+        assert value == defaults[key], (key, value, defaults[key])
+    assert (defaults["model"], defaults["W"], defaults["H"]) == ("vace-1.3b", 832, 480)  # good on 12 GB
+
+
+def test_building_imports_no_torch(tmp_path):
+    code = (
+        "import sys, gradio\n"
+        "from wan.service import JobService, WanAPI\n"
+        "from wan.ui import build_ui\n"
+        f"api = WanAPI(output_dir={str(tmp_path)!r})\n"
+        f"build_ui(JobService(api, {str(tmp_path / 'jobs')!r}, start=False))\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'diffusers' not in sys.modules, 'diffusers was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

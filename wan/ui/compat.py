@@ -1,0 +1,77 @@
+"""Every difference between gradio 3.41 (A1111 1.6-1.10), 4.40 (Forge) and current gradio that
+the tab meets, in one place.
+
+- Component keyword arguments come and go between versions (`info`, `minimum`, `buttons`, ...):
+  `make` passes only those the installed class declares.
+- Event JavaScript is `_js=` in 3.x and `js=` from 4.
+- Polling is `every=` on a load event up to 4.x and `gr.Timer` from 5.
+- An uploaded file arrives as a temp-file object in 3.x and as a path from 4.
+- Page CSS is a Blocks argument up to 4.x and a launch / mount argument from 6.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+import gradio as gr
+
+VERSION = tuple(int(part) for part in re.findall(r"\d+", gr.__version__)[:2])
+
+
+@cache
+def _parameters(cls: type) -> frozenset[str]:
+    return frozenset(inspect.signature(cls.__init__).parameters)
+
+
+def make(cls: type, **kwargs: Any) -> Any:
+    """A component of `cls` with the keyword arguments this gradio version knows."""
+    known = _parameters(cls)
+    return cls(**{key: value for key, value in kwargs.items() if key in known})
+
+
+def js(code: str) -> dict[str, str]:
+    """The keyword argument that runs `code` in the browser with an event."""
+    return {"_js": code} if VERSION < (4, 0) else {"js": code}
+
+
+def poll(
+    blocks: Any, fn: Callable[..., Any], inputs: Sequence[Any], outputs: Sequence[Any], seconds: float
+) -> None:
+    """Call `fn` every `seconds` while the page is open."""
+    if hasattr(gr, "Timer"):
+        gr.Timer(seconds).tick(fn, inputs=list(inputs), outputs=list(outputs))
+    else:
+        blocks.load(fn, inputs=list(inputs), outputs=list(outputs), every=seconds)
+
+
+def file_path(value: Any) -> str | None:
+    """The path of an uploaded file, whatever form this gradio version gives it in."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return value.get("path") or value.get("name")
+    return getattr(value, "name", None) or getattr(value, "path", None)
+
+
+def file_paths(value: Any) -> list[str]:
+    """The paths of a multi-file upload."""
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [path for path in (file_path(item) for item in items) if path]
+
+
+def blocks(*, title: str, css: str = "") -> Any:
+    """A Blocks container (with the page CSS where this version takes it there)."""
+    return make(gr.Blocks, title=title, css=css or None, analytics_enabled=False)
+
+
+def takes_css_in_blocks() -> bool:
+    """Whether gr.Blocks accepts css= (up to 4.x); else it goes to launch / mount."""
+    return "css" in _parameters(gr.Blocks)

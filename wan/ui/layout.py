@@ -1,0 +1,119 @@
+"""Which settings the tab shows, in which section, and how each is drawn.
+
+Every control is made from its setting's Spec (wan.config): its default, what it allows and
+its help text (the tooltip) come from one place, so the UI can never disagree with the
+validation. A section lists settings keys; `SLIDERS` draws small numeric ranges as sliders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MOVEMENT_KEYS = (
+    "animation_mode",
+    "translation_x",
+    "translation_y",
+    "translation_z",
+    "zoom",
+    "angle",
+    "rotation_3d_x",
+    "rotation_3d_y",
+    "rotation_3d_z",
+)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A group of settings shown together."""
+
+    title: str
+    keys: tuple[str, ...]
+    open: bool = True
+
+
+PROMPT_SECTION = Section(
+    "Animation",
+    (
+        "max_frames",
+        "fps",
+        "seed",
+        "seed_behavior",
+        "seed_iter_N",
+        "seed_schedule",
+        "positive_prompts",
+        "negative_prompts",
+        "init_image",
+    ),
+)
+MOVEMENT_SECTIONS = (
+    Section(
+        "Camera schedules (Deforum syntax)", (*MOVEMENT_KEYS, "transform_center_x", "transform_center_y")
+    ),
+    Section("Camera shake (Shakify)", ("shake_name", "shake_intensity", "shake_speed"), open=False),
+    Section(
+        "Movement in prompts", ("movement_mode", "movement_sensitivity", "movement_max_phrases"), open=False
+    ),
+)
+ENHANCE_SECTIONS = (
+    Section(
+        "Prompt enhancement",
+        (
+            "enhance_enabled",
+            "enhance_backend",
+            "enhance_model",
+            "enhance_api_url",
+            "enhance_language",
+            "enhance_strength",
+            "enhance_max_words",
+            "enhance_movement_context",
+            "enhance_seed",
+            "enhance_timeout",
+            "enhance_batch_size",
+        ),
+    ),
+    Section(
+        "Style",
+        ("style_text", "style_strength", "style_blend_mode", "style_schedule", "style_temporal_consistency"),
+    ),
+)
+MODEL_SECTIONS = (
+    Section("Model", ("model", "i2v_model", "steps", "guidance_scale", "flow_shift")),
+    Section("Size and clips", ("W", "H", "clip_frames", "clip_overlap")),
+    Section("Memory", ("memory_preset",)),
+)
+OUTPUT_SECTIONS = (
+    Section(
+        "Interpolation",
+        ("interpolation_enabled", "interpolation_method", "interpolation_strength", "interpolation_quality"),
+    ),
+    Section(
+        "Output",
+        ("output_dir", "output_crf", "output_color_coherence", "output_quality_checks", "output_save_frames"),
+    ),
+)
+# numeric settings drawn as sliders: key -> step
+SLIDERS = {
+    "shake_intensity": 0.05,
+    "shake_speed": 0.05,
+    "movement_sensitivity": 0.1,
+    "enhance_strength": 0.05,
+    "style_strength": 0.05,
+    "interpolation_strength": 0.05,
+    "guidance_scale": 0.5,
+    "output_crf": 1,
+}
+LONG_TEXT = {"positive_prompts", "negative_prompts", "style_text", "style_schedule"}
+# (label, width, height): Wan's trained sizes first
+RESOLUTIONS = (
+    ("832×480 (480p landscape)", 832, 480),
+    ("480×832 (480p portrait)", 480, 832),
+    ("1280×720 (720p landscape, 14B)", 1280, 720),
+    ("720×1280 (720p portrait, 14B)", 720, 1280),
+    ("624×624 (square)", 624, 624),
+)
+
+
+def all_section_keys() -> tuple[str, ...]:
+    """Every settings key the form shows (the prompt schedule has its own box)."""
+    sections = (PROMPT_SECTION, *MOVEMENT_SECTIONS, *ENHANCE_SECTIONS, *MODEL_SECTIONS, *OUTPUT_SECTIONS)
+    return tuple(key for section in sections for key in section.keys)
