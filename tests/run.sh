@@ -37,15 +37,17 @@ echo "$main_site" > "$overlay_site/zz-wan-main-venv.pth"
 "$P1/bin/python" -m pytest -q -p no:cacheprovider tests/test_api_http.py tests/test_service.py tests/test_webui_glue.py \
     -k "not tab_are_registered"
 
-# The UI must build under the gradio of each host: A1111 1.6-1.10 (3.41.2) and Forge (4.40); the
-# current release is in the main venv. Each gets a small venv of its own (gradio and what the
-# tab imports; no torch). huggingface_hub < 0.26 is what those gradio releases were made with.
-for gradio_version in 3.41.2 4.40.0; do
+# The UI must build under the gradio of each host, with the host's fastapi and pydantic:
+# A1111 1.6-1.10 (gradio 3.41.2, fastapi 0.94, pydantic 1) and Forge (gradio 4.40, fastapi 0.104,
+# pydantic 2.8); the current release is in the main venv. Each gets a small venv of its own
+# (gradio and what the tab imports; no torch); huggingface_hub < 0.26 as those releases had.
+for host in "3.41.2 0.94.0 pydantic<2" "4.40.0 0.104.1 pydantic==2.8.2"; do
+    read -r gradio_version fastapi_version pydantic_spec <<< "$host"
     GV=".venv-gradio-$gradio_version"
     if [ ! -x "$GV/bin/python" ]; then
         "$PYTHON" -m venv "$GV"
     fi
-    "$GV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "gradio==$gradio_version" "huggingface_hub<0.26" "numexpr>=2.8.5" pytest hypothesis
+    "$GV/bin/python" -m pip install --quiet --disable-pip-version-check "gradio==$gradio_version" \
+        "fastapi==$fastapi_version" "$pydantic_spec" "huggingface_hub<0.26" "numexpr>=2.8.5" pytest hypothesis
     "$GV/bin/python" -m pytest -q -p no:cacheprovider tests/test_ui_build.py
 done

@@ -29,7 +29,7 @@ def fuzz_schema(tmp_path_factory):
     service = JobService(
         WanAPI(output_dir=folder, models_dir=folder / "models"), folder / "jobs", generate=_instant
     )
-    with ServerThread(create_app(service)) as server:
+    with ServerThread(create_app(service, ui=False)) as server:
         yield schemathesis.openapi.from_url(server.url + "/openapi.json")
     service.close()
 

@@ -50,7 +50,7 @@ def stand_in(seconds=0.0, log=None):
 def tiny_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("api")
     service = JobService(WanAPI(output_dir=folder, models_dir=folder / "models"), folder / "jobs")
-    with ServerThread(create_app(service)) as server:
+    with ServerThread(create_app(service, ui=False)) as server:
         server.service = service
         yield server
     service.close()
@@ -58,7 +58,7 @@ def tiny_server(tmp_path_factory):
 
 def make_server(tmp_path, generate, credentials=None):
     service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=generate)
-    server = ServerThread(create_app(service, credentials=credentials))
+    server = ServerThread(create_app(service, credentials=credentials, ui=False))
     server.service = service
     return server
 
@@ -178,7 +178,7 @@ def test_auth(tmp_path):
 def quick_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("quick")
     service = JobService(WanAPI(output_dir=folder), folder / "jobs", generate=stand_in())
-    with ServerThread(create_app(service)) as server:
+    with ServerThread(create_app(service, ui=False)) as server:
         yield server
     service.close()
 
@@ -263,3 +263,16 @@ def test_the_openapi_schema_describes_every_route(quick_server):
         assert V1 + path in paths
     plan_body = paths[V1 + "/plan"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert plan_body["properties"]["W"]["multipleOf"] == 16
+
+
+def test_jobs_are_refused_with_503_when_generation_cannot_run(tmp_path):
+    service = JobService(
+        WanAPI(output_dir=tmp_path), tmp_path / "jobs", check_environment=lambda: "needs diffusers"
+    )
+    with ServerThread(create_app(service, ui=False)) as server:
+        reply = request(f"{server.url}{V1}/jobs", "POST", {"max_frames": 17})
+        assert reply.status == 503 and reply.json()["detail"] == "needs diffusers"
+        assert (
+            request(f"{server.url}{V1}/plan", "POST", {"max_frames": 17}).status == 200
+        )  # planning still works
+    service.close()

@@ -206,3 +206,17 @@ def test_wan_api_plans_analyses_and_lists_without_a_gpu(tmp_path):
     assert info["suggested_memory_preset"] in ("none", "conservative", "balanced", "aggressive")
     with pytest.raises(SettingsError, match="max_frames"):
         api.create_generation_plan({"max_frames": 0})
+
+
+def test_jobs_are_refused_when_this_environment_cannot_generate(tmp_path):
+    from wan.service.service import GenerationUnavailable
+
+    service = JobService(
+        WanAPI(output_dir=tmp_path),
+        tmp_path / "jobs",
+        check_environment=lambda: "diffusers missing",
+        start=False,
+    )
+    with pytest.raises(GenerationUnavailable, match="diffusers missing"):
+        service.submit({"max_frames": 17})
+    assert service.store.list() == []

@@ -59,8 +59,18 @@ def test_installer_installs_only_what_is_missing(monkeypatch):
     assert installer.install_missing(launch) == [] and calls == []  # this environment has everything
 
     _fake_versions(monkeypatch, {"numpy": "1.22.4", "numexpr": None, "diffusers": None})
+    held = []
+
+    def run_pip(command, desc):
+        calls.append(command.split(" -c ")[0])
+        held.append(Path(command.split(" -c ")[1].strip('"')).read_text().split())
+
+    launch.run_pip = run_pip
     assert installer.install_missing(launch) == ["numpy>=1.23", "numexpr>=2.8.5", "diffusers>=0.35"]
     assert calls == ['install "numpy>=1.23"', 'install "numexpr>=2.8.5"', 'install "diffusers>=0.35"']
+    # the host's packages are held where they are; numpy, being upgraded, is not held
+    pins = {line.split("==")[0] for line in held[0]}
+    assert {"pydantic", "fastapi", "torch", "huggingface_hub"} <= pins and "numpy" not in pins
 
 
 def test_installer_never_upgrades_what_the_webui_uses_unless_asked(monkeypatch, capsys):
@@ -74,7 +84,7 @@ def test_installer_never_upgrades_what_the_webui_uses_unless_asked(monkeypatch, 
     assert "transformers 4.30.2 is older than Wan Video needs (transformers>=4.45)" in printed
     assert "WAN_VIDEO_UPGRADE=1" in printed
     monkeypatch.setenv("WAN_VIDEO_UPGRADE", "1")
-    assert installer.install_missing(launch) == ["transformers>=4.45"]
+    assert installer.install_missing(launch) == ["transformers>=4.45,<5"]  # 5 needs huggingface_hub 1.x
 
 
 def test_installer_never_touches_the_hosts_packages():
@@ -145,8 +155,14 @@ class FakeWebUI:
             wan_disable_api=disable_api,
         )
         shared.opts = FakeOptions()
-        shared.OptionInfo = lambda default, label, section=None: types.SimpleNamespace(
-            default=default, label=label, section=section
+        shared.OptionInfo = lambda default, label, component=None, component_args=None, section=None: (
+            types.SimpleNamespace(
+                default=default,
+                label=label,
+                component=component,
+                component_args=component_args,
+                section=section,
+            )
         )
         shared.state = FakeState()
         self.shared = shared
@@ -266,6 +282,8 @@ def test_settings_section_and_tab_are_registered(monkeypatch, tmp_path):
     host.callbacks["ui_settings"][0]()
     assert set(host.shared.opts.infos) == set(webui.OPTIONS)
     assert {info.section for info in host.shared.opts.infos.values()} == {("wan_video", "Wan Video")}
+    model_option = host.shared.opts.infos["wan_default_model"]
+    assert "vace-1.3b" in model_option.component_args["choices"] and model_option.component is not None
     host.shared.opts.data["wan_default_model"] = "t2v-1.3b"
     try:
         ((blocks, title, elem_id),) = host.callbacks["ui_tabs"][0]()

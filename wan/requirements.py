@@ -35,6 +35,25 @@ OPENCV = (
 OPENCV_MINIMUM = "4.8"
 HOST_OWNED = frozenset({"torch", "gradio", "fastapi", "pydantic"})
 SHARED_WITH_HOST = frozenset({"transformers", "accelerate"})
+# Kept at their installed versions while installing (pip -c): the host's own packages and the ones
+# its server and model loading depend on. Without this, installing diffusers next to A1111 moves
+# huggingface_hub past what transformers 4.30 accepts, and anyio / h11 past what its httpcore
+# accepts, and a newer transformers pulls pydantic 2 into a pydantic 1 WebUI.
+HOLD_AT_INSTALLED = HOST_OWNED | {
+    "setuptools",
+    "starlette",
+    "uvicorn",
+    "anyio",
+    "h11",
+    "httpcore",
+    "httpx",
+    "huggingface_hub",
+    "safetensors",
+    "tokenizers",
+    "numpy",
+}
+# transformers 5 needs huggingface_hub 1.x, which the hosts' other packages do not accept
+TRANSFORMERS_IN_HOST = "transformers>=4.45,<5"
 UPGRADE_VARIABLE = "WAN_VIDEO_UPGRADE"
 
 

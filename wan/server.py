@@ -7,6 +7,7 @@ files on this machine, so it should not listen on a network without --api-auth.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ def create_app(service: JobService, *, credentials: dict[str, str] | None = None
     app = FastAPI(title="Wan Video for WebUI", version=__version__)
     app.include_router(create_router(service, credentials=credentials))
     if ui and gradio_available():
-        app = mount_ui(app, service, credentials=credentials)
+        try:
+            app = mount_ui(app, service, credentials=credentials)
+        except Exception as exc:  # an incompatible gradio must not take the API down with it
+            print(f"warning: the UI could not be loaded ({exc}); serving the REST API only", file=sys.stderr)
     return app
 
 

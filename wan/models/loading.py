@@ -36,6 +36,9 @@ def load_pipeline(
 ) -> Any:
     """Build the diffusers pipeline from its folder, on the CPU (the VAE in float32, as Wan needs);
     without its text encoder when the prompts are already encoded."""
+    from .host_compat import prepare_diffusers
+
+    prepare_diffusers()
     import diffusers
     import torch
 

@@ -5,8 +5,9 @@ pydantic 1 (A1111's fastapi 0.94) and pydantic 2 (Forge, standalone); the OpenAP
 still describes every body (wan.service.schema). Errors: 400 malformed JSON, 401 bad or missing
 credentials, 404 unknown id or file, 409 a state change the job does not allow (or the GPU is
 busy), 413 a body over MAX_BODY_BYTES, 422 invalid settings with every bad field, its value and
-what is allowed. Job ids are checked against their shape before any lookup, and files are
-served only from inside the job's own run folder.
+what is allowed, 503 jobs refused because this environment cannot generate (the reason says
+which packages are missing and how to install them). Job ids are checked against their shape
+before any lookup, and files are served only from inside the job's own run folder.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the handlers' annotations
@@ -19,7 +20,7 @@ from .. import __version__
 from ..config import SettingsError, config_from_dict
 from .jobs import STATES, IllegalTransition, JobNotFound, valid_job_id
 from .schema import ENHANCE_REQUEST, body, responses, settings_schema
-from .service import JobService
+from .service import GenerationUnavailable, JobService
 
 PREFIX = "/wan/v1"
 MAX_BODY_BYTES = 2_000_000
@@ -135,6 +136,8 @@ def create_router(
                 return JSONResponse({"detail": "no such job"}, status_code=404)
             except IllegalTransition as exc:
                 return JSONResponse({"detail": str(exc)}, status_code=409)
+            except GenerationUnavailable as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=503)
             except SettingsError as exc:
                 error = _settings_error(exc)
                 return JSONResponse({"detail": error.detail, "errors": error.errors}, status_code=422)
@@ -221,7 +224,7 @@ def create_router(
         openapi_extra=body(
             {"oneOf": [settings_schema(), {"type": "array", "items": settings_schema(), "maxItems": 100}]}
         ),
-        responses=common,
+        responses=responses(400, 401, 413, 422, 503),
         status_code=202,
         summary="Queue one generation, or a batch",
     )

@@ -96,6 +96,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflict",
         413: "Too large",
         422: "Invalid settings",
+        503: "This environment cannot generate",
     }
     return {
         code: {"description": words[code], "content": {"application/json": {"schema": ERROR}}}

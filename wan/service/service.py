@@ -8,7 +8,7 @@ finished clip. cancel: a running job stops within one step; its finished clips a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,10 @@ from .jobs import IllegalTransition, Job, JobNotFound, JobStore
 from .worker import GenerationWorker, Lock
 
 MAX_BATCH = 100
+
+
+class GenerationUnavailable(RuntimeError):
+    """This environment cannot generate (packages missing or too old); jobs are refused."""
 
 
 class JobService:
@@ -32,9 +36,17 @@ class JobService:
         runner: Any = None,
         generate: Any = None,
         observer: Any = None,
+        check_environment: Callable[[], str | None] | None = None,
         start: bool = True,
     ) -> None:
         self.api = api
+        # A job that cannot run is refused at submission, not failed later. A stand-in `generate`
+        # (tests of the queue) needs no generation packages.
+        if check_environment is None:
+            from ..requirements import generation_problem
+
+            check_environment = generation_problem if generate is None else (lambda: None)
+        self.check_environment = check_environment
         self.store = JobStore(folder if folder is not None else api.output_dir / "jobs")
         self.recovered = self.store.recover()
         self.worker = GenerationWorker(
@@ -71,6 +83,9 @@ class JobService:
                 errors += [FieldError(prefix + e.key, e.value, e.message) for e in exc.errors]
         if errors:
             raise SettingsError(errors)
+        problem = self.check_environment()
+        if problem:
+            raise GenerationUnavailable(problem)
         batch_id, ids = self.store.submit(normalised)
         self.worker.wake()
         return batch_id, ids
@@ -136,4 +151,4 @@ class JobService:
         self.store.delete(job_id)
 
 
-__all__ = ["IllegalTransition", "JobNotFound", "JobService"]
+__all__ = ["GenerationUnavailable", "IllegalTransition", "JobNotFound", "JobService"]

@@ -58,10 +58,36 @@ def option(name: str) -> Any:
     return OPTIONS[name][0]
 
 
+def option_choices(name: str) -> list[str] | None:
+    """The values a setting offers in a dropdown (None: free text or a checkbox)."""
+    if name == "wan_default_model":
+        from ..models import MODELS
+
+        return [model for model in MODELS if not model.startswith("tiny")]
+    if name == "wan_memory_preset":
+        from ..models.memory import PRESET_ORDER
+
+        return ["auto", *PRESET_ORDER]
+    if name == "wan_enhancer_model":
+        from ..prompts.models import ENHANCER_MODELS
+
+        return ["auto", *(model for model in ENHANCER_MODELS if model != "tiny-qwen")]
+    return None
+
+
 def register_options(shared: Any) -> None:
-    """Add the Wan Video section to the WebUI's settings (on_ui_settings)."""
+    """Add the Wan Video section to the WebUI's settings (on_ui_settings); model and preset
+    settings are dropdowns that still take a custom value (a hub id or a folder)."""
     for name, (default, label) in OPTIONS.items():
-        shared.opts.add_option(name, shared.OptionInfo(default, label, section=SETTINGS_SECTION))
+        choices = option_choices(name)
+        if choices is None:
+            info = shared.OptionInfo(default, label, section=SETTINGS_SECTION)
+        else:
+            import gradio as gr
+
+            arguments = {"choices": choices, "allow_custom_value": name != "wan_memory_preset"}
+            info = shared.OptionInfo(default, label, gr.Dropdown, arguments, section=SETTINGS_SECTION)
+        shared.opts.add_option(name, info)
 
 
 def form_defaults() -> dict[str, Any]:
@@ -164,6 +190,9 @@ def service() -> JobService:
             allow_download=bool(option("wan_allow_download") or _cmd_opt("wan_allow_download")),
         )
         _service = JobService(api, gpu_lock=host_lock(), runner=host_runner(), observer=host_progress())
+        problem = _service.check_environment()
+        if problem:
+            print(f"Wan Video: {problem}", file=sys.stderr)
     return _service
 
 

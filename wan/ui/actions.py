@@ -15,12 +15,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import FieldError, SettingsError, WanConfig, config_from_dict, load_settings, save_settings
+from ..config import (
+    FieldError,
+    SettingsError,
+    WanConfig,
+    all_specs,
+    config_from_dict,
+    fields,
+    load_settings,
+    save_settings,
+)
 from ..progress import format_seconds
 from ..service import IllegalTransition, JobNotFound, JobService
 from .layout import RESOLUTIONS, all_section_keys
 
 FORM_KEYS = ("prompts", *all_section_keys())
+# numbers that may be left empty for "the default": shown as text boxes, "" meaning None
+OPTIONAL_NUMBERS = frozenset(
+    spec.key
+    for _group, spec in all_specs()
+    if isinstance(spec.check, (fields.Integer, fields.Number)) and spec.check.optional
+)
 MOVEMENT_HEADERS = ["clip", "frames", "seed", "movement", "prompt"]
 ENHANCE_HEADERS = ["clip", "before", "after", "note"]
 JOB_HEADERS = ["job", "state", "progress", "created", "video"]
@@ -38,10 +53,18 @@ def prompts_text(config: WanConfig) -> str:
     return json.dumps(dict(config.prompts), indent=2, ensure_ascii=False)
 
 
+def blank_none(value: Any) -> Any:
+    """None as the empty text an optional number's box shows."""
+    return "" if value is None else value
+
+
 def form_values(config: WanConfig) -> list[Any]:
     """A config as form values, in FORM_KEYS order."""
     data = config.to_dict()
-    return [prompts_text(config), *(data[key] for key in FORM_KEYS[1:])]
+    return [
+        prompts_text(config),
+        *(blank_none(data[key]) if key in OPTIONAL_NUMBERS else data[key] for key in FORM_KEYS[1:]),
+    ]
 
 
 def settings_from_values(values: Sequence[Any]) -> dict[str, Any]:
@@ -49,6 +72,9 @@ def settings_from_values(values: Sequence[Any]) -> dict[str, Any]:
     if len(values) != len(FORM_KEYS):
         raise ValueError(f"the form sent {len(values)} values, expected {len(FORM_KEYS)}")
     data = dict(zip(FORM_KEYS, values, strict=True))
+    for key in OPTIONAL_NUMBERS & data.keys():
+        if data[key] is None or (isinstance(data[key], str) and not data[key].strip()):
+            data[key] = None
     text = data["prompts"] or "{}"
     try:
         data["prompts"] = json.loads(text) if isinstance(text, str) else text
@@ -280,6 +306,15 @@ class TabActions:
             return None
         newest = max(images, key=lambda path: path.stat().st_mtime_ns)
         return self.service.file(job_id, f"previews/{newest.name}")
+
+    def settled(self, job_id: str) -> bool:
+        """Whether there is nothing more to follow: no job, a finished one, or no worker."""
+        if not job_id or not self.service.worker.alive:
+            return True
+        try:
+            return self.service.get(job_id).state in ("succeeded", "failed", "cancelled", "interrupted")
+        except JobNotFound:
+            return True
 
     def act(self, action: str, job_id: str) -> str:
         """pause / resume / cancel a job; a message either way."""

@@ -25,7 +25,9 @@ from .actions import (
     FORM_KEYS,
     JOB_HEADERS,
     MOVEMENT_HEADERS,
+    OPTIONAL_NUMBERS,
     TabActions,
+    blank_none,
     form_values,
     prompts_text,
 )
@@ -68,6 +70,11 @@ def control(spec: fields.Spec, value: Any) -> Any:
         return compat.make(gr.Dropdown, choices=list(check.options), **common)
     if isinstance(check, fields.Flag):
         return compat.make(gr.Checkbox, **common)
+    if spec.key in OPTIONAL_NUMBERS:
+        # a Number box cannot be empty (gradio 3.41 sends 0): text, empty meaning the default
+        return compat.make(
+            gr.Textbox, placeholder="empty: the default", max_lines=1, **common | {"value": blank_none(value)}
+        )
     if isinstance(check, (fields.Integer, fields.Number)):
         whole = isinstance(check, fields.Integer)
         if spec.key in SLIDERS and value is not None:
@@ -116,6 +123,9 @@ def build_ui(service: JobService, *, title: str = "Wan Video", defaults: dict[st
     made: dict[str, Any] = {}
     css = CSS_FILE.read_text(encoding="utf-8") if CSS_FILE.is_file() else ""
     with compat.blocks(title=title, css=css) as demo:
+        problem = service.check_environment()
+        if problem:  # planning and analysis still work; generation says why it cannot
+            gr.Markdown(f"⚠ **Generation is unavailable here.** {problem}", elem_id="wan_unavailable")
         with gr.Row(elem_id="wan_video_tab"):
             with gr.Column(scale=3), gr.Tabs():
                 with gr.Tab("Prompts & schedules"):
@@ -289,7 +299,7 @@ def build_ui(service: JobService, *, title: str = "Wan Video", defaults: dict[st
                 status["metrics"] if status["metrics"] is not None else gr.update(),
             ]
 
-        compat.poll(demo, poll, [job_id], [progress, preview, video, metrics], POLL_SECONDS)
+        compat.follow(job_id, poll, [progress, preview, video, metrics], POLL_SECONDS, actions.settled)
         demo.load(actions.job_rows, inputs=[], outputs=[jobs_table])
     return demo
 

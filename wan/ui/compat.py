@@ -4,7 +4,7 @@ the tab meets, in one place.
 - Component keyword arguments come and go between versions (`info`, `minimum`, `buttons`, ...):
   `make` passes only those the installed class declares.
 - Event JavaScript is `_js=` in 3.x and `js=` from 4.
-- Polling is `every=` on a load event up to 4.x and `gr.Timer` from 5.
+- Following a job is a generator up to 4.x (see `follow`) and `gr.Timer` from 5.
 - An uploaded file arrives as a temp-file object in 3.x and as a path from 4.
 - Page CSS is a Blocks argument up to 4.x and a launch / mount argument from 6.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import time
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
@@ -38,14 +39,29 @@ def js(code: str) -> dict[str, str]:
     return {"_js": code} if VERSION < (4, 0) else {"js": code}
 
 
-def poll(
-    blocks: Any, fn: Callable[..., Any], inputs: Sequence[Any], outputs: Sequence[Any], seconds: float
+def follow(
+    source: Any,
+    fn: Callable[[Any], Any],
+    outputs: Sequence[Any],
+    seconds: float,
+    done: Callable[[Any], bool],
 ) -> None:
-    """Call `fn` every `seconds` while the page is open."""
+    """Show `fn(source's value)` in `outputs` every `seconds`: with gr.Timer from gradio 5; before,
+    with a generator started whenever `source` changes that ends once `done(value)` (a load
+    event with `every=` would keep the value the page had when it loaded, and its endless loop
+    keeps the WebUI's "Reload UI" from finishing)."""
     if hasattr(gr, "Timer"):
-        gr.Timer(seconds).tick(fn, inputs=list(inputs), outputs=list(outputs))
-    else:
-        blocks.load(fn, inputs=list(inputs), outputs=list(outputs), every=seconds)
+        gr.Timer(seconds).tick(fn, inputs=[source], outputs=list(outputs))
+        return
+
+    def stream(value: Any) -> Any:
+        while True:
+            yield fn(value)
+            if done(value):
+                return
+            time.sleep(seconds)
+
+    source.change(stream, inputs=[source], outputs=list(outputs))
 
 
 def file_path(value: Any) -> str | None:
