@@ -284,6 +284,10 @@ def test_settings_section_and_tab_are_registered(monkeypatch, tmp_path):
     assert {info.section for info in host.shared.opts.infos.values()} == {("wan_video", "Wan Video")}
     model_option = host.shared.opts.infos["wan_default_model"]
     assert "vace-1.3b" in model_option.component_args["choices"] and model_option.component is not None
+    # the WebUI hands component_args to Dropdown.update(), which takes no allow_custom_value in 3.41
+    assert {key for info in host.shared.opts.infos.values() for key in (info.component_args or {})} == {
+        "choices"
+    }
     host.shared.opts.data["wan_default_model"] = "t2v-1.3b"
     try:
         ((blocks, title, elem_id),) = host.callbacks["ui_tabs"][0]()

@@ -83,11 +83,28 @@ def register_options(shared: Any) -> None:
         if choices is None:
             info = shared.OptionInfo(default, label, section=SETTINGS_SECTION)
         else:
-            import gradio as gr
-
-            arguments = {"choices": choices, "allow_custom_value": name != "wan_memory_preset"}
-            info = shared.OptionInfo(default, label, gr.Dropdown, arguments, section=SETTINGS_SECTION)
+            # only `choices` in the arguments: the WebUI passes them to Dropdown.update, which has
+            # no allow_custom_value in gradio 3.41; an editable dropdown is its own class
+            component = _editable_dropdown() if name != "wan_memory_preset" else _dropdown()
+            info = shared.OptionInfo(
+                default, label, component, {"choices": choices}, section=SETTINGS_SECTION
+            )
         shared.opts.add_option(name, info)
+
+
+def _dropdown() -> Any:
+    import gradio as gr
+
+    return gr.Dropdown
+
+
+def _editable_dropdown() -> Any:
+    """The WebUI's dropdown that also takes typed values (a hub id, a folder), else a plain one."""
+    try:
+        from modules.ui_components import DropdownEditable  # type: ignore[import-not-found]
+    except ImportError:
+        return _dropdown()
+    return DropdownEditable
 
 
 def form_defaults() -> dict[str, Any]:
