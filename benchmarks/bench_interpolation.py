@@ -18,12 +18,11 @@ import datetime
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from bench_plan import machine
+from common import append_results, machine
 
 from wan.post.interpolation import (
     FlowInterpolator,
@@ -37,7 +36,6 @@ from wan.post.quality import QualityChecker
 from wan.post.resample import output_frame_count, output_samples
 from wan.post.synthetic import panning_video, texture
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 HEIGHT, WIDTH = 480, 832
 
 
@@ -136,10 +134,7 @@ def main() -> None:
         "- GPU: not measured (no GPU was lent to this run)",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    with RESULTS.open("a", encoding="utf-8") as out:
-        out.write(text + "\n")
+    append_results(lines)
 
 
 if __name__ == "__main__":

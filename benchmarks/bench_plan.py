@@ -11,23 +11,17 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-import numexpr
-import numpy as np
+from common import append_results, command, machine, ms, versions
 
 from wan.config import config_from_dict
 from wan.movement import analyze_segments
 from wan.plan import create_plan
 from wan.schedules import clear_cache
-
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def settings_file() -> dict:
@@ -58,31 +52,12 @@ def settings_file() -> dict:
     }
 
 
-def ms(values: list[float]) -> str:
-    """Median and minimum of timings in seconds, as milliseconds."""
-    return f"{statistics.median(values) * 1000:.1f} ms (min {min(values) * 1000:.1f})"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs, no GPU used"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args()
+def planning_figures(repeats: int) -> list[str]:
+    """Validate, plan and analyse the settings file `repeats` times (cold cache), then time the
+    CLI five times; the result lines."""
     data = settings_file()
-
     validate, segments, plan_times, total = [], [], [], []
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         clear_cache()  # cold: every schedule evaluated again
         t0 = time.perf_counter()
         config, _ = config_from_dict(data)
@@ -106,28 +81,32 @@ def main() -> None:
         )
         cli.append(time.perf_counter() - t0)
     os.unlink(handle.name)
-
-    lines = [
-        f"## Planning a 10,000-frame, 50-prompt settings file, with movement analysis — "
-        f"{datetime.date.today().isoformat()}",
-        "",
-        f"- machine: {machine()}",
-        f"- versions: Python {platform.python_version()}, numpy {np.__version__}, "
-        f"numexpr {numexpr.__version__}",
-        f"- command: `python benchmarks/bench_plan.py --repeats {args.repeats}`",
+    return [
         f"- result: {len(plan.clips)} clips, {plan.model_frames} model frames",
         f"- validate settings (parse + evaluate every schedule, cold cache): {ms(validate)}",
         f"- create the plan (clips, seeds, prompts, movement analysis of every clip): {ms(plan_times)}",
         f"- movement analysis of the {len(analysed)} prompt segments alone: {ms(segments)}",
         f"- validate + plan, in process: {ms(total)}",
         f"- `python -m wan plan FILE --json`, whole process with interpreter start (5 runs): {ms(cli)}",
-        "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    header = "" if RESULTS.exists() else "# Benchmark results\n\nEach run appends its figures here.\n\n"
-    with RESULTS.open("a", encoding="utf-8") as out:
-        out.write(header + text + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    append_results(
+        [
+            f"## Planning a 10,000-frame, 50-prompt settings file, with movement analysis — "
+            f"{datetime.date.today().isoformat()}",
+            "",
+            f"- machine: {machine()}",
+            f"- versions: {versions('numpy', 'numexpr')}",
+            f"- command: `{command()}`",
+            *planning_figures(args.repeats),
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -253,3 +253,10 @@ def test_to_dict_lists_every_key_once():
     assert set(data) == {spec.key for _, spec in all_specs()}
     for group, cls in GROUPS.items():
         assert all(spec.key.startswith(cls.PREFIX) for spec in cls.specs()), group
+
+
+def test_an_fps_so_low_that_the_plan_would_explode_is_a_settings_error():
+    # found by the API fuzzer: fps 5e-324 passed "above 0" and overflowed in the planner
+    for fps, frames in ((5e-324, 81), (1, 100_000)):
+        assert "raise fps or lower max_frames" in errors_of({"fps": fps, "max_frames": frames})["fps"]
+    assert config_from_dict({"fps": 24, "max_frames": 100_000})[0].fps == 24

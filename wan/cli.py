@@ -174,6 +174,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         overrides.append(f"model={json.dumps(args.model)}")
     if args.memory:
         overrides.append(f"memory_preset={json.dumps(args.memory)}")
+    if args.speed:
+        overrides.append(f"speed_preset={json.dumps(args.speed)}")
     config, report = _load(args.settings, overrides)
     _report(report)
     if args.resume:
@@ -524,6 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=None, help="seed to use when the settings say -1")
     generate.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     generate.add_argument("--memory", help="memory preset: auto, none, conservative, balanced, aggressive")
+    generate.add_argument(
+        "--speed", metavar="PRESET", help="speed preset: quality (lossless), fast, fastest, distilled"
+    )
     generate.add_argument(
         "--models-dir", help="folder of Wan models (default: $WAN_MODELS_DIR or ./models/wan)"
     )

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from .config import WanConfig
 from .models.registry import ModelSpec, default_flow_shift, model_spec
+from .models.speed import speed_preset
 from .movement import MovementAnalysis, analyze_config
 from .prompts.style import AdvancedStyleConfig, apply_style
 from .schedules import PromptKeyframe, PromptSchedule
@@ -258,9 +259,18 @@ def with_movement(prompt: str, phrase: str, mode: str) -> str:
     return f"{prompt}, {phrase}" if mode == "append" else f"{phrase}, {prompt}"
 
 
+def _sampling_steps(config: WanConfig, spec: ModelSpec) -> int:
+    """The settings' steps; else the model's default, or fewer where the speed preset says so."""
+    if config.steps is not None:
+        return config.steps
+    fewer = speed_preset(config.speed.preset).steps
+    return min(fewer, spec.default_steps) if fewer else spec.default_steps
+
+
 def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan:
     """Cut the animation of `config` into clips; `seed` overrides a random (-1) config seed."""
     spec = model_spec(config.model)
+    speed = speed_preset(config.speed.preset)  # a lossy preset may run without guidance
     i2v = model_spec(config.i2v_model) if config.i2v_model else None
     base_seed = resolve_seed(config.seed, seed)
     timebase = Timebase.of(config.fps, spec.native_fps)
@@ -372,8 +382,10 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
         output_fps=config.fps,
         model_fps=spec.native_fps,
         model_frames=model_frames,
-        steps=config.steps if config.steps is not None else spec.default_steps,
-        guidance_scale=config.guidance_scale if config.guidance_scale is not None else spec.default_guidance,
+        steps=_sampling_steps(config, spec),
+        guidance_scale=config.guidance_scale
+        if config.guidance_scale is not None
+        else speed.guidance_scale or spec.default_guidance,
         flow_shift=config.flow_shift
         if config.flow_shift is not None
         else default_flow_shift(config.width, config.height),

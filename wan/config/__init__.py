@@ -21,6 +21,7 @@ from .settings import (
     MovementOptions,
     OutputOptions,
     ShakeOptions,
+    SpeedOptions,
     StyleOptions,
     WanConfig,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "OutputOptions",
     "SettingsError",
     "ShakeOptions",
+    "SpeedOptions",
     "StyleOptions",
     "WanConfig",
     "all_specs",

@@ -289,6 +289,25 @@ class Converted:
         return self.description
 
 
+def local_file(value: Any, suffixes: tuple[str, ...], kind: str) -> str:
+    """Empty, or the path of an existing local file with one of `suffixes` (`kind`, e.g. "an
+    image", names it in the messages); Invalid says what is wrong."""
+    text = Text(4096)(value).strip()
+    if not text:
+        return ""
+    if "://" in text:
+        raise Invalid(f"must be a local file; URLs are not downloaded, save the {kind.split()[-1]} first")
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~name" where this machine has no user "name"
+        path = Path(text)
+    if not path.is_file():
+        raise Invalid("no such file")
+    if path.suffix.lower() not in suffixes:
+        raise Invalid(f"must be {kind} file ({', '.join(suffixes)})")
+    return text
+
+
 @dataclass(frozen=True)
 class ImageFile:
     """Empty, or the path of an existing image file (URLs are not downloaded)."""
@@ -296,17 +315,7 @@ class ImageFile:
     suffixes: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
     def __call__(self, value: Any) -> str:
-        text = Text(4096)(value).strip()
-        if not text:
-            return ""
-        if "://" in text:
-            raise Invalid("must be a local file; URLs are not downloaded, save the image first")
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise Invalid("no such file")
-        if path.suffix.lower() not in self.suffixes:
-            raise Invalid(f"must be an image file ({', '.join(self.suffixes)})")
-        return text
+        return local_file(value, self.suffixes, "an image")
 
     def describe(self) -> str:
         """What the field allows, in words."""

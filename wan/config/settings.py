@@ -17,9 +17,20 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..models.registry import DEFAULT_MODEL, model_spec
+from ..models.speed import (
+    ATTENTION_CHOICES,
+    CACHE_CHOICES,
+    COMPILE_CHOICES,
+    DEFAULT_PRESET,
+    FP8_CHOICES,
+    PRESETS,
+    combination_problems,
+    effective_cache,
+)
 from ..movement.shake import shake_presets
 from ..schedules import PromptSchedule, ScheduleError, evaluate_schedule, normalize_prompts
 from ..schedules.keyframes import parse_keyframes
+from ..timebase import Timebase
 from .fields import (
     Choice,
     Converted,
@@ -35,6 +46,7 @@ from .fields import (
     Text,
     check_fields,
     did_you_mean,
+    local_file,
     setting,
     specs_of,
 )
@@ -268,6 +280,61 @@ class MemoryOptions(_Settings):
     )
 
 
+def _lora_file(value: Any) -> str:
+    return local_file(value, (".safetensors",), "a LoRA")
+
+
+@dataclass(frozen=True)
+class SpeedOptions(_Settings):
+    """How generation is sped up: a preset (wan.models.speed) and overrides of its parts."""
+
+    PREFIX: ClassVar[str] = "speed_"
+
+    preset: str = setting(
+        DEFAULT_PRESET,
+        Choice(tuple(PRESETS)),
+        "quality is lossless; fast, fastest and distilled trade some quality for speed",
+    )
+    attention: str = setting(
+        "auto",
+        Choice(ATTENTION_CHOICES),
+        "Attention kernel: auto (the GPU's fastest, measured), native, flash, cudnn, efficient, flex or "
+        "flash_attn",
+    )
+    compile: str = setting(
+        "auto",
+        Choice(COMPILE_CHOICES),
+        "torch.compile of the repeated transformer blocks: auto (CUDA with Triton), off or regional",
+    )
+    cache: str = setting(
+        "auto",
+        Choice(CACHE_CHOICES),
+        "Step cache (lossy): auto (the preset's), none, first_block, mag, taylorseer, sea (T2V only)",
+    )
+    cache_threshold: float | None = setting(
+        None,
+        Number(0.0, 5.0, optional=True),
+        "first_block, mag, sea: higher skips more steps (null: the preset's, else diffusers' default)",
+    )
+    fp8: str = setting(
+        "auto",
+        Choice(FP8_CHOICES),
+        "fp8: auto (the preset's), off, layerwise (fp8 storage: less memory, slower), torchao (fp8 compute)",
+    )
+    lora: str = setting(
+        "",
+        Converted(_lora_file, "empty, or a .safetensors LoRA file"),
+        "Step-distilled LoRA fused into the transformer (needed by the distilled preset)",
+    )
+
+    def _check_together(self) -> list[FieldError]:
+        values = {"speed_cache_threshold": self.cache_threshold, "speed_lora": self.lora}
+        return [
+            FieldError(key, values[key], message)
+            for key, message in combination_problems(self.preset, self.cache, self.cache_threshold, self.lora)
+        ]
+
+
 @dataclass(frozen=True)
 class OutputOptions(_Settings):
     """Where and how the result is written."""
@@ -288,6 +355,7 @@ GROUPS: dict[str, type[_Settings]] = {
     "style": StyleOptions,
     "interpolation": InterpolationOptions,
     "memory": MemoryOptions,
+    "speed": SpeedOptions,
     "output": OutputOptions,
 }
 
@@ -398,6 +466,7 @@ class WanConfig(_Settings):
     style: StyleOptions = _group(StyleOptions)
     interpolation: InterpolationOptions = _group(InterpolationOptions)
     memory: MemoryOptions = _group(MemoryOptions)
+    speed: SpeedOptions = _group(SpeedOptions)
     output: OutputOptions = _group(OutputOptions)
 
     def _nested_errors(self) -> list[FieldError]:
@@ -425,6 +494,17 @@ class WanConfig(_Settings):
                     "clip_frames", self.clip_frames, f"{spec.id} generates at most {spec.max_frames} frames"
                 )
             )
+        model_frames = Timebase.of(self.fps, spec.native_fps).model_frames_for(self.max_frames)
+        if model_frames > MAX_FRAMES_LIMIT:
+            errors.append(
+                FieldError(
+                    "fps",
+                    self.fps,
+                    f"with max_frames {self.max_frames} the animation would need more than "
+                    f"{MAX_FRAMES_LIMIT} frames of the model at {spec.native_fps} fps; raise fps or lower "
+                    "max_frames",
+                )
+            )
         if self.clip_overlap > self.clip_frames - MIN_NEW_FRAMES:
             errors.append(
                 FieldError(
@@ -440,6 +520,15 @@ class WanConfig(_Settings):
                     "i2v_model",
                     self.i2v_model,
                     "must be an image-to-video model (i2v-14b-480p, i2v-14b-720p)",
+                )
+            )
+        kinds = {spec.kind, model_spec(self.i2v_model).kind if self.i2v_model else spec.kind}
+        if effective_cache(self.speed.cache, self.speed.preset) == "sea" and kinds != {"t2v"}:
+            errors.append(
+                FieldError(
+                    "speed_cache",
+                    self.speed.cache,
+                    "sea works with text-to-video models only (t2v-1.3b, t2v-14b, without i2v_model)",
                 )
             )
         if spec.kind == "i2v" and not self.init_image:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from .architectures import transformer_class
+
 # Words the tiny tokenizer knows; anything else becomes <unk>.
 _VOCABULARY = [
     "<pad>",
@@ -94,9 +96,8 @@ def _text_encoder():
     return UMT5EncoderModel(config)
 
 
-def _transformer(kind: str):
-    from diffusers import WanTransformer3DModel, WanVACETransformer3DModel
-
+def tiny_transformer_config(kind: str) -> dict:
+    """The configuration of the tiny transformer of `kind` (vace, t2v or i2v)."""
     shared = {
         "patch_size": (1, 2, 2),
         "num_attention_heads": 2,
@@ -110,32 +111,41 @@ def _transformer(kind: str):
         "rope_max_seq_len": 1024,  # the real models' value: any frame size works
     }
     if kind == "vace":
-        return WanVACETransformer3DModel(
-            in_channels=16, num_layers=3, vace_layers=[0, 2], vace_in_channels=96, **shared
-        )
+        return {"in_channels": 16, "num_layers": 3, "vace_layers": [0, 2], "vace_in_channels": 96, **shared}
     if kind == "i2v":  # 16 latent + 4 mask + 16 image-latent channels; CLIP features of width 4
-        return WanTransformer3DModel(
-            in_channels=36, num_layers=2, image_dim=4, added_kv_proj_dim=24, **shared
-        )
-    return WanTransformer3DModel(in_channels=16, num_layers=2, **shared)
+        return {"in_channels": 36, "num_layers": 2, "image_dim": 4, "added_kv_proj_dim": 24, **shared}
+    return {"in_channels": 16, "num_layers": 2, **shared}
+
+
+# The Wan VAE's architecture with 3 base channels instead of 96.
+TINY_VAE_CONFIG = {
+    "base_dim": 3,
+    "z_dim": 16,
+    "dim_mult": [1, 1, 1, 1],
+    "num_res_blocks": 1,
+    "temperal_downsample": [False, True, True],
+}
+
+
+def _transformer(kind: str):
+    config = tiny_transformer_config(kind)
+    return transformer_class(config)(**config)
 
 
 def build_tiny_pipeline(kind: str, seed: int = 0):
     """A tiny random pipeline of `kind` (vace, t2v or i2v) with the real classes."""
     import torch
+
+    from .host_compat import prepare_diffusers
+
+    prepare_diffusers()
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler
 
     torch.manual_seed(seed)
     parts = {
         "tokenizer": _tokenizer(),
         "text_encoder": _text_encoder(),
-        "vae": AutoencoderKLWan(
-            base_dim=3,
-            z_dim=16,
-            dim_mult=[1, 1, 1, 1],
-            num_res_blocks=1,
-            temperal_downsample=[False, True, True],
-        ),
+        "vae": AutoencoderKLWan(**TINY_VAE_CONFIG),
         "scheduler": UniPCMultistepScheduler(
             prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=3.0
         ),

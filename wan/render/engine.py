@@ -4,7 +4,8 @@ render() reads top to bottom like a diffusers pipeline call:
 1. check the run folder: a new run, or a resume of the very same plan;
 2. for each clip not on disk yet:
    a. the pipeline of the clip's model, loaded on first use: prompts encoded once, the text
-      encoder released, the memory preset applied;
+      encoder released, the speed preset's weight changes (LoRA, fp8 storage), the memory
+      preset, then the rest of the speed preset (attention kernel, step cache, torch.compile);
    b. its conditioning: text only, the init image, or the tail of the video so far;
    c. denoising with progress, previews, pause and cancel; an out-of-memory error frees memory,
       moves to the next memory preset and retries the clip;
@@ -24,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..models.acceleration import AppliedSpeed, apply_speed, prepare_weights
+from ..models.flops import video_tokens
 from ..models.loading import (
     apply_memory,
     default_device,
@@ -36,6 +39,7 @@ from ..models.loading import (
 from ..models.memory import MemoryOptimizationConfig, resolve_memory
 from ..models.registry import model_spec
 from ..models.resolve import ModelLocation, resolve_model
+from ..models.speed import DeviceInfo, SpeedConfig, resolve_speed
 from ..plan import ClipPlan, GenerationPlan
 from ..post.color import ColorStats, color_stats, match_colors
 from ..post.interpolation import InterpolationConfig
@@ -53,11 +57,12 @@ class RenderError(RuntimeError):
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How to render: device, memory preset, where models are, what to write. `interpolation`
-    None (or disabled) shows the nearest model frame at each output time."""
+    """How to render: device, memory and speed presets, where models are, what to write.
+    `interpolation` None (or disabled) shows the nearest model frame at each output time."""
 
     device: str | None = None
     memory: str = "auto"
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
     models_dir: str | None = None
     allow_download: bool = False
     preview_every: int = 5
@@ -98,6 +103,7 @@ class _Loaded:
     memory: MemoryOptimizationConfig
     pipe: Any
     previewer: LatentPreviewer | None
+    speed: AppliedSpeed
 
 
 @dataclass
@@ -113,6 +119,7 @@ class _Session:
     locations: dict[str, ModelLocation] = field(default_factory=dict)
     embeddings: dict[str, dict[tuple[str, str], tuple[Any, Any]]] = field(default_factory=dict)
     loaded: _Loaded | None = None
+    device_info: DeviceInfo | None = None
     reference: ColorStats | None = None
     seconds_per_step: float | None = None
     frames_done: int = 0
@@ -157,7 +164,15 @@ class _Session:
                 allow_download=self.options.allow_download,
             )
         location = self.locations[model]
-        self.emit("loading", message=f"loading {model} from {location.path} ({memory.name} memory preset)")
+        self.device_info = self.device_info or DeviceInfo.probe(self.device)
+        speed = resolve_speed(
+            self.options.speed, self.device_info, offload=memory.offload, kind=location.spec.kind
+        )
+        self.emit(
+            "loading",
+            message=f"loading {model} from {location.path} ({memory.name} memory preset, "
+            f"{speed.preset} speed preset)",
+        )
         encoded = model in self.embeddings
         pipe = load_pipeline(
             location, dtype=self.dtype, flow_shift=self.plan.flow_shift, text_encoder=not encoded
@@ -172,8 +187,15 @@ class _Session:
         previewer = None
         if self.options.preview_every > 0:
             previewer = LatentPreviewer.fit(pipe.vae, pipe.vae_scale_factor_spatial)
+        prepare_weights(pipe, speed, self.dtype)
         apply_memory(pipe, memory, self.device)
-        self.loaded = _Loaded(model, memory, pipe, previewer)
+        tokens = max(
+            video_tokens(pipe.transformer.config, c.num_frames, self.plan.height, self.plan.width)
+            for c in self.plan.clips
+            if c.model == model
+        )
+        applied = apply_speed(pipe, speed, self.device, tokens=tokens, steps=self.plan.steps)
+        self.loaded = _Loaded(model, memory, pipe, previewer, applied)
         return self.loaded
 
     def unload(self) -> None:
@@ -233,20 +255,21 @@ class _Session:
             return {}
 
         generator = torch.Generator(device="cpu").manual_seed(clip.seed)
-        output = pipe(
-            prompt_embeds=positive.to(device),
-            negative_prompt_embeds=negative.to(device),
-            height=self.plan.height,
-            width=self.plan.width,
-            num_frames=clip.num_frames,
-            num_inference_steps=self.plan.steps,
-            guidance_scale=self.plan.guidance_scale,
-            generator=generator,
-            output_type="np",
-            callback_on_step_end=on_step,
-            callback_on_step_end_tensor_inputs=["latents"],
-            **conditioning,
-        )
+        with loaded.speed.running(self.device):
+            output = pipe(
+                prompt_embeds=positive.to(device),
+                negative_prompt_embeds=negative.to(device),
+                height=self.plan.height,
+                width=self.plan.width,
+                num_frames=clip.num_frames,
+                num_inference_steps=self.plan.steps,
+                guidance_scale=self.plan.guidance_scale,
+                generator=generator,
+                output_type="np",
+                callback_on_step_end=on_step,
+                callback_on_step_end_tensor_inputs=["latents"],
+                **conditioning,
+            )
         return np.asarray(output.frames[0], dtype=np.float32)
 
     def generate(self, clip: ClipPlan) -> dict[str, Any]:
@@ -283,6 +306,8 @@ class _Session:
                 self.memory = stronger
                 self.load(clip.model, stronger)
         seconds = time.perf_counter() - started
+        speed = loaded.speed.record()
+        loaded.speed.after_clip()
         if np.isnan(frames).any():
             raise RenderError(
                 f"clip {clip.index} produced NaN values; this usually means the model ran in float16 and "
@@ -300,6 +325,7 @@ class _Session:
             "index": clip.index,
             "model": clip.model,
             "memory_preset": self.loaded.memory.name if self.loaded else self.memory.name,
+            "speed": speed,
             "attempts": attempts,
             "seconds": round(seconds, 4),
             "seconds_per_frame": round(seconds / clip.num_frames, 4),
@@ -385,6 +411,7 @@ def render(
     metrics = {
         "device": str(device),
         "dtype": str(session.dtype).removeprefix("torch."),
+        "speed_preset": options.speed.preset,
         "model_frames": plan.model_frames,
         "output_frames": plan.output_frames,
         "generation_seconds": round(sum(c["seconds"] for c in clips), 4),

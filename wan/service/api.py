@@ -193,12 +193,14 @@ class WanAPI:
 
     def render_options(self, config: WanConfig, **overrides: Any) -> Any:
         """The RenderOptions of a config on this API's models folder and device."""
+        from ..models.speed import SpeedConfig
         from ..post.interpolation import InterpolationConfig
         from ..render import RenderOptions
 
         values = {
             "device": self.device,
             "memory": config.memory.preset,
+            "speed": SpeedConfig.from_options(config.speed),
             "models_dir": str(self.models_dir) if self.models_dir else None,
             "allow_download": self.allow_download,
             "color_coherence": config.output.color_coherence,

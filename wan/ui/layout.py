@@ -80,6 +80,19 @@ MODEL_SECTIONS = (
     Section("Model", ("model", "i2v_model", "steps", "guidance_scale", "flow_shift")),
     Section("Size and clips", ("W", "H", "clip_frames", "clip_overlap")),
     Section("Memory", ("memory_preset",)),
+    Section(
+        "Speed",
+        (
+            "speed_preset",
+            "speed_attention",
+            "speed_compile",
+            "speed_cache",
+            "speed_cache_threshold",
+            "speed_fp8",
+            "speed_lora",
+        ),
+        open=False,
+    ),
 )
 OUTPUT_SECTIONS = (
     Section(
