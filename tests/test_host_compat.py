@@ -8,11 +8,21 @@ import pytest
 pytest.importorskip("diffusers")
 
 
-def test_an_old_kornia_is_hidden_from_diffusers(monkeypatch):
+@pytest.fixture
+def prepare(monkeypatch):
+    """prepare_diffusers run afresh with diffusers believing kornia is available."""
     from diffusers.utils import import_utils
 
     from wan.models import host_compat
 
+    monkeypatch.setattr(import_utils, "_kornia_available", True)
+    host_compat.prepare_diffusers.cache_clear()
+    yield host_compat, import_utils
+    host_compat.prepare_diffusers.cache_clear()
+
+
+def test_an_old_kornia_is_hidden_from_diffusers(monkeypatch, prepare):
+    host_compat, import_utils = prepare
     old = types.ModuleType("kornia")
     geometry = types.ModuleType("kornia.geometry")
     transform = types.ModuleType("kornia.geometry.transform")  # no build_laplacian_pyramid
@@ -24,25 +34,12 @@ def test_an_old_kornia_is_hidden_from_diffusers(monkeypatch):
     }.items():
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(host_compat.importlib.util, "find_spec", lambda name: object())
-    monkeypatch.setattr(import_utils, "_kornia_available", True)
-    host_compat.prepare_diffusers.cache_clear()
-    try:
-        host_compat.prepare_diffusers()
-        assert import_utils._kornia_available is False
-    finally:
-        host_compat.prepare_diffusers.cache_clear()
+    host_compat.prepare_diffusers()
+    assert import_utils._kornia_available is False
 
 
-def test_a_usable_or_absent_kornia_is_left_alone(monkeypatch):
-    from diffusers.utils import import_utils
-
-    from wan.models import host_compat
-
+def test_an_absent_kornia_is_left_alone(monkeypatch, prepare):
+    host_compat, import_utils = prepare
     monkeypatch.setattr(host_compat.importlib.util, "find_spec", lambda name: None)
-    monkeypatch.setattr(import_utils, "_kornia_available", True)
-    host_compat.prepare_diffusers.cache_clear()
-    try:
-        host_compat.prepare_diffusers()
-        assert import_utils._kornia_available is True
-    finally:
-        host_compat.prepare_diffusers.cache_clear()
+    host_compat.prepare_diffusers()
+    assert import_utils._kornia_available is True
