@@ -163,11 +163,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     import datetime
 
     from .models.resolve import ModelNotFoundError
-    from .plan import create_plan
     from .progress import ProgressBar, format_seconds
     from .render import ResumeMismatchError, RunFolder, render
     from .render.engine import RenderError
-    from .service import WanAPI
 
     overrides = list(args.set)
     if args.model:
@@ -178,23 +176,20 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         overrides.append(f"speed_preset={json.dumps(args.speed)}")
     config, report = _load(args.settings, overrides)
     _report(report)
+    api = _api(args)
     if args.resume:
-        from .prompts.planning import adopt_prompts
-
         folder = RunFolder(args.resume)
         if not folder.plan_path.is_file():
             raise UserError(f"{args.resume} is not a run folder (it has no plan.json)")
         run_dir = folder.root
-        plan = create_plan(config, seed=folder.stored_plan().seed)
-        if config.enhancement.enabled:
-            plan = adopt_prompts(plan, folder.stored_plan())
+        plan, _ = api.plan_run(config, run_dir)
     else:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = Path(args.out) if args.out else Path(config.output.dir or "outputs/wan-videos") / stamp
-        plan = create_plan(config, seed=args.seed)
+        plan = api.create_generation_plan(config, seed=args.seed)
         if config.enhancement.enabled:
             print("enhancing prompts...", file=sys.stderr)
-            enhanced, results = _enhance_plan(plan, config, args)
+            enhanced, results = _enhance_plan(api, plan, config, args)
             print(_format_enhancement(plan, enhanced, results), file=sys.stderr)
             plan = enhanced
     if any(model.startswith("tiny") for model in {plan.model, plan.i2v_model} if model):
@@ -203,7 +198,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             "works end to end.",
             file=sys.stderr,
         )
-    api = WanAPI(models_dir=args.models_dir, allow_download=args.allow_download, device=args.device)
     options = api.render_options(
         config, save_frames=config.output.save_frames or args.frames_only, write_video=not args.frames_only
     )
@@ -233,15 +227,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace) -> Any:
+    from .service import WanAPI
+
+    return WanAPI(models_dir=args.models_dir, allow_download=args.allow_download, device=args.device)
+
+
 def _enhance_plan(
-    plan: GenerationPlan, config: WanConfig, args: argparse.Namespace
+    api: Any, plan: GenerationPlan, config: WanConfig, args: argparse.Namespace
 ) -> tuple[GenerationPlan, list]:
     """The plan with enhanced prompts; the enhancer is unloaded before this returns."""
     from .models.resolve import ModelNotFoundError
     from .prompts import EnhancerError
-    from .service import WanAPI
 
-    api = WanAPI(models_dir=args.models_dir, allow_download=args.allow_download, device=args.device)
     try:
         return api.enhance_plan(
             plan, config, api_key=getattr(args, "api_key", None), cache=not getattr(args, "no_cache", False)
@@ -277,7 +275,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     config, report = _load(args.settings, [*args.set, *_enhance_overrides(args)])
     _report(report)
     plan = create_plan(config, seed=args.seed)
-    enhanced, results = _enhance_plan(plan, config, args)
+    enhanced, results = _enhance_plan(_api(args), plan, config, args)
     if args.json:
         rows = [
             {"clip": clip.index, "before": old.prompt, **result.to_dict(), "prompt": clip.prompt}
@@ -483,6 +481,19 @@ def _add_analysis_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed to use when the settings say -1")
 
 
+def _add_model_arguments(
+    parser: argparse.ArgumentParser, *, device: bool = True, download: bool = True
+) -> None:
+    """--models-dir, and --allow-download and --device where models are loaded."""
+    parser.add_argument("--models-dir", help="folder of models (default: $WAN_MODELS_DIR or ./models/wan)")
+    if download:
+        parser.add_argument(
+            "--allow-download", action="store_true", help="download missing models from the hub"
+        )
+    if device:
+        parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand that exists."""
     from . import __version__
@@ -524,17 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--resume", metavar="DIR", help="continue an interrupted run in DIR")
     generate.add_argument("--frames-only", action="store_true", help="write the frames, not the MP4")
     generate.add_argument("--seed", type=int, default=None, help="seed to use when the settings say -1")
-    generate.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     generate.add_argument("--memory", help="memory preset: auto, none, conservative, balanced, aggressive")
     generate.add_argument(
         "--speed", metavar="PRESET", help="speed preset: quality (lossless), fast, fastest, distilled"
     )
-    generate.add_argument(
-        "--models-dir", help="folder of Wan models (default: $WAN_MODELS_DIR or ./models/wan)"
-    )
-    generate.add_argument(
-        "--allow-download", action="store_true", help="download missing models from the hub"
-    )
+    _add_model_arguments(generate)
     generate.set_defaults(run=_cmd_generate)
 
     enhance = commands.add_parser(
@@ -554,11 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     enhance.add_argument("--language", help="en or zh")
     enhance.add_argument("--strength", type=float, help="0 keeps the prompts, 1 rewrites freely")
     enhance.add_argument("--max-words", type=int, help="word limit of an enhanced prompt")
-    enhance.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
-    enhance.add_argument("--models-dir", help="folder of models (default: $WAN_MODELS_DIR or ./models/wan)")
-    enhance.add_argument(
-        "--allow-download", action="store_true", help="download a missing model from the hub"
-    )
+    _add_model_arguments(enhance)
     enhance.add_argument("--no-cache", action="store_true", help="ask the model again even if cached")
     enhance.set_defaults(run=_cmd_enhance)
 
@@ -604,17 +605,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7861, help="port (default: 7861)")
     serve.add_argument("--api-auth", metavar="USER:PASS[,USER:PASS]", help="require HTTP Basic credentials")
     serve.add_argument("--output-dir", help="where jobs and videos go (default: outputs/wan-videos)")
-    serve.add_argument("--models-dir", help="folder of models (default: $WAN_MODELS_DIR or ./models/wan)")
-    serve.add_argument("--allow-download", action="store_true", help="download missing models from the hub")
-    serve.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    _add_model_arguments(serve)
     serve.set_defaults(run=_cmd_serve)
 
     models = commands.add_parser(
         "models", help="list the known video and enhancer models and which are on this machine"
     )
-    models.add_argument(
-        "--models-dir", help="folder of Wan models (default: $WAN_MODELS_DIR or ./models/wan)"
-    )
+    _add_model_arguments(models, device=False, download=False)
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(run=_cmd_models)
 

@@ -191,6 +191,31 @@ class WanAPI:
             raise EnhancerError(asked[0].note.removeprefix("kept the original: "))
         return enhanced, results
 
+    def plan_run(
+        self,
+        config: WanConfig,
+        resume_dir: str | Path | None = None,
+        *,
+        seed: int | None = None,
+        api_key: str | None = None,
+        cache: bool = True,
+    ) -> tuple[GenerationPlan, list[EnhancedPrompt]]:
+        """The plan a run follows, and the enhancement's results (empty when none ran). Resuming
+        `resume_dir` (a run folder with plan.json) re-plans with its seed and keeps the prompts it
+        used, so the enhancer is not asked again; otherwise the plan is made with `seed` and, when
+        enhance_enabled, enhanced."""
+        from ..prompts.planning import adopt_prompts
+        from ..render import RunFolder
+
+        if resume_dir is not None and RunFolder(resume_dir).plan_path.is_file():
+            stored = RunFolder(resume_dir).stored_plan()
+            plan = self.create_generation_plan(config, seed=stored.seed)
+            return (adopt_prompts(plan, stored) if config.enhancement.enabled else plan), []
+        plan = self.create_generation_plan(config, seed=seed)
+        if not config.enhancement.enabled:
+            return plan, []
+        return self.enhance_plan(plan, config, api_key=api_key, cache=cache)
+
     def render_options(self, config: WanConfig, **overrides: Any) -> Any:
         """The RenderOptions of a config on this API's models folder and device."""
         from ..models.speed import SpeedConfig
@@ -229,9 +254,7 @@ class WanAPI:
 
         if not isinstance(plan, GenerationPlan):
             config = as_config(plan)
-            plan = self.create_generation_plan(config, seed=seed)
-            if config.enhancement.enabled:
-                plan, _ = self.enhance_plan(plan, config)
+            plan, _ = self.plan_run(config, run_dir if resume else None, seed=seed)
         config = config or WanConfig()
         if run_dir is None:
             run_dir = self.output_dir / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

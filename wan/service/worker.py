@@ -166,15 +166,9 @@ class GenerationWorker:
         config = as_config(job.settings)
         folder = RunFolder(self.store.run_dir(job.id))
         resume = folder.plan_path.is_file()
-        plan = self.api.create_generation_plan(config, seed=folder.stored_plan().seed if resume else None)
-        if config.enhancement.enabled:
-            if resume:
-                from ..prompts.planning import adopt_prompts
-
-                plan = adopt_prompts(plan, folder.stored_plan())
-            else:
-                self._progress(job.id, {"kind": "enhancing", "message": "enhancing prompts"})
-                plan, _ = self.api.enhance_plan(plan, config)
+        if config.enhancement.enabled and not resume:
+            self._progress(job.id, {"kind": "enhancing", "message": "enhancing prompts"})
+        plan, _ = self.api.plan_run(config, folder.root)
         result = self.api.generate_video(
             plan, folder.root, config=config, callback=report, control=control, resume=resume
         )
