@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -93,3 +97,32 @@ def wait_for(predicate: Any, timeout: float = 60, interval: float = 0.05) -> Any
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s")
+
+
+def start_serve(folder: Path, port: int, log: Path, *, cwd: Path | None = None) -> subprocess.Popen:
+    """`python -m wan serve` on 127.0.0.1:`port` with jobs in `folder` and models in
+    `folder/models`, output to `log` (a pipe nobody reads would block it once full); returns once
+    the API answers (AssertionError, with the log, if the process dies first)."""
+    command = [sys.executable, "-m", "wan", "serve", "--port", str(port), "--output-dir", str(folder)]
+    command += ["--models-dir", str(folder / "models")]
+    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=cwd or folder)
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the server stopped:\n{log.read_text()}")
+        try:
+            return request(f"http://127.0.0.1:{port}/wan/v1/version", timeout=2).status == 200
+        except OSError:
+            return False
+
+    wait_for(up, timeout=90, interval=0.2)
+    return process
+
+
+def stop_serve(process: subprocess.Popen) -> None:
+    """Stop a server started by start_serve (Ctrl-C, then kill if it lingers)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -3,15 +3,13 @@ and resuming it continues from its last finished clip (tiny model, real processe
 
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("diffusers")
 
-from api_server import free_port, request, wait_for
+from api_server import free_port, request, start_serve, stop_serve, wait_for
 
 SETTINGS = {
     "model": "tiny",
@@ -26,26 +24,10 @@ SETTINGS = {
 }
 
 
-def start_server(folder, port, log):
-    command = [sys.executable, "-m", "wan", "serve", "--port", str(port), "--output-dir", str(folder)]
-    command += ["--models-dir", str(folder / "models")]
-    # output to a file: a pipe nobody reads would block the server once full
-    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=folder)
-    url = f"http://127.0.0.1:{port}/wan/v1"
-
-    def up():
-        try:
-            return request(f"{url}/version", timeout=2).status == 200
-        except OSError:
-            return process.poll() is not None and pytest.fail(log.read_text())
-
-    wait_for(up, timeout=60, interval=0.2)
-    return process, url
-
-
 def test_a_killed_server_leaves_the_job_interrupted_and_resumable(tmp_path):
     port = free_port()
-    process, url = start_server(tmp_path, port, tmp_path / "first.log")
+    url = f"http://127.0.0.1:{port}/wan/v1"
+    process = start_serve(tmp_path, port, tmp_path / "first.log")
     try:
         job_id = request(f"{url}/jobs", "POST", SETTINGS).json()["job_ids"][0]
         first_clip = tmp_path / "jobs" / job_id / "clips" / "0000.json"
@@ -55,7 +37,7 @@ def test_a_killed_server_leaves_the_job_interrupted_and_resumable(tmp_path):
         process.wait(10)
         assert not (tmp_path / "jobs" / job_id / "video.mp4").exists()
 
-        process, url = start_server(tmp_path, port, tmp_path / "second.log")
+        process = start_serve(tmp_path, port, tmp_path / "second.log")
         assert "1 job(s) were interrupted by the last stop" in (tmp_path / "second.log").read_text()
         job = request(f"{url}/jobs/{job_id}").json()
         assert job["state"] == "interrupted" and job["resumable"]
@@ -68,8 +50,4 @@ def test_a_killed_server_leaves_the_job_interrupted_and_resumable(tmp_path):
         assert first_clip.stat().st_mtime_ns == finished_at  # the finished clip was not made again
         assert request(f"{url}/jobs/{job_id}/video").status == 200
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_serve(process)

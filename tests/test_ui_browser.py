@@ -7,14 +7,11 @@ WAN_REQUIRE_BROWSER=1, so there a missing browser fails instead of skipping."""
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from api_server import free_port, request, wait_for
+from api_server import free_port, start_serve, stop_serve
 
 ROOT = Path(__file__).parent.parent
 ARTIFACTS = Path(os.environ.get("WAN_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -67,36 +64,9 @@ def server(tmp_path):
     pytest.importorskip("gradio")
     pytest.importorskip("diffusers")
     port = free_port()
-    log = tmp_path / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "wan",
-        "serve",
-        "--port",
-        str(port),
-        "--output-dir",
-        str(tmp_path / "out"),
-    ]
-    command += ["--models-dir", str(tmp_path / "models")]
-    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-
-    def up():
-        if process.poll() is not None:
-            pytest.fail(log.read_text())
-        try:
-            return request(f"{url}/wan/v1/version", timeout=2).status == 200
-        except OSError:
-            return False
-
-    wait_for(up, timeout=90, interval=0.3)
-    yield url
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    process = start_serve(tmp_path / "out", port, tmp_path / "server.log", cwd=ROOT)
+    yield f"http://127.0.0.1:{port}"
+    stop_serve(process)
 
 
 def test_the_tab_in_a_real_browser(browser, server, tmp_path):

@@ -42,13 +42,11 @@ def gradio_available() -> bool:
 
 def mount_ui(app: Any, service: JobService, *, credentials: dict[str, str] | None = None) -> Any:
     """The app with the UI mounted at / (the API routes, added first, keep precedence)."""
-    import inspect
-
     import gradio as gr
 
     from .ui import build_ui
     from .ui.blocks import CSS_FILE, JS_FILE
-    from .ui.compat import takes_css_in_blocks
+    from .ui.compat import make, takes_css_in_blocks
 
     demo = build_ui(service)
     demo.queue()
@@ -59,8 +57,7 @@ def mount_ui(app: Any, service: JobService, *, credentials: dict[str, str] | Non
         options["css"] = CSS_FILE.read_text(encoding="utf-8")
     if JS_FILE.is_file():  # the WebUI loads javascript/ itself; standalone, the page gets it here
         options["head"] = f"<script>{JS_FILE.read_text(encoding='utf-8')}</script>"
-    known = inspect.signature(gr.mount_gradio_app).parameters  # its arguments grow between versions
-    return gr.mount_gradio_app(**{key: value for key, value in options.items() if key in known})
+    return make(gr.mount_gradio_app, **options)  # its arguments grow between versions
 
 
 def serve(

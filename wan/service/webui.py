@@ -71,7 +71,7 @@ def option_choices(name: str) -> list[str] | None:
     if name == "wan_enhancer_model":
         from ..prompts.models import ENHANCER_MODELS
 
-        return ["auto", *(model for model in ENHANCER_MODELS if model != "tiny-qwen")]
+        return ["auto", *(model.id for model in ENHANCER_MODELS.values() if not model.tiny)]
     return None
 
 

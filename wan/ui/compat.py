@@ -24,14 +24,15 @@ VERSION = tuple(int(part) for part in re.findall(r"\d+", gr.__version__)[:2])
 
 
 @cache
-def _parameters(cls: type) -> frozenset[str]:
-    return frozenset(inspect.signature(cls.__init__).parameters)
+def _parameters(function: Callable[..., Any]) -> frozenset[str]:
+    target = function.__init__ if isinstance(function, type) else function
+    return frozenset(inspect.signature(target).parameters)
 
 
-def make(cls: type, **kwargs: Any) -> Any:
-    """A component of `cls` with the keyword arguments this gradio version knows."""
-    known = _parameters(cls)
-    return cls(**{key: value for key, value in kwargs.items() if key in known})
+def make(function: Callable[..., Any], **kwargs: Any) -> Any:
+    """A component (or any gradio call) with the keyword arguments this gradio version knows."""
+    known = _parameters(function)
+    return function(**{key: value for key, value in kwargs.items() if key in known})
 
 
 def js(code: str) -> dict[str, str]:
