@@ -43,11 +43,6 @@ def detect_language(text: str) -> str:
     return "mixed"
 
 
-def is_language(text: str, language: str) -> bool:
-    """Whether `text` is written in `language` ('en' or 'zh')."""
-    return detect_language(text) == language
-
-
 def count_words(text: str) -> int:
     """Words of a text: Latin words and numbers, plus one per Han character."""
     return len(_WORD_OR_HAN.findall(text))

@@ -11,6 +11,7 @@ RenderControl; cancel also works on a job that is paused.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 import traceback
@@ -192,22 +193,9 @@ class GenerationWorker:
             if event.kind == "step" and now - last < self.progress_interval and event.step != event.steps:
                 return
             last = now
-            self._progress(
-                job_id,
-                {
-                    "kind": event.kind,
-                    "clip": event.clip,
-                    "clips": event.clips,
-                    "step": event.step,
-                    "steps": event.steps,
-                    "frames_done": event.frames_done,
-                    "frames_total": event.frames_total,
-                    "seconds_per_step": event.seconds_per_step,
-                    "eta_seconds": event.eta_seconds,
-                    "message": event.message,
-                    "preview": preview.is_file(),
-                    "updated": time.time(),
-                },
-            )
+            values = {
+                f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "preview"
+            }
+            self._progress(job_id, values | {"preview": preview.is_file(), "updated": time.time()})
 
         return report
