@@ -19,8 +19,7 @@ import time
 from common import append_results, command, machine, ms, versions
 
 from wan.config import config_from_dict
-from wan.movement import analyze_segments
-from wan.plan import create_plan
+from wan.plan import create_plan, movement_by_prompt
 from wan.schedules import clear_cache
 
 
@@ -64,7 +63,7 @@ def planning_figures(repeats: int) -> list[str]:
         t1 = time.perf_counter()
         plan = create_plan(config)
         t2 = time.perf_counter()
-        analysed = analyze_segments(config)
+        analysed = movement_by_prompt(config)
         t3 = time.perf_counter()
         validate.append(t1 - t0)
         plan_times.append(t2 - t1)

@@ -15,6 +15,7 @@ from api_server import ServerThread, request, wait_for
 
 from wan.server import create_app
 from wan.service import JobService, WanAPI
+from wan.service.auth import ApiAccess
 
 TINY = {
     "model": "tiny",
@@ -58,7 +59,7 @@ def tiny_server(tmp_path_factory):
 
 def make_server(tmp_path, generate, credentials=None):
     service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=generate)
-    server = ServerThread(create_app(service, credentials=credentials, ui=False))
+    server = ServerThread(create_app(service, access=ApiAccess(credentials or {}), ui=False))
     server.service = service
     return server
 
@@ -129,7 +130,7 @@ def test_pause_resume_cancel_over_http(tmp_path):
         assert request(f"{url}/jobs/{running}", "DELETE").status == 409
         assert request(f"{url}/jobs/{running}/cancel", "POST").json()["state"] == "cancelled"
         assert request(f"{url}/jobs/{running}/cancel", "POST").status == 409
-        wait_for(lambda: server.service.worker.control_of(running) is None)
+        wait_for(lambda: job(server, running)["finished"] is not None)
         assert request(f"{url}/jobs/{queued}", "DELETE").json() == {"deleted": queued}
         assert request(f"{url}/jobs/{queued}").status == 404
     server.service.close()
@@ -171,6 +172,9 @@ def test_auth(tmp_path):
         assert request(f"{url}/jobs", "POST", {}, auth=("mallory", "secret")).status == 401
         assert request(f"{url}/version", auth=("alice", "secret")).status == 200
         assert request(f"{url}/jobs", "POST", {}, auth=("alice", "secret")).status == 202
+        for path in ("/docs", "/redoc", "/openapi.json"):  # the documentation too
+            assert request(f"{server.url}{path}").status == 401
+            assert request(f"{server.url}{path}", auth=("alice", "secret")).status == 200
     server.service.close()
 
 
@@ -243,6 +247,7 @@ def test_files_are_served_only_from_the_jobs_own_folder(quick_server, tmp_path):
 
 
 def test_the_openapi_schema_describes_every_route(quick_server):
+    assert request(quick_server.url + "/docs").status == 200
     schema = request(quick_server.url + "/openapi.json").json()
     paths = schema["paths"]
     for path in (
@@ -266,12 +271,13 @@ def test_the_openapi_schema_describes_every_route(quick_server):
 
 
 def test_jobs_are_refused_with_503_when_generation_cannot_run(tmp_path):
-    service = JobService(
-        WanAPI(output_dir=tmp_path), tmp_path / "jobs", check_environment=lambda: "needs diffusers"
-    )
+    from wan.runtime import RuntimeEnv
+
+    runtime = RuntimeEnv(tmp_path / "runtime")  # never prepared
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", runtime=runtime)
     with ServerThread(create_app(service, ui=False)) as server:
         reply = request(f"{server.url}{V1}/jobs", "POST", {"max_frames": 17})
-        assert reply.status == 503 and reply.json()["detail"] == "needs diffusers"
+        assert reply.status == 503 and "has not been prepared" in reply.json()["detail"]
         assert (
             request(f"{server.url}{V1}/plan", "POST", {"max_frames": 17}).status == 200
         )  # planning still works

@@ -92,11 +92,11 @@ def test_bad_settings_end_with_a_message_not_a_traceback(tmp_path, settings, exp
 
 def test_unreadable_and_malformed_files(tmp_path):
     result = run("plan", str(tmp_path / "missing.json"))
-    assert result.returncode == 2 and "cannot read settings file" in result.stderr
+    assert result.returncode == 2 and "missing.json: cannot be read: No such file" in result.stderr
     broken = tmp_path / "broken.txt"
     broken.write_text("{not json")
     result = run("plan", str(broken))
-    assert result.returncode == 2 and "is not a JSON settings file" in result.stderr
+    assert result.returncode == 2 and "broken.txt: is not valid JSON" in result.stderr
     result = run("plan", str(EXAMPLE), "--set", "novalue")
     assert result.returncode == 2 and "--set needs KEY=VALUE" in result.stderr
 

@@ -3,13 +3,12 @@ on a tiny random Qwen2 chat model (batching, left padding, unloading, caching)."
 
 import pytest
 
-from wan.config import config_from_dict
-from wan.plan import create_plan
-from wan.prompts import EnhancementCache, EnhancementConfig, PromptContext, PromptEnhancementEngine
+from wan.config import EnhancementOptions, SettingsError, config_from_dict
+from wan.plan import adopt_prompts, create_plan, enhance_plan
+from wan.prompts import EnhancementCache, PromptContext, PromptEnhancementEngine
 from wan.prompts.backends import EnhancerError, QwenBackend, Sampling
 from wan.prompts.instructions import system_message
 from wan.prompts.models import choose_auto, enhancer_model, resolve_enhancer
-from wan.prompts.planning import adopt_prompts, enhance_plan
 
 GOOD = "A misty pine forest at dawn, golden sunbeams cut through drifting fog between tall trunks."
 
@@ -33,7 +32,7 @@ class Scripted:
 
 
 def engine(backend, tmp_path, **settings):
-    return PromptEnhancementEngine(EnhancementConfig(**settings), backend=backend, cache=tmp_path / "cache")
+    return PromptEnhancementEngine(EnhancementOptions(**settings), backend=backend, cache=tmp_path / "cache")
 
 
 def test_strength_zero_returns_the_prompts_without_asking_a_model(tmp_path):
@@ -68,8 +67,8 @@ def test_the_cache_answers_the_second_time(tmp_path):
 
 def test_without_a_cache_nothing_is_stored(tmp_path):
     backend = Scripted()
-    PromptEnhancementEngine(EnhancementConfig(), backend=backend, cache=False).enhance_prompts(["a forest"])
-    PromptEnhancementEngine(EnhancementConfig(), backend=backend, cache=False).enhance_prompts(["a forest"])
+    PromptEnhancementEngine(EnhancementOptions(), backend=backend, cache=False).enhance_prompts(["a forest"])
+    PromptEnhancementEngine(EnhancementOptions(), backend=backend, cache=False).enhance_prompts(["a forest"])
     assert len(backend.calls) == 2
 
 
@@ -168,25 +167,33 @@ def test_a_backend_error_keeps_the_prompt_and_is_marked(tmp_path):
 
 
 def test_a_missing_model_is_reported_not_raised(tmp_path):
-    settings = EnhancementConfig(model="qwen2.5-7b")
+    settings = EnhancementOptions(model="qwen2.5-7b")
     result = PromptEnhancementEngine(settings, models_dir=tmp_path).enhance_prompt_with_context("a fox")
     assert result.error and result.source == "kept"
     assert "hf download Qwen/Qwen2.5-7B-Instruct" in result.note
 
 
-def test_config_errors_name_the_setting():
-    with pytest.raises(ValueError, match="enhance_language must be one of en, zh"):
-        EnhancementConfig(language="fr")
-    with pytest.raises(ValueError, match="enhance_api_url is needed"):
-        EnhancementConfig(backend="openai")
+def test_settings_errors_name_the_setting():
+    with pytest.raises(SettingsError, match="enhance_language: must be one of en, zh"):
+        EnhancementOptions(language="fr")
+    with pytest.raises(
+        SettingsError, match="enhance_api_url: the openai backend needs the chat server's URL"
+    ):
+        EnhancementOptions(backend="openai")
 
 
-def test_enhancement_settings_come_from_the_config(monkeypatch):
+def test_a_bad_combination_is_a_field_error_at_the_edge():
+    with pytest.raises(SettingsError) as caught:
+        config_from_dict({"enhance_enabled": True, "enhance_backend": "openai"})
+    assert [e.key for e in caught.value.errors] == ["enhance_api_url"]
+
+
+def test_the_engine_takes_the_settings_and_the_key(monkeypatch):
     monkeypatch.setenv("WAN_ENHANCE_API_KEY", "secret")
     config, _ = config_from_dict({"enhance_language": "zh", "enhance_strength": 0.3, "style_strength": 0.4})
-    settings = EnhancementConfig.from_options(config.enhancement, style_strength=config.style.strength)
-    assert (settings.language, settings.strength, settings.style_strength) == ("zh", 0.3, 0.4)
-    assert settings.api_key == "secret" and "secret" not in repr(settings)
+    engine = PromptEnhancementEngine(config.enhancement, style_strength=config.style.strength)
+    assert (engine.options.language, engine.options.strength, engine.style_strength) == ("zh", 0.3, 0.4)
+    assert engine.api_key == "secret" and "secret" not in repr(engine.options)
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -276,7 +283,7 @@ def test_sampling_is_seeded(qwen):
 
 
 def test_the_engine_on_the_tiny_model_keeps_prompts_and_says_why(tiny_qwen_models, tmp_path):
-    settings = EnhancementConfig(model="tiny-qwen", max_words=20)
+    settings = EnhancementOptions(model="tiny-qwen", max_words=20)
     with PromptEnhancementEngine(settings, models_dir=tiny_qwen_models, cache=tmp_path) as enhancer:
         results = enhancer.enhance_prompts(["a fox", "a castle"])
         backend = enhancer.backend

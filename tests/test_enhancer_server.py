@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from wan.cli import main
-from wan.prompts import EnhancementConfig, PromptEnhancementEngine
+from wan.config import EnhancementOptions
+from wan.prompts import PromptEnhancementEngine
 from wan.prompts.backends import EnhancerError, OpenAIBackend, Sampling
 
 ANSWER = "A misty pine forest at dawn; the camera slowly moves forward between the trunks."
@@ -137,7 +138,7 @@ def test_a_url_must_be_http():
 
 
 def test_the_engine_over_the_server(server, tmp_path):
-    settings = EnhancementConfig(backend="openai", api_url=server.url, model="m", language="en")
+    settings = EnhancementOptions(backend="openai", api_url=server.url, model="m", language="en")
     enhancer = PromptEnhancementEngine(settings, cache=tmp_path)
     result = enhancer.enhance_prompt_with_context(
         "a misty forest", "camera movement with moderate dolly forward (sustained)"
@@ -203,7 +204,7 @@ def test_enhance_command_with_the_tiny_model(tiny_qwen_models, settings_file, ca
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--backend", "openai"], "enhance_api_url is needed"),
+        (["--backend", "openai"], "enhance_api_url: the openai backend needs the chat server's URL"),
         (["--backend", "openai", "--api-url", "http://127.0.0.1:9/v1"], "could not reach"),
         (["--model", "qwen2.5-7b", "--models-dir", "MODELS"], "hf download Qwen/Qwen2.5-7B-Instruct"),
         (["--language", "fr"], "enhance_language"),

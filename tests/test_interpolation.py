@@ -12,11 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wan.config import SettingsError, WanConfig
+from wan.config import InterpolationOptions, SettingsError, WanConfig
 from wan.plan import create_plan
 from wan.post.interpolation import (
     FlowInterpolator,
-    InterpolationConfig,
     LinearInterpolator,
     build_interpolator,
     interpolate_frames,
@@ -29,7 +28,7 @@ from wan.post.resample import (
     plan_samples,
 )
 from wan.post.synthetic import panning_video, square_centre, square_frame
-from wan.render.output import check_interpolation, write_output
+from wan.render.output import write_output
 from wan.render.run_folder import RunFolder, read_png, write_png
 from wan.timebase import Timebase
 
@@ -173,30 +172,34 @@ def test_optical_flow_follows_a_pan_where_a_cross_fade_ghosts():
 # -- configuration ---------------------------------------------------------------------------------
 
 
-def test_config_validates_every_field_with_the_settings_validators():
+def test_the_settings_validate_every_field():
     with pytest.raises(SettingsError) as caught:
-        InterpolationConfig(fps=0, method="cubic", strength=2, quality="best")
-    assert {e.key for e in caught.value.errors} == {"fps", "method", "strength", "quality"}
+        InterpolationOptions(method="cubic", strength=2, quality="best")
+    assert {e.key for e in caught.value.errors} == {
+        "interpolation_method",
+        "interpolation_strength",
+        "interpolation_quality",
+    }
     assert "one of linear, optical_flow, neural" in str(caught.value)
-    config = InterpolationConfig(fps="30", method="Linear")
-    assert config.fps == 30.0 and config.method == "linear"
+    options = InterpolationOptions(method="Linear")
+    assert options.method == "linear"
 
 
-def test_config_from_settings():
+def test_settings_groups_are_the_interpolation_settings():
     settings = WanConfig(fps=24, interpolation={"method": "linear", "strength": 0.5, "quality": "fast"})
-    config = InterpolationConfig.from_options(settings.interpolation, fps=settings.fps)
-    assert (config.fps, config.method, config.strength, config.quality) == (24, "linear", 0.5, "fast")
+    options = settings.interpolation
+    assert (options.method, options.strength, options.quality) == ("linear", 0.5, "fast")
 
 
 def test_neural_without_weights_falls_back_to_optical_flow(tmp_path, monkeypatch):
     monkeypatch.delenv("WAN_INTERPOLATION_WEIGHTS", raising=False)
-    interpolator, note = build_interpolator(InterpolationConfig(fps=30, method="neural"), models_dir=tmp_path)
+    interpolator, note = build_interpolator(InterpolationOptions(method="neural"), models_dir=tmp_path)
     assert interpolator.name == "optical_flow"
     assert note == (
         f"no neural interpolation weights found at {tmp_path / 'interpolation'}/ "
         "(.safetensors, .pth, .pt, .pkl, .ckpt); using optical_flow"
     )
-    assert build_interpolator(InterpolationConfig(fps=30, method="linear"))[0].name == "linear"
+    assert build_interpolator(InterpolationOptions(method="linear"))[0].name == "linear"
 
 
 # -- the render's output stage ------------------------------------------------------------------------
@@ -235,7 +238,7 @@ def output_options(**overrides):
 def test_output_stage_interpolates_writes_frames_and_measures(tmp_path, fps):
     plan, folder = model_run(tmp_path, fps, 60)
     assert len(plan.clips) >= 3
-    config = InterpolationConfig(fps=fps, method="optical_flow", quality="fast")
+    config = InterpolationOptions(method="optical_flow", quality="fast")
     output = write_output(plan, folder, **output_options(interpolation=config))
     written = sorted(folder.frames_dir.glob("*.png"))
     assert len(written) == plan.output_frames == 60
@@ -268,14 +271,6 @@ def test_interpolated_frames_never_write_through_links_to_model_frames(tmp_path)
     plan, folder = model_run(tmp_path, 24, 20)
     write_output(plan, folder, **output_options())  # frames/ as hard links to model frames
     before = read_png(folder.model_frame_path(1))
-    config = InterpolationConfig(fps=24, method="linear")
+    config = InterpolationOptions(method="linear")
     write_output(plan, folder, **output_options(interpolation=config))
     np.testing.assert_array_equal(read_png(folder.model_frame_path(1)), before)
-
-
-def test_interpolation_fps_must_be_the_plans():
-    plan = create_plan(WanConfig(model="tiny", width=64, height=64, fps=24, max_frames=20))
-    check_interpolation(plan, InterpolationConfig(fps=24))
-    check_interpolation(plan, InterpolationConfig(fps=30, enabled=False))
-    with pytest.raises(ValueError, match="interpolation fps 30 differs from the plan's output fps 24"):
-        check_interpolation(plan, InterpolationConfig(fps=30))

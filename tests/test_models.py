@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from wan.models import MODELS
-from wan.models.memory import MemoryOptimizationConfig, resolve_memory
-from wan.models.registry import IMAGE_ENCODER_PARAMS, TEXT_ENCODER_PARAMS, VAE_PARAMS
+from wan.catalog import MODELS
+from wan.catalog.models import IMAGE_ENCODER_PARAMS, TEXT_ENCODER_PARAMS, VAE_PARAMS
+from wan.config import MEMORY_PRESETS, SettingsError, WanConfig, preset_for_vram
+from wan.models.memory import resolve_memory
 from wan.models.resolve import ModelNotFoundError, default_models_dir, is_present, resolve_model
 
 
@@ -109,7 +110,7 @@ def test_models_dir_order(monkeypatch, tmp_path):
 
 
 def test_memory_presets_from_the_gpu():
-    pick = MemoryOptimizationConfig.optimize_for_system
+    pick = preset_for_vram
     assert [pick(v).name for v in (None, 6, 7.9, 8, 12, 15.9, 16, 80)] == [
         "none",
         "aggressive",
@@ -120,15 +121,15 @@ def test_memory_presets_from_the_gpu():
         "conservative",
         "conservative",
     ]
-    chain, preset = [], MemoryOptimizationConfig.preset("none")
+    chain, preset = [], MEMORY_PRESETS["none"]
     while preset is not None:
         chain.append(preset.name)
         preset = preset.more_aggressive()
     assert chain == ["none", "conservative", "balanced", "aggressive"]
     assert resolve_memory("auto", vram_gb=6).offload == "group"
     assert resolve_memory("balanced").offload == "model"
-    with pytest.raises(ValueError, match="memory preset must be one of"):
-        MemoryOptimizationConfig.preset("huge")
+    with pytest.raises(SettingsError, match="memory_preset: must be one of auto, none, conservative"):
+        WanConfig(memory={"preset": "huge"})
 
 
 def test_parameter_counts_match_the_architectures():

@@ -11,10 +11,12 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from wan.catalog import shake_presets
 from wan.config import WanConfig, config_from_dict, load_settings
-from wan.movement import CHANNELS, CameraPath, analyze_segments, analyze_window, shake_presets
+from wan.movement import CHANNELS, analyze_window
 from wan.movement.shake import looped_catmull_rom, shake_pose, shake_velocities
 from wan.movement.tracks import INTENSITIES
+from wan.plan import camera_path, movement_by_prompt
 
 ROOT = Path(__file__).parent.parent
 
@@ -24,7 +26,7 @@ def analyse(sensitivity: float = 1.0, max_phrases: int = 2, **settings):
     settings["movement"] = {"sensitivity": sensitivity, "max_phrases": max_phrases}
     config = WanConfig(**settings)
     return analyze_window(
-        CameraPath.from_config(config), 0, config.max_frames, sensitivity=sensitivity, max_phrases=max_phrases
+        camera_path(config), 0, config.max_frames, sensitivity=sensitivity, max_phrases=max_phrases
     )
 
 
@@ -285,7 +287,7 @@ def test_zoom_mirror_in_2d():
 
 def test_mission_examples_at_frames_0_43_106():
     config, _ = load_settings(ROOT / "examples" / "movement_examples.json")
-    segments = analyze_segments(config)
+    segments = movement_by_prompt(config)
     assert [(s.start_frame, s.description) for s in segments] == [
         (0, "camera movement with subtle panning left (sustained) and gentle tilting down (extended)"),
         (43, "camera movement with moderate panning right (brief) and subtle rotating left (sustained)"),
@@ -368,4 +370,4 @@ def test_each_clip_gets_its_own_movement():
 
     config, _ = load_settings(ROOT / "examples" / "movement_examples.json")
     plan = create_plan(config)
-    assert [c.movement.description for c in plan.clips] == [s.description for s in analyze_segments(config)]
+    assert [c.movement.description for c in plan.clips] == [s.description for s in movement_by_prompt(config)]

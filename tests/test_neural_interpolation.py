@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wan.post.interpolation import InterpolationConfig, NeuralWeightsError, build_interpolator, find_weights
+from wan.config import InterpolationOptions
+from wan.post.interpolation import NeuralWeightsError, build_interpolator, find_weights
 from wan.post.interpolation.neural import WEIGHTS_ENV, NeuralInterpolator, load_ifnet
 
 torch = pytest.importorskip("torch")
@@ -134,7 +135,7 @@ def test_neural_method_uses_weights_from_the_models_folder(weights_file, tmp_pat
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     (tmp_path / "interpolation").mkdir()
     (tmp_path / "interpolation" / "flownet.pkl").write_bytes(weights_file.read_bytes())
-    config = InterpolationConfig(fps=30, method="neural", quality="fast")
+    config = InterpolationOptions(method="neural", quality="fast")
     interpolator, note = build_interpolator(config, models_dir=tmp_path, device="cpu")
     assert interpolator.name == "neural" and "flownet.pkl" in note
     first, second = frames()

@@ -72,7 +72,7 @@ def test_neural_without_weights_says_so_and_uses_optical_flow(video, tmp_path, c
         ),
         (["--fps", "30", "--strength", "2"], "error: --strength: must be a number from 0 to 1 (got '2')"),
         (["--fps", "30", "--crf", "60"], "error: --crf: must be a whole number from 0 to 51 (got '60')"),
-        (["--fps", "30", "--method", "neural", "--weights", "none.pth"], "error: --weights: neural"),
+        (["--fps", "30", "--method", "neural", "--weights", "none.pth"], "error: --weights: no such file"),
     ],
 )
 def test_bad_options_are_one_line_errors(video, capsys, arguments, message):

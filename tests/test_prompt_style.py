@@ -4,9 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wan.config import SettingsError, config_from_dict
+from wan.config import SettingsError, StyleOptions, config_from_dict
 from wan.plan import GenerationPlan, create_plan
-from wan.prompts.style import AdvancedStyleConfig, StyleScheduleError, apply_style, parse_style_schedule
+from wan.prompts.style import apply_style, clip_styles, style_of_frames
+from wan.schedules import StyleScheduleError, parse_style_schedule
 
 PROMPT = "a photograph of a misty forest, golden hour"
 
@@ -64,8 +65,8 @@ def test_an_empty_prompt_gets_only_the_style():
 def test_unknown_blend_mode_is_refused():
     with pytest.raises(ValueError, match="blend mode must be one of overwrite, blend, adaptive"):
         apply_style("a fox", "ink", mode="mix")
-    with pytest.raises(ValueError, match="style_blend_mode"):
-        AdvancedStyleConfig(blend_mode="mix")
+    with pytest.raises(SettingsError, match="style_blend_mode"):
+        StyleOptions(blend_mode="mix")
 
 
 def test_schedule_in_deforum_keyframe_syntax():
@@ -93,18 +94,18 @@ def test_bad_schedules_name_the_problem(text, message):
 
 
 def test_create_style_schedule_holds_each_style_until_the_next_keyframe():
-    style = AdvancedStyleConfig(text="base", schedule="4:(watercolor), 8:(ink)")
-    frames = style.create_style_schedule(10)
+    style = StyleOptions(text="base", schedule="4:(watercolor), 8:(ink)")
+    frames = style_of_frames(style, 10)
     assert frames == ["watercolor"] * 8 + ["ink"] * 2  # the first keyframe also covers frames before it
-    assert AdvancedStyleConfig(text="base").create_style_schedule(3) == ["base"] * 3
+    assert style_of_frames(StyleOptions(text="base"), 3) == ["base"] * 3
 
 
 def test_temporal_consistency_keeps_a_clips_style_from_its_first_frame():
-    style = AdvancedStyleConfig(schedule="0:(watercolor), 6:(ink)")
+    style = StyleOptions(schedule="0:(watercolor), 6:(ink)")
     windows = [(0, 8), (8, 16)]
-    assert style.clip_styles(windows, 16) == ["watercolor", "ink"]
-    loose = AdvancedStyleConfig(schedule="0:(watercolor), 3:(ink)", temporal_consistency=False)
-    assert loose.clip_styles(windows, 16) == ["ink", "ink"]  # ink covers most of the first clip
+    assert clip_styles(style, windows, 16) == ["watercolor", "ink"]
+    loose = StyleOptions(schedule="0:(watercolor), 3:(ink)", temporal_consistency=False)
+    assert clip_styles(loose, windows, 16) == ["ink", "ink"]  # ink covers most of the first clip
 
 
 @given(
@@ -113,7 +114,7 @@ def test_temporal_consistency_keeps_a_clips_style_from_its_first_frame():
 )
 def test_every_frame_has_the_style_of_the_last_keyframe_at_or_before_it(keyframes, frames):
     text = ", ".join(f"{frame}:({style})" for frame, style in keyframes.items())
-    styles = AdvancedStyleConfig(schedule=text).create_style_schedule(frames)
+    styles = style_of_frames(StyleOptions(schedule=text), frames)
     assert len(styles) == frames
     ordered = sorted(keyframes.items())
     for frame in range(frames):

@@ -238,15 +238,15 @@ def test_nan_output_is_reported(models_dir, tmp_path, monkeypatch):
 
 
 def test_group_offload_with_vae_tiling_on_vace(models_dir, tmp_path):
+    from wan.config import MEMORY_PRESETS, MemoryPreset
     from wan.models.loading import apply_memory, encode_prompts, load_pipeline, release_text_encoder
-    from wan.models.memory import MemoryOptimizationConfig
     from wan.models.resolve import resolve_model
 
     location = resolve_model("tiny", models_dir=models_dir)
     outputs = []
     for memory in (
-        MemoryOptimizationConfig.preset("none"),
-        MemoryOptimizationConfig("aggressive", "group", vae_tiling=True, encode_on_cpu=True, vae_tile=32),
+        MEMORY_PRESETS["none"],
+        MemoryPreset("aggressive", "group", True, "tiny tiles", encode_on_cpu=True, vae_tile=32),
     ):
         pipe = load_pipeline(location, dtype=torch.float32, flow_shift=3.0)
         ((positive, negative),) = encode_prompts(

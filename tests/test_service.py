@@ -8,7 +8,7 @@ import pytest
 
 from wan.config import SettingsError
 from wan.service import IllegalTransition, JobNotFound, JobService, JobStore, WanAPI
-from wan.service.auth import check_basic, parse_credentials
+from wan.service.auth import CredentialsError, check_basic, parse_credentials
 
 
 @pytest.fixture
@@ -25,6 +25,7 @@ def test_submitted_jobs_are_queued_in_order_as_one_batch(store):
     assert store.claim_next().id == ids[0]
     assert store.claim_next().id == ids[1]
     assert store.claim_next() is None
+    assert store.get(ids[0]).worker == "local" and store.get(ids[0]).state == "running"
 
 
 def test_the_database_uses_wal(store):
@@ -111,9 +112,29 @@ def test_parallel_claims_never_hand_out_a_job_twice(store):
 
 def test_credentials():
     assert parse_credentials("alice:secret, bob:p:w") == {"alice": "secret", "bob": "p:w"}
-    assert parse_credentials(None) == {}
+    assert parse_credentials(None) == {} and parse_credentials("") == {}
     with pytest.raises(ValueError, match="user:password"):
         parse_credentials("alice")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (",,,", "gives no user:password"),
+        ("alice:", "empty password"),
+        ("alice:a,alice:b", "given twice"),
+        (":secret", "user:password"),
+    ],
+)
+def test_credentials_that_would_turn_auth_off_or_mislead_are_refused(text, message):
+    with pytest.raises(CredentialsError, match=message):
+        parse_credentials(text)
+
+
+def test_the_basic_scheme_is_case_insensitive():
+    token = base64.b64encode(b"alice:secret").decode()
+    for scheme in ("Basic", "basic", "BASIC"):
+        assert check_basic(f"{scheme} {token}", {"alice": "secret"})
     credentials = {"alice": "secret"}
 
     def basic(text):
@@ -129,13 +150,16 @@ def test_credentials():
 
 def test_submit_validates_every_item_and_names_it(tmp_path):
     service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", start=False)
-    with pytest.raises(SettingsError) as caught:
-        service.submit([{"max_frames": 17}, {"W": 100}, "nonsense"])
-    keys = [error.key for error in caught.value.errors]
-    assert keys == ["[1].W", "[2]"]
-    assert service.store.list() == []  # nothing of a bad batch is queued
-    with pytest.raises(SettingsError, match="non-empty list"):
-        service.submit([])
+    try:
+        with pytest.raises(SettingsError) as caught:
+            service.submit([{"max_frames": 17}, {"W": 100}, "nonsense"])
+        keys = [error.key for error in caught.value.errors]
+        assert keys == ["[1].W", "[2].settings"]
+        assert service.store.list() == []  # nothing of a bad batch is queued
+        with pytest.raises(SettingsError, match="non-empty list"):
+            service.submit([])
+    finally:
+        service.close()
 
 
 def test_a_failure_does_not_stop_the_queue(tmp_path):
@@ -152,7 +176,7 @@ def test_a_failure_does_not_stop_the_queue(tmp_path):
             time.sleep(0.05)
         states = [service.get(i).state for i in ids]
         assert states == ["succeeded", "failed", "succeeded"]
-        assert "RuntimeError: boom" in service.get(ids[1]).error
+        assert "internal error: RuntimeError: boom" in service.get(ids[1]).error
         assert service.get(ids[2]).result == {"ok": 3}
     finally:
         service.close()
@@ -173,15 +197,14 @@ def test_pause_resume_cancel_of_a_running_job(tmp_path):
         _, (job_id,) = service.submit({"max_frames": 17})
         assert started.wait(10)
         assert service.pause(job_id).state == "paused"
-        assert service.worker.control_of(job_id).paused
         with pytest.raises(IllegalTransition):
             service.pause(job_id)
         assert service.resume(job_id).state == "running"
         assert service.cancel(job_id).state == "cancelled"
         deadline = time.time() + 10
-        while service.worker.control_of(job_id) is not None and time.time() < deadline:
+        while service.get(job_id).finished is None and time.time() < deadline:
             time.sleep(0.02)
-        assert service.get(job_id).state == "cancelled"
+        assert service.get(job_id).state == "cancelled" and service.get(job_id).finished
         assert service.resume(job_id).state == "queued"  # cancelled jobs can be resumed
     finally:
         service.close()
@@ -208,15 +231,15 @@ def test_wan_api_plans_analyses_and_lists_without_a_gpu(tmp_path):
         api.create_generation_plan({"max_frames": 0})
 
 
-def test_jobs_are_refused_when_this_environment_cannot_generate(tmp_path):
-    from wan.service.service import GenerationUnavailable
+def test_jobs_are_refused_when_the_runtime_is_not_ready(tmp_path):
+    from wan.runtime import RuntimeEnv
+    from wan.service import GenerationUnavailable
 
-    service = JobService(
-        WanAPI(output_dir=tmp_path),
-        tmp_path / "jobs",
-        check_environment=lambda: "diffusers missing",
-        start=False,
-    )
-    with pytest.raises(GenerationUnavailable, match="diffusers missing"):
-        service.submit({"max_frames": 17})
-    assert service.store.list() == []
+    runtime = RuntimeEnv(tmp_path / "runtime")  # never prepared
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", runtime=runtime, start=False)
+    try:
+        with pytest.raises(GenerationUnavailable, match="has not been prepared"):
+            service.submit({"max_frames": 17})
+        assert service.store.list() == []
+    finally:
+        service.close()

@@ -12,11 +12,11 @@ import json
 import numpy as np
 import pytest
 
-from wan.config import SettingsError, config_from_dict
+from wan.catalog.models import MODELS
+from wan.config import SPEED_PRESETS, SettingsError, SpeedOptions, config_from_dict
 from wan.models.architectures import TRANSFORMER_CONFIGS
 from wan.models.flops import transformer_flops
-from wan.models.registry import MODELS
-from wan.models.speed import PRESETS, DeviceInfo, SpeedConfig, resolve_speed, speed_preset
+from wan.models.speed import DeviceInfo, resolve_speed
 from wan.plan import create_plan
 
 torch = pytest.importorskip("torch")
@@ -79,22 +79,20 @@ def test_real_architectures_have_the_registry_parameter_counts():
 
 
 def test_a_bad_preset_name_names_the_setting_and_the_allowed_values():
-    with pytest.raises(ValueError, match=r"speed_preset: must be one of quality, fast, fastest, distilled"):
-        speed_preset("turbo")
     with pytest.raises(SettingsError) as caught:
         config_from_dict({"speed_preset": "turbo"})
     assert "speed_preset: must be one of quality, fast, fastest, distilled (got 'turbo')" in str(caught.value)
-    with pytest.raises(ValueError, match="speed_cache: must be one of"):
-        SpeedConfig(cache="teacache")
+    with pytest.raises(SettingsError, match="speed_cache: must be one of"):
+        SpeedOptions(cache="teacache")
 
 
 def test_every_preset_validates_and_resolves_on_cpu_and_gpus(tmp_path):
     lora = tmp_path / "distill.safetensors"
     lora.write_bytes(b"")
-    for name, preset in PRESETS.items():
-        speed = SpeedConfig(preset=name, lora=str(lora) if preset.needs_lora else "")
-        config, _ = config_from_dict({"speed": speed.__dict__})
-        assert SpeedConfig.from_options(config.speed) == speed
+    for name, preset in SPEED_PRESETS.items():
+        speed = SpeedOptions(preset=name, lora=str(lora) if preset.needs_lora else "")
+        config, _ = config_from_dict({"speed": speed.values()})
+        assert config.speed == speed
         for device in (CPU, H100, A100):
             resolved = resolve_speed(speed, device, offload="none", kind="vace")
             assert resolved.preset == name and resolved.lossless == preset.lossless
@@ -104,7 +102,7 @@ def test_every_preset_validates_and_resolves_on_cpu_and_gpus(tmp_path):
 
 
 def test_resolution_follows_the_device_and_the_memory_preset():
-    quality = SpeedConfig()
+    quality = SpeedOptions()
     assert resolve_speed(quality, CPU, offload="none", kind="vace").to_dict() == {
         "preset": "quality",
         "lossless": True,
@@ -119,30 +117,30 @@ def test_resolution_follows_the_device_and_the_memory_preset():
     grouped = resolve_speed(quality, H100, offload="group", kind="vace")
     assert not grouped.compile and "group offloading" in grouped.notes[0]
     assert not resolve_speed(quality, DeviceInfo("cuda", "x", (9, 0)), offload="none", kind="t2v").compile
-    assert resolve_speed(SpeedConfig(compile="regional"), CPU, offload="none", kind="vace").compile
-    fastest = SpeedConfig(preset="fastest")
+    assert resolve_speed(SpeedOptions(compile="regional"), CPU, offload="none", kind="vace").compile
+    fastest = SpeedOptions(preset="fastest")
     assert resolve_speed(fastest, H100, offload="none", kind="vace").fp8 == "torchao"
     on_a100 = resolve_speed(fastest, A100, offload="none", kind="vace")
     assert on_a100.fp8 == "off" and "compute capability 8.9" in on_a100.notes[0]
     offloaded = resolve_speed(fastest, H100, offload="model", kind="vace")
     assert offloaded.fp8 == "off" and "resident on the GPU" in offloaded.notes[0]
     assert resolve_speed(fastest, H100, offload="none", kind="vace").cache_threshold == 0.1
-    mag = resolve_speed(SpeedConfig(preset="fast", cache="mag"), H100, offload="none", kind="t2v")
+    mag = resolve_speed(SpeedOptions(preset="fast", cache="mag"), H100, offload="none", kind="t2v")
     assert mag.cache_threshold == 0.06 and not mag.compile
 
 
 @pytest.mark.parametrize(
     ("speed", "device", "kind", "message"),
     [
-        (SpeedConfig(attention="flash"), CPU, "vace", "speed_attention: flash needs a CUDA GPU"),
+        (SpeedOptions(attention="flash"), CPU, "vace", "speed_attention: flash needs a CUDA GPU"),
         (
-            SpeedConfig(fp8="torchao"),
+            SpeedOptions(fp8="torchao"),
             A100,
             "vace",
             "speed_fp8: fp8 compute needs a GPU of compute capability",
         ),
-        (SpeedConfig(fp8="torchao"), CPU, "vace", "speed_fp8"),
-        (SpeedConfig(cache="sea"), H100, "vace", "speed_cache: sea works with text-to-video models only"),
+        (SpeedOptions(fp8="torchao"), CPU, "vace", "speed_fp8"),
+        (SpeedOptions(cache="sea"), H100, "vace", "speed_cache: sea works with text-to-video models only"),
     ],
 )
 def test_what_cannot_run_on_a_device_is_a_clear_error(speed, device, kind, message):
@@ -208,7 +206,7 @@ def _generate(pipe, steps: int = 6) -> np.ndarray:
     return np.asarray(output.frames[0])
 
 
-def _apply(pipe, speed: SpeedConfig, kind: str, steps: int = 6):
+def _apply(pipe, speed: SpeedOptions, kind: str, steps: int = 6):
     resolved = resolve_speed(speed, CPU, offload="none", kind=kind)
     prepare_weights(pipe, resolved, torch.float32)
     return apply_speed(pipe, resolved, torch.device("cpu"), tokens=90, steps=steps)
@@ -218,7 +216,7 @@ def _apply(pipe, speed: SpeedConfig, kind: str, steps: int = 6):
 def test_the_lossless_preset_reproduces_stock_diffusers(kind):
     stock = _generate(_pipeline(kind))
     pipe = _pipeline(kind)
-    applied = _apply(pipe, SpeedConfig(), kind)
+    applied = _apply(pipe, SpeedOptions(), kind)
     assert applied.record()["attention"] == "native" and applied.record()["lossless"]
     with applied.running("cpu"):
         ours = _generate(pipe)
@@ -239,7 +237,7 @@ def test_the_lossless_preset_reproduces_stock_diffusers(kind):
 )
 def test_each_step_cache_hooks_the_wan_transformer_and_keeps_the_shape(kind, cache):
     pipe = _pipeline(kind)
-    applied = _apply(pipe, SpeedConfig(preset="fast", cache=cache), kind)
+    applied = _apply(pipe, SpeedOptions(preset="fast", cache=cache), kind)
     assert pipe.transformer.is_cache_enabled and applied.cache is not None
     runs = 2 if cache == "mag" else 1  # MagCache: a calibration run, then one with its ratios
     for run in range(runs):
@@ -279,20 +277,20 @@ def test_regional_compile_compiles_each_repeated_block(monkeypatch):
         lambda module, **options: compiled.append((type(module).__name__, options)),
     )
     pipe = _pipeline("vace")
-    applied = _apply(pipe, SpeedConfig(compile="regional"), "vace")
+    applied = _apply(pipe, SpeedOptions(compile="regional"), "vace")
     assert applied.compiled and applied.record()["compile"]
     assert (
         sorted(name for name, _ in compiled) == ["WanTransformerBlock"] * 3 + ["WanVACETransformerBlock"] * 2
     )
     assert all(options == {"fullgraph": True} for _, options in compiled)
     compiled.clear()  # with a step cache, its hooks sit in the blocks: no whole-graph requirement
-    _apply(_pipeline("vace"), SpeedConfig(preset="fast", compile="regional"), "vace")
+    _apply(_pipeline("vace"), SpeedOptions(preset="fast", compile="regional"), "vace")
     assert compiled and all(options == {"fullgraph": False} for _, options in compiled)
 
 
 def test_layerwise_fp8_storage_applies_on_the_cpu():
     pipe = _pipeline("t2v")
-    applied = _apply(pipe, SpeedConfig(fp8="layerwise"), "t2v")
+    applied = _apply(pipe, SpeedOptions(fp8="layerwise"), "t2v")
     weights = {p.dtype for name, p in pipe.transformer.named_parameters() if name.endswith("to_q.weight")}
     assert weights == {torch.float8_e4m3fn} and applied.record()["fp8"] == "layerwise"
     frames = _generate(pipe)
@@ -326,7 +324,9 @@ def test_a_lora_without_peft_is_a_clear_error(tmp_path, monkeypatch):
     )
     lora = tmp_path / "distill.safetensors"
     lora.write_bytes(b"")
-    resolved = resolve_speed(SpeedConfig(preset="distilled", lora=str(lora)), CPU, offload="none", kind="t2v")
+    resolved = resolve_speed(
+        SpeedOptions(preset="distilled", lora=str(lora)), CPU, offload="none", kind="t2v"
+    )
     with pytest.raises(ValueError, match="speed_lora needs the peft package"):
         prepare_weights(_pipeline("t2v"), resolved, torch.float32)
 
@@ -342,7 +342,7 @@ def test_render_records_the_speed_it_used_and_offloading_works_with_a_cache(tmp_
         models_dir=str(tmp_path / "models"),
         preview_every=0,
         memory="aggressive",  # group offloading, and a cache on top
-        speed=SpeedConfig.from_options(config.speed),
+        speed=config.speed,
         write_video=False,
         quality_checks=False,
     )

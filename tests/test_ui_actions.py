@@ -25,9 +25,16 @@ def instant(job, control, report):
 
 
 @pytest.fixture
-def actions(tmp_path):
+def uploads(tmp_path):
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def actions(tmp_path, uploads):
     service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=instant)
-    yield TabActions(service)
+    yield TabActions(service, uploads=[uploads])
     service.close()
 
 
@@ -45,8 +52,10 @@ def test_bad_form_values_name_the_field():
         settings_from_values(values)
 
 
-def test_importing_a_deforum_file_fills_the_form(actions):
-    values, message = actions.import_file(str(ROOT / "examples" / "deforum_settings.txt"))
+def test_importing_a_deforum_file_fills_the_form(actions, uploads):
+    upload = uploads / "deforum_settings.txt"
+    upload.write_bytes((ROOT / "examples" / "deforum_settings.txt").read_bytes())
+    values, message = actions.import_file(str(upload))
     assert (
         message.startswith("Imported deforum_settings.txt.") and "Ignored 228 Deforum setting(s)" in message
     )
@@ -55,8 +64,26 @@ def test_importing_a_deforum_file_fills_the_form(actions):
     assert data["max_frames"] == 192
 
 
-def test_importing_a_broken_file_explains(actions, tmp_path):
-    broken = tmp_path / "broken.json"
+def test_only_uploaded_files_are_read(actions, tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"prompts": {"0": "the server\'s secret"}, "api_key": "hunter2"}')
+    for path in (secret, "/etc/passwd", f"{tmp_path}/uploads/../secret.json"):
+        values, message = actions.import_file(str(path))
+        assert (
+            values is None and message == "⚠ that is not an uploaded file; choose the file with the file box"
+        )
+    assert actions.submit_files([str(secret)]).startswith("⚠ secret.json: that is not an uploaded file")
+
+
+def test_unknown_keys_are_named_but_their_values_never_shown(actions, uploads):
+    leaky = uploads / "leaky.json"
+    leaky.write_text('{"max_frames": 17, "password": "hunter2"}')
+    values, message = actions.import_file(str(leaky))
+    assert values is None and "password: unknown setting" in message and "hunter2" not in message
+
+
+def test_importing_a_broken_file_explains(actions, uploads):
+    broken = uploads / "broken.json"
     broken.write_text('{"W": 100}')
     values, message = actions.import_file(str(broken))
     assert values is None and "W: must be a multiple of 16" in message
@@ -110,15 +137,15 @@ def test_generate_follow_and_control_a_job(actions):
     assert actions.status("f" * 32)["progress"].startswith("⚠ job")
 
 
-def test_batch_of_files_is_one_batch(actions, tmp_path):
+def test_batch_of_files_is_one_batch(actions, uploads):
     files = []
     for frames in (17, 21):
-        path = tmp_path / f"s{frames}.json"
+        path = uploads / f"s{frames}.json"
         path.write_text(json.dumps({"max_frames": frames}))
         files.append(str(path))
     message = actions.submit_files(files)
     assert message.startswith("Queued batch") and message.endswith("2 job(s).")
-    bad = tmp_path / "bad.json"
+    bad = uploads / "bad.json"
     bad.write_text("{")
     assert actions.submit_files([str(bad)]).startswith("⚠ bad.json")
 

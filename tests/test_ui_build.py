@@ -61,3 +61,22 @@ def test_building_imports_no_torch(tmp_path):
         "assert 'diffusers' not in sys.modules, 'diffusers was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_file_inputs_take_only_uploaded_files(demo):
+    """A caller of the app's API can name any server path in a file value; under every gradio
+    the tab's file inputs refuse it before gradio copies the file anywhere."""
+    files = [
+        block
+        for block in demo.blocks.values()
+        if getattr(block, "elem_id", None) in ("wan_settings_file", "wan_batch_files")
+    ]
+    assert len(files) == 2
+    hostile = [
+        {"name": "/etc/hostname", "data": None, "is_file": True},  # gradio 3.x
+        {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}},  # gradio 4 and later
+    ]
+    for component in files:
+        for payload in hostile:
+            with pytest.raises(gr.Error, match="not an uploaded file"):
+                component.preprocess([payload] if component.elem_id == "wan_batch_files" else payload)

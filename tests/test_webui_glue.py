@@ -28,9 +28,19 @@ def load(path: Path, name: str) -> types.ModuleType:
 def test_preload_adds_the_flags():
     parser = argparse.ArgumentParser()
     load(ROOT / "preload.py", "wan_preload").preload(parser)
-    args = parser.parse_args(["--wan-models-dir", "/m", "--wan-output-dir", "/o", "--wan-disable-api"])
-    assert (args.wan_models_dir, args.wan_output_dir) == ("/m", "/o")
+    flags = [
+        "--wan-models-dir",
+        "/m",
+        "--wan-output-dir",
+        "/o",
+        "--wan-disable-api",
+        "--wan-runtime-dir",
+        "/r",
+    ]
+    args = parser.parse_args([*flags, "--wan-chat-server", "http://a/v1", "--wan-chat-server", "http://b/v1"])
+    assert (args.wan_models_dir, args.wan_output_dir, args.wan_runtime_dir) == ("/m", "/o", "/r")
     assert args.wan_disable_api and not args.wan_allow_download
+    assert args.wan_chat_server == ["http://a/v1", "http://b/v1"]
 
 
 def test_the_api_can_be_left_out_on_a_shared_server(monkeypatch, tmp_path):
@@ -45,64 +55,38 @@ def test_the_api_can_be_left_out_on_a_shared_server(monkeypatch, tmp_path):
         host.callbacks["script_unloaded"][0]()
 
 
-def _fake_versions(monkeypatch, versions):
-    from wan import requirements
-
-    real = requirements.installed_version
-    monkeypatch.setattr(requirements, "installed_version", lambda name: versions.get(name, real(name)))
-
-
-def test_installer_installs_only_what_is_missing(monkeypatch):
+def test_the_installer_finds_the_runtime_folder_the_way_the_webui_is_told(monkeypatch, tmp_path):
     installer = load(ROOT / "install.py", "wan_install")
-    calls = []
-    launch = types.SimpleNamespace(run_pip=lambda command, desc: calls.append(command))
-    assert installer.install_missing(launch) == [] and calls == []  # this environment has everything
-
-    _fake_versions(monkeypatch, {"numpy": "1.22.4", "numexpr": None, "diffusers": None})
-    held = []
-
-    def run_pip(command, desc):
-        calls.append(command.split(" -c ")[0])
-        held.append(Path(command.split(" -c ")[1].strip('"')).read_text().split())
-
-    launch.run_pip = run_pip
-    assert installer.install_missing(launch) == ["numpy>=1.23", "numexpr>=2.8.5", "diffusers>=0.35"]
-    assert calls == ['install "numpy>=1.23"', 'install "numexpr>=2.8.5"', 'install "diffusers>=0.35"']
-    # the host's packages are held where they are; numpy, being upgraded, is not held
-    pins = {line.split("==")[0] for line in held[0]}
-    assert {"pydantic", "fastapi", "torch", "huggingface_hub"} <= pins and "numpy" not in pins
+    monkeypatch.delenv("WAN_RUNTIME_DIR", raising=False)
+    monkeypatch.delenv("COMMANDLINE_ARGS", raising=False)
+    assert installer.runtime_dir() == ROOT / "runtime"
+    monkeypatch.setenv("WAN_RUNTIME_DIR", str(tmp_path / "env"))
+    assert installer.runtime_dir() == tmp_path / "env"
+    monkeypatch.setenv("COMMANDLINE_ARGS", f'--api --wan-runtime-dir "{tmp_path / "flag"}" --listen')
+    assert installer.runtime_dir() == tmp_path / "flag"
 
 
-def test_installer_never_upgrades_what_the_webui_uses_unless_asked(monkeypatch, capsys):
+def test_the_installer_prepares_the_runtime_and_never_stops_the_webui(monkeypatch, tmp_path, capsys):
+    from wan import runtime
+    from wan.runtime import front
+
     installer = load(ROOT / "install.py", "wan_install2")
-    calls = []
-    launch = types.SimpleNamespace(run_pip=lambda command, desc: calls.append(command))
-    _fake_versions(monkeypatch, {"transformers": "4.30.2", "torch": None})  # A1111's pin
-    monkeypatch.delenv("WAN_VIDEO_UPGRADE", raising=False)
-    assert installer.install_missing(launch) == [] and calls == []
-    printed = capsys.readouterr().out
-    assert "transformers 4.30.2 is older than Wan Video needs (transformers>=4.45)" in printed
-    assert "WAN_VIDEO_UPGRADE=1" in printed
-    monkeypatch.setenv("WAN_VIDEO_UPGRADE", "1")
-    assert installer.install_missing(launch) == ["transformers>=4.45,<5"]  # 5 needs huggingface_hub 1.x
+    monkeypatch.setenv("WAN_RUNTIME_DIR", str(tmp_path / "env"))
+    monkeypatch.delenv("COMMANDLINE_ARGS", raising=False)
+    prepared = []
+    monkeypatch.setattr(runtime, "prepare_runtime", lambda env, say: prepared.append(env.root) or True)
+    monkeypatch.setattr(front, "install_front_packages", lambda root, say: True)
+    assert installer.prepare() and prepared == [tmp_path / "env"]
+    assert "has not been prepared; preparing it" in capsys.readouterr().out
 
+    def broken(env, say):
+        raise OSError("disk full")
 
-def test_installer_never_touches_the_hosts_packages():
-    installer = load(ROOT / "install.py", "wan_install3")
-    from wan.requirements import Requirement
+    monkeypatch.setattr(runtime, "prepare_runtime", broken)
+    import runpy
 
-    wanted = [Requirement(name, "99", "1.0") for name in ("torch", "gradio", "fastapi", "pydantic")]
-    install, left = installer.plan_installs(wanted, allow_upgrade=True)
-    assert install == [] and len(left) == 4
-
-
-def test_the_tab_explains_when_generation_cannot_run(monkeypatch):
-    from wan.requirements import generation_problem
-
-    assert generation_problem() is None
-    _fake_versions(monkeypatch, {"diffusers": None})
-    problem = generation_problem()
-    assert "diffusers missing (needs >= 0.35)" in problem and 'pip install "diffusers>=0.35"' in problem
+    runpy.run_path(str(ROOT / "install.py"), run_name="__main__")  # prints; never raises
+    assert "preparing the runtime failed: OSError: disk full" in capsys.readouterr().out
 
 
 class FakeOptions:
@@ -136,8 +120,14 @@ class FakeWebUI:
     """Stand-ins for the WebUI modules the extension touches, with the callback contract of
     modules.script_callbacks (registration functions that store the callbacks)."""
 
-    def __init__(self, monkeypatch, tmp_path, *, api_auth=None, forge=False, disable_api=False):
-        self.callbacks = {"app_started": [], "script_unloaded": [], "ui_tabs": [], "ui_settings": []}
+    def __init__(self, monkeypatch, tmp_path, *, api_auth=None, forge=False, disable_api=False, **flags):
+        self.callbacks = {
+            "app_started": [],
+            "script_unloaded": [],
+            "ui_tabs": [],
+            "ui_settings": [],
+            "before_reload": [],
+        }
         modules = types.ModuleType("modules")
         scripts = types.ModuleType("modules.scripts")
         scripts.basedir = lambda: str(ROOT)
@@ -146,13 +136,23 @@ class FakeWebUI:
         callbacks.on_script_unloaded = self.callbacks["script_unloaded"].append
         callbacks.on_ui_tabs = self.callbacks["ui_tabs"].append
         callbacks.on_ui_settings = self.callbacks["ui_settings"].append
+        callbacks.on_before_reload = self.callbacks["before_reload"].append
         shared = types.ModuleType("modules.shared")
         shared.cmd_opts = argparse.Namespace(
-            api_auth=api_auth,
-            wan_output_dir=str(tmp_path),
-            wan_models_dir=None,
-            wan_allow_download=False,
-            wan_disable_api=disable_api,
+            **{
+                "api_auth": api_auth,
+                "gradio_auth": None,
+                "gradio_auth_path": None,
+                "listen": False,
+                "server_name": None,
+                "wan_output_dir": str(tmp_path),
+                "wan_models_dir": None,
+                "wan_runtime_dir": str(tmp_path / "runtime"),
+                "wan_allow_download": False,
+                "wan_chat_server": None,
+                "wan_disable_api": disable_api,
+            }
+            | flags
         )
         shared.opts = FakeOptions()
         shared.OptionInfo = lambda default, label, component=None, component_args=None, section=None: (
@@ -216,55 +216,108 @@ def _routes(app):
     return set(app.openapi()["paths"])
 
 
-def test_routes_are_mounted_on_every_app_and_the_worker_stops_on_unload(monkeypatch, tmp_path):
+def test_routes_are_mounted_on_every_app_and_reload_keeps_the_service(monkeypatch, tmp_path):
     fastapi = pytest.importorskip("fastapi")
-    from wan.service import webui
+    from wan.webui import extension
 
     host = FakeWebUI(monkeypatch, tmp_path)
     host.load_script()
     (started,), (unloaded,) = host.callbacks["app_started"], host.callbacks["script_unloaded"]
+    (before_reload,) = host.callbacks["before_reload"]
     try:
         first, second = fastapi.FastAPI(), fastapi.FastAPI()
         started(None, first)
-        started(None, second)  # "Reload UI": a new app, the same service
-        assert "/wan/v1/jobs" in _routes(first) and "/wan/v1/jobs" in _routes(second)
-        service = webui.service()
-        assert service.worker.gpu_lock is host.queue_lock  # Wan jobs and txt2img take turns
-        assert service.worker.alive
-        assert service.store.folder == tmp_path / "jobs"
-    finally:
+        service = extension.service()
+        before_reload()  # "Reload UI": scripts unload, a new app starts, the service carries on
         unloaded()
-    assert not service.worker.alive and webui._service is None
+        started(None, second)
+        assert "/wan/v1/jobs" in _routes(first) and "/wan/v1/jobs" in _routes(second)
+        assert extension.service() is service and service.dispatcher.alive
+        assert service.dispatcher.gate.lock is host.queue_lock  # Wan jobs and txt2img take turns
+        assert service.store.folder == tmp_path / "jobs"
+        assert service.runtime.root == tmp_path / "runtime"
+    finally:
+        unloaded()  # the WebUI stops
+    assert not service.dispatcher.alive and extension._service is None
 
 
-def test_routes_honour_the_webuis_api_auth(monkeypatch, tmp_path):
+def _serve_glue(monkeypatch, tmp_path, **flags):
     fastapi = pytest.importorskip("fastapi")
-    from api_server import ServerThread, request
+    from api_server import ServerThread
 
-    host = FakeWebUI(monkeypatch, tmp_path, api_auth="alice:secret")
+    host = FakeWebUI(monkeypatch, tmp_path, **flags)
     host.load_script()
     app = fastapi.FastAPI()
     host.callbacks["app_started"][0](None, app)
+    return host, ServerThread(app)
+
+
+def test_routes_honour_the_webuis_api_auth(monkeypatch, tmp_path):
+    from api_server import request
+
+    host, server = _serve_glue(monkeypatch, tmp_path, api_auth="alice:secret")
     try:
-        with ServerThread(app) as server:
+        with server:
             assert request(f"{server.url}/wan/v1/version").status == 401
             assert request(f"{server.url}/wan/v1/version", auth=("alice", "secret")).status == 200
     finally:
         host.callbacks["script_unloaded"][0]()
 
 
-def test_on_forge_jobs_run_on_the_main_thread_and_errors_come_back(monkeypatch, tmp_path):
-    from wan.service import webui
+def test_without_api_auth_the_routes_ask_for_the_ui_password(monkeypatch, tmp_path):
+    from api_server import request
+
+    password_file = tmp_path / "users.txt"
+    password_file.write_text("carol:pw3\n")
+    host, server = _serve_glue(
+        monkeypatch, tmp_path, gradio_auth="bob:pw2", gradio_auth_path=str(password_file), listen=True
+    )
+    try:
+        with server:
+            assert request(f"{server.url}/wan/v1/jobs").status == 401
+            assert request(f"{server.url}/wan/v1/jobs", auth=("bob", "pw2")).status == 200
+            assert request(f"{server.url}/wan/v1/jobs", auth=("carol", "pw3")).status == 200
+    finally:
+        host.callbacks["script_unloaded"][0]()
+
+
+def test_an_open_webui_on_a_network_refuses_to_generate_and_says_why(monkeypatch, tmp_path):
+    from api_server import request
+
+    host, server = _serve_glue(monkeypatch, tmp_path, listen=True)
+    try:
+        with server:
+            url = f"{server.url}/wan/v1"
+            assert request(f"{url}/plan", "POST", {"max_frames": 17}).status == 200
+            for path, body in (("/jobs", {"max_frames": 17}), ("/enhance", {"prompts": ["a"]})):
+                reply = request(url + path, "POST", body)
+                assert reply.status == 403 and "--api-auth" in reply.json()["detail"]
+    finally:
+        host.callbacks["script_unloaded"][0]()
+
+
+def test_on_forge_gpu_work_runs_on_the_main_thread_and_errors_come_back(monkeypatch, tmp_path):
+    from wan.webui.host import on_main_thread
 
     host = FakeWebUI(monkeypatch, tmp_path, forge=True)
-    runner = webui.host_runner()
-    assert runner(lambda: 42) == 42 and len(host.main_thread_calls) == 1
+    outcome = {}
 
-    def broken():
-        raise ValueError("bad job")
+    def elsewhere():  # as the dispatcher's threads call it
+        outcome["value"] = on_main_thread(lambda: 42)
 
-    with pytest.raises(ValueError, match="bad job"):
-        runner(broken)
+        def broken():
+            raise ValueError("bad job")
+
+        try:
+            on_main_thread(broken)
+        except ValueError as exc:
+            outcome["error"] = str(exc)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert outcome == {"value": 42, "error": "bad job"} and len(host.main_thread_calls) == 2
+    assert on_main_thread(lambda: 7) == 7 and len(host.main_thread_calls) == 2  # Forge's own thread
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -275,12 +328,12 @@ def test_javascript_is_valid():
 
 def test_settings_section_and_tab_are_registered(monkeypatch, tmp_path):
     pytest.importorskip("gradio")
-    from wan.service import webui
+    from wan.webui.options import OPTIONS
 
     host = FakeWebUI(monkeypatch, tmp_path)
     host.load_script()
     host.callbacks["ui_settings"][0]()
-    assert set(host.shared.opts.infos) == set(webui.OPTIONS)
+    assert set(host.shared.opts.infos) == set(OPTIONS)
     assert {info.section for info in host.shared.opts.infos.values()} == {("wan_video", "Wan Video")}
     model_option = host.shared.opts.infos["wan_default_model"]
     assert "vace-1.3b" in model_option.component_args["choices"] and model_option.component is not None
@@ -298,30 +351,92 @@ def test_settings_section_and_tab_are_registered(monkeypatch, tmp_path):
         host.callbacks["script_unloaded"][0]()
 
 
+class FakeModel:
+    def __init__(self):
+        self.where = "cuda"
+
+
+def _fake_a1111_models(monkeypatch, model):
+    sd_models = types.ModuleType("modules.sd_models")
+    sd_models.model_data = types.SimpleNamespace(sd_model=model)
+    sd_models.send_model_to_cpu = lambda m: setattr(m, "where", "cpu")
+    sd_models.send_model_to_device = lambda m: setattr(m, "where", "cuda")
+    devices = types.ModuleType("modules.devices")
+    devices.torch_gc = lambda: None
+    monkeypatch.setitem(sys.modules, "modules.sd_models", sd_models)
+    monkeypatch.setitem(sys.modules, "modules.devices", devices)
+    sys.modules["modules"].sd_models, sys.modules["modules"].devices = sd_models, devices
+
+
+def _glue_service(tmp_path, generate):
+    from wan.service import JobService, WanAPI
+    from wan.webui.host import HostGate, host_lock, host_progress
+
+    return JobService(
+        WanAPI(output_dir=tmp_path),
+        tmp_path / "jobs",
+        generate=generate,
+        gate=HostGate(host_lock()),
+        observer=host_progress(),
+    )
+
+
+def _wait_settled(service, job_id):
+    deadline = time.time() + 20
+    while service.get(job_id).state in ("queued", "running", "paused") and time.time() < deadline:
+        time.sleep(0.02)
+    return service.get(job_id)
+
+
+def test_a_job_holds_the_webuis_lock_with_its_model_out_of_the_gpu(monkeypatch, tmp_path):
+    host = FakeWebUI(monkeypatch, tmp_path)
+    model = FakeModel()
+    _fake_a1111_models(monkeypatch, model)
+    seen = {}
+
+    def generate(job, control, report):
+        seen["locked"] = host.queue_lock.locked()
+        seen["model"] = model.where
+        return {}
+
+    service = _glue_service(tmp_path, generate)
+    try:
+        _, (job_id,) = service.submit({"max_frames": 17})
+        assert _wait_settled(service, job_id).state == "succeeded"
+        service.dispatcher.wait_idle(5)
+        assert seen == {"locked": True, "model": "cpu"}
+        assert model.where == "cuda" and not host.queue_lock.locked()  # given back afterwards
+        host.shared.opts.data["wan_keep_host_model"] = True
+        _, (job_id,) = service.submit({"max_frames": 17})
+        assert _wait_settled(service, job_id).state == "succeeded"
+        assert seen["model"] == "cuda"
+    finally:
+        service.close()
+
+
 def test_a_wan_job_shows_in_the_webuis_progress_and_obeys_interrupt(monkeypatch, tmp_path):
     from wan.render.events import ProgressEvent
-    from wan.service import webui
 
     host = FakeWebUI(monkeypatch, tmp_path)
     state = host.shared.state
 
     def generate(job, control, report):
         report(ProgressEvent("step", clip=1, clips=3, step=4, steps=30))
+        deadline = time.time() + 10
+        while (state.job_no, state.sampling_step) != (1, 4) and time.time() < deadline:
+            time.sleep(0.02)
         assert (state.job_no, state.job_count, state.sampling_step, state.sampling_steps) == (1, 3, 4, 30)
         state.interrupted = True  # the WebUI's Interrupt button
-        report(ProgressEvent("step", clip=1, clips=3, step=5, steps=30))
-        control.checkpoint()
+        while time.time() < deadline:
+            control.checkpoint()
+            time.sleep(0.02)
         return {}
 
-    monkeypatch.setattr(webui, "_service", None)
-    service = webui.service()
-    service.worker.generate = generate
+    service = _glue_service(tmp_path, generate)
     try:
         _, (job_id,) = service.submit({"max_frames": 17})
-        deadline = time.time() + 10
-        while service.get(job_id).state in ("queued", "running") and time.time() < deadline:
-            time.sleep(0.05)
-        assert service.get(job_id).state == "cancelled"
+        assert _wait_settled(service, job_id).state == "cancelled"
+        service.dispatcher.wait_idle(5)
         assert state.events[0][0] == "begin" and state.events[-1] == ("end",)
     finally:
-        webui.shutdown()
+        service.close()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from .render.events import ProgressEvent
+if TYPE_CHECKING:
+    from .render.events import ProgressEvent
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -2,7 +2,10 @@
 Wan Video UI (wan.ui) at /, on one port. `python -m wan serve` runs it with uvicorn.
 
 It binds 127.0.0.1 unless told otherwise and says so at start: generation jobs read and write
-files on this machine, so it should not listen on a network without --api-auth.
+files on this machine, so it should not listen on a network without --api-auth. With
+--api-auth the API, the UI and the API's documentation (/docs, /redoc, /openapi.json) all ask
+for the credentials. Jobs are rendered by worker processes (wan.service.workers) with this
+interpreter, or with `--runtime-dir`'s.
 """
 
 from __future__ import annotations
@@ -11,26 +14,58 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .service import JobService, WanAPI
-from .service.auth import parse_credentials
+from .service import ChatServers, JobService, WanAPI
+from .service.auth import LOOPBACK, ApiAccess, check_basic, parse_credentials
 
 
-def create_app(service: JobService, *, credentials: dict[str, str] | None = None, ui: bool = True) -> Any:
-    """A FastAPI app serving the API of `service` under /wan/v1 (docs at /docs) and, with `ui`
-    and gradio installed, the UI at / (behind the same credentials)."""
+def create_app(service: JobService, *, access: ApiAccess | None = None, ui: bool = True) -> Any:
+    """A FastAPI app serving the API of `service` under /wan/v1, its documentation at /docs and,
+    with `ui` and gradio installed, the UI at / (all behind the same credentials)."""
     from fastapi import FastAPI
 
     from . import __version__
-    from .service.router import create_router
+    from .service.router import install
 
-    app = FastAPI(title="Wan Video for WebUI", version=__version__)
-    app.include_router(create_router(service, credentials=credentials))
+    access = access or ApiAccess.open()
+    app = FastAPI(
+        title="Wan Video for WebUI", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    install(app, service, access)
+    _documentation(app, access)
     if ui and gradio_available():
         try:
-            app = mount_ui(app, service, credentials=credentials)
+            app = mount_ui(app, service, access=access)
         except Exception as exc:  # an incompatible gradio must not take the API down with it
             print(f"warning: the UI could not be loaded ({exc}); serving the REST API only", file=sys.stderr)
     return app
+
+
+def _documentation(app: Any, access: ApiAccess) -> None:
+    """/openapi.json, /docs and /redoc, behind the API's credentials."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.responses import JSONResponse
+
+    def guard(request: Any) -> JSONResponse | None:
+        if check_basic(request.headers.get("authorization"), access.credentials):
+            return None
+        return JSONResponse(
+            {"detail": "missing or wrong credentials"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Basic realm="wan"'},
+        )
+
+    async def openapi(request: Any) -> Any:
+        return guard(request) or JSONResponse(app.openapi())
+
+    async def docs(request: Any) -> Any:
+        return guard(request) or get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
+
+    async def redoc(request: Any) -> Any:
+        return guard(request) or get_redoc_html(openapi_url="/openapi.json", title=app.title)
+
+    # plain Starlette routes: the handlers take the request itself, no parameters to resolve
+    for path, handler in (("/openapi.json", openapi), ("/docs", docs), ("/redoc", redoc)):
+        app.add_route(path, handler, methods=["GET"], include_in_schema=False)
 
 
 def gradio_available() -> bool:
@@ -40,19 +75,21 @@ def gradio_available() -> bool:
     return importlib.util.find_spec("gradio") is not None
 
 
-def mount_ui(app: Any, service: JobService, *, credentials: dict[str, str] | None = None) -> Any:
+def mount_ui(app: Any, service: JobService, *, access: ApiAccess | None = None) -> Any:
     """The app with the UI mounted at / (the API routes, added first, keep precedence)."""
     import gradio as gr
 
     from .ui import build_ui
     from .ui.blocks import CSS_FILE, JS_FILE
-    from .ui.compat import make, takes_css_in_blocks
+    from .ui.compat import make, mounted, takes_css_in_blocks, upload_folders
 
+    service.access = service.default_access(*upload_folders())
     demo = build_ui(service)
     demo.queue()
+    mounted(demo)
     options: dict[str, Any] = {"app": app, "blocks": demo, "path": ""}
-    if credentials:
-        options["auth"] = list(credentials.items())
+    if access is not None and access.credentials:
+        options["auth"] = list(access.credentials.items())
     if not takes_css_in_blocks() and CSS_FILE.is_file():
         options["css"] = CSS_FILE.read_text(encoding="utf-8")
     if JS_FILE.is_file():  # the WebUI loads javascript/ itself; standalone, the page gets it here
@@ -69,13 +106,32 @@ def serve(
     models_dir: str | Path | None = None,
     allow_download: bool = False,
     device: str | None = None,
+    chat_servers: tuple[str, ...] = (),
+    runtime_dir: str | Path | None = None,
 ) -> None:
-    """Run the server until interrupted."""
+    """Run the server until interrupted (see the module doc)."""
     import uvicorn
 
-    credentials = parse_credentials(api_auth)
+    from .runtime import RuntimeEnv
+
+    access = ApiAccess(parse_credentials(api_auth))
     api = WanAPI(output_dir=output_dir, models_dir=models_dir, allow_download=allow_download, device=device)
-    service = JobService(api)
+    runtime = RuntimeEnv(runtime_dir) if runtime_dir else RuntimeEnv.current()
+    service = JobService(api, runtime=runtime, chat_servers=ChatServers.from_environment(*chat_servers))
+    try:
+        _announce(service, host, port, access)
+        uvicorn.run(create_app(service, access=access), host=host, port=port, log_level="warning")
+    finally:
+        service.close()  # a running job becomes interrupted, resumable at the next start
+
+
+def _announce(service: JobService, host: str, port: int, access: ApiAccess) -> None:
+    if service.store.damaged is not None:
+        print(
+            f"WARNING: the job database could not be read ({service.store.damage_reason}); it was kept as "
+            f"{service.store.damaged} and this server starts with an empty queue",
+            file=sys.stderr,
+        )
     if service.recovered:
         print(
             f"{len(service.recovered)} job(s) were interrupted by the last stop; "
@@ -83,17 +139,15 @@ def serve(
         )
     if not gradio_available():
         print("gradio is not installed: serving the REST API only (pip install -e '.[ui]' for the UI)")
-    where = (
-        "only this machine" if host in ("127.0.0.1", "localhost", "::1") else "ALL machines that can reach it"
-    )
+    local = host in LOOPBACK
+    where = "only this machine" if local else "ALL machines that can reach it"
     print(f"Wan Video on http://{host}:{port}/ (API: /wan/v1, docs: /docs), reachable from {where}.")
-    if host not in ("127.0.0.1", "localhost", "::1") and not credentials:
+    if not local and not access.credentials:
         print(
-            "warning: listening beyond this machine without --api-auth: "
-            "anyone who can reach it can use the GPU"
+            "warning: listening beyond this machine without --api-auth: anyone who can reach it can use "
+            "the GPU"
         )
+    problem = service.problem()
+    if problem:
+        print(f"warning: jobs cannot run yet: {problem}", file=sys.stderr)
     print(f"jobs and videos: {service.store.folder}", flush=True)
-    try:
-        uvicorn.run(create_app(service, credentials=credentials), host=host, port=port, log_level="warning")
-    finally:
-        service.close()  # a running job becomes interrupted, resumable at the next start

@@ -9,6 +9,7 @@ their own) unless they look like a misspelling of one of ours.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -359,7 +360,20 @@ def translate(data: Mapping[str, Any], our_keys: Collection[str]) -> tuple[dict[
         if is_deforum_key(key):
             report.ignored.append(key)
             del out[key]
-        elif deforum_file and not did_you_mean(key, our_keys):
+        elif deforum_file and not _looks_like_ours(key, our_keys):
             report.unknown.append(key)
             del out[key]
     return out, report
+
+
+def _closeness(word: str, options: Collection[str]) -> float:
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.0)
+    return difflib.SequenceMatcher(None, word, close[0]).ratio() if close else 0.0
+
+
+def _looks_like_ours(key: str, our_keys: Collection[str]) -> bool:
+    """Whether an unknown key of a Deforum file is a misspelling of one of our settings (an
+    error worth a hint) rather than of one of Deforum's own keys (noted and ignored)."""
+    if not did_you_mean(key, our_keys):
+        return False
+    return _closeness(key, our_keys) > _closeness(key, DEFORUM_IGNORED_KEYS)

@@ -12,47 +12,53 @@ import difflib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
+
+from ..errors import WanError
 
 
 class Invalid(ValueError):
     """A value a field does not accept; the message says what it allows."""
 
 
+SHOWN_VALUE_LENGTH = 80
+
+
 @dataclass(frozen=True)
 class FieldError:
-    """One bad setting: its key, the value given and what is wrong with it."""
+    """One bad setting: its key, the value given and what is wrong with it. `echo` False keeps
+    the value out of messages (an unknown key's value may be anything, e.g. a file's contents)."""
 
     key: str
     value: Any
     message: str
+    echo: bool = True
+
+    def shown_value(self) -> Any:
+        """The value as error messages show it: JSON-friendly and at most 80 characters long."""
+        if not self.echo:
+            return None
+        value = self.value
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if isinstance(value, str):
+            return value if len(value) <= SHOWN_VALUE_LENGTH else value[: SHOWN_VALUE_LENGTH - 3] + "..."
+        if isinstance(value, (int, float, bool, type(None))) and len(repr(value)) <= SHOWN_VALUE_LENGTH:
+            return value
+        shown = repr(value)
+        return shown if len(shown) <= SHOWN_VALUE_LENGTH else shown[: SHOWN_VALUE_LENGTH - 3] + "..."
 
     def __str__(self) -> str:
-        if self.value is _MISSING:
+        if not self.echo:
             return f"{self.key}: {self.message}"
-        shown = repr(self.value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        return f"{self.key}: {self.message} (got {shown})"
+        return f"{self.key}: {self.message} (got {self.shown_value()!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form for API error bodies."""
-        value = None if self.value is _MISSING else self.value
-        if not isinstance(value, (str, int, float, bool, type(None))):
-            value = repr(value)
-        return {"field": self.key, "value": value, "message": self.message}
+        return {"field": self.key, "value": self.shown_value(), "message": self.message}
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Any = _Missing()
-
-
-class SettingsError(ValueError):
+class SettingsError(WanError, ValueError):
     """Every problem found in a settings object at once."""
 
     def __init__(self, errors: Iterable[FieldError]) -> None:
@@ -66,7 +72,7 @@ class SettingsError(ValueError):
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
-    """' (did you mean 'x'?)' for the closest option, or ''."""
+    """ "; did you mean 'x'?" for the closest option (to append to a message), or ''."""
     close = difflib.get_close_matches(word, sorted(set(options)), n=1, cutoff=0.75)
     return f"; did you mean '{close[0]}'?" if close else ""
 
@@ -160,7 +166,8 @@ class FourNPlusOne(Integer):
             above = below + 4
             options = [n for n in (below, above) if self.minimum <= n <= self.maximum]
             nearest = min(options, key=lambda n: (abs(n - number), -n))
-            raise Invalid(f"must be 4n+1 (5, 9, ..., 77, 81); nearest valid: {nearest}")
+            examples = f"{self.minimum}, {self.minimum + 4}, ..., {self.maximum}"
+            raise Invalid(f"must be 4n+1 ({examples}); nearest valid: {nearest}")
         return number
 
     def describe(self) -> str:
@@ -289,58 +296,41 @@ class Converted:
         return self.description
 
 
-def local_file(value: Any, suffixes: tuple[str, ...], kind: str) -> str:
-    """Empty, or the path of an existing local file with one of `suffixes` (`kind`, e.g. "an
-    image", names it in the messages); Invalid says what is wrong."""
-    text = Text(4096)(value).strip()
-    if not text:
-        return ""
-    if "://" in text:
-        raise Invalid(f"must be a local file; URLs are not downloaded, save the {kind.split()[-1]} first")
-    try:
-        path = Path(text).expanduser()
-    except RuntimeError:  # "~name" where this machine has no user "name"
-        path = Path(text)
-    if not path.is_file():
-        raise Invalid("no such file")
-    if path.suffix.lower() not in suffixes:
-        raise Invalid(f"must be {kind} file ({', '.join(suffixes)})")
-    return text
-
-
-@dataclass(frozen=True)
-class ImageFile:
-    """Empty, or the path of an existing image file (URLs are not downloaded)."""
-
-    suffixes: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-
-    def __call__(self, value: Any) -> str:
-        return local_file(value, self.suffixes, "an image")
-
-    def describe(self) -> str:
-        """What the field allows, in words."""
-        return "empty, or the path of an image file"
-
-
-Validator = Integer | Number | Choice | Flag | Text | Converted | ImageFile
+Validator = Any  # Integer, Number, Choice, Flag, Text, Converted, files.LocalFile, ...
 
 
 @dataclass(frozen=True)
 class Spec:
-    """How one dataclass field appears in settings files: its key, validator and help text."""
+    """How one dataclass field appears in settings files and front ends: its key, validator,
+    help text, the label a form shows, and other keys that mean the same setting."""
 
     name: str
     key: str
     check: Validator
     help: str
+    label: str
     aliases: tuple[str, ...] = ()
 
 
 def setting(
-    default: Any, check: Validator, help: str, *, key: str | None = None, aliases: tuple[str, ...] = ()
+    default: Any,
+    check: Validator,
+    help: str,
+    *,
+    key: str | None = None,
+    label: str | None = None,
+    aliases: tuple[str, ...] = (),
 ) -> Any:
-    """Declare a validated settings field (a dataclass field with its Spec in the metadata)."""
-    return field(default=default, metadata={"check": check, "help": help, "key": key, "aliases": aliases})
+    """Declare a validated settings field (a dataclass field with its Spec in the metadata).
+    `label` is what forms show (default: the key in words, e.g. "Max frames")."""
+    metadata = {"check": check, "help": help, "key": key, "label": label, "aliases": aliases}
+    return field(default=default, metadata=metadata)
+
+
+def label_of(name: str) -> str:
+    """A setting's name in words: max_frames -> Max frames."""
+    words = name.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 def specs_of(cls: type, prefix: str = "") -> list[Spec]:
@@ -351,7 +341,8 @@ def specs_of(cls: type, prefix: str = "") -> list[Spec]:
             continue
         key = prefix + (f.metadata["key"] or f.name)
         aliases = tuple(prefix + a for a in f.metadata["aliases"])
-        result.append(Spec(f.name, key, f.metadata["check"], f.metadata["help"], aliases))
+        label = f.metadata["label"] or label_of(f.metadata["key"] or f.name)
+        result.append(Spec(f.name, key, f.metadata["check"], f.metadata["help"], label, aliases))
     return result
 
 

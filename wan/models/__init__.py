@@ -1,5 +1,2 @@
-"""Wan models: the registry of supported checkpoints (pure data) and, later, their loading."""
-
-from .registry import DEFAULT_MODEL, MODELS, ModelSpec, default_flow_shift, known_model, model_spec
-
-__all__ = ["DEFAULT_MODEL", "MODELS", "ModelSpec", "default_flow_shift", "known_model", "model_spec"]
+"""Loading and running the Wan models with diffusers: files, pipelines, memory and speed presets.
+The registry of what exists is wan.catalog (pure data)."""

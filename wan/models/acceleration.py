@@ -22,7 +22,7 @@ from typing import Any
 
 from .attention import fastest_backend, set_backend
 from .caching import StepCache
-from .speed import ResolvedSpeed
+from .speed import ResolvedSpeed, SpeedUnavailable
 
 
 @dataclass
@@ -67,9 +67,9 @@ class AppliedSpeed:
 def load_lora(pipe: Any, path: str) -> None:
     """Fuse a LoRA file into the transformer and drop its adapter layers (needs peft)."""
     if importlib.util.find_spec("peft") is None:
-        raise ValueError("speed_lora needs the peft package: pip install peft")
+        raise SpeedUnavailable("speed_lora needs the peft package: pip install peft")
     if not Path(path).is_file():
-        raise ValueError(f"speed_lora: no such file: {path}")
+        raise SpeedUnavailable(f"speed_lora: no such file: {path}")
     pipe.load_lora_weights(path, adapter_name="speed")
     pipe.fuse_lora(components=["transformer"], lora_scale=1.0)
     pipe.unload_lora_weights()

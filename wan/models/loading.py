@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from .memory import MemoryOptimizationConfig
+from ..config.memory import MemoryPreset
 from .resolve import ModelLocation
 
 PIPELINE_CLASSES = {"vace": "WanVACEPipeline", "t2v": "WanPipeline", "i2v": "WanImageToVideoPipeline"}
@@ -88,7 +88,7 @@ def release_text_encoder(pipe: Any) -> None:
     free_memory(reset_peak=False)
 
 
-def apply_memory(pipe: Any, memory: MemoryOptimizationConfig, device: Any) -> None:
+def apply_memory(pipe: Any, memory: MemoryPreset, device: Any) -> None:
     """Place the pipeline's models according to the preset."""
     import torch
 

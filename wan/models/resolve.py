@@ -18,10 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .registry import ModelSpec, model_spec
+from ..catalog import ModelSpec, model_spec
+from ..errors import WanError
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(WanError, FileNotFoundError):
     """A model that is neither on disk nor allowed to be downloaded."""
 
 

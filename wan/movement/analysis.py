@@ -12,20 +12,15 @@ described on its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..schedules import PromptSchedule
 from . import describe
 from .camera import CameraPath
 from .conventions import Channel
 from .patterns import PATTERNS, is_oscillating
 from .result import Movement, MovementAnalysis
 from .tracks import COHERENT_SHARE, TURN_FRACTION, Track, duration_word, intensity_level, intensity_word
-
-if TYPE_CHECKING:
-    from ..config import WanConfig
 
 # Peak over RMS below this: the rate is nearly constant between reversals (zig-zag); a sine
 # (pendulum) has 1.41.
@@ -140,25 +135,11 @@ def analyze_window(
     )
 
 
-def analyze_config(
-    config: WanConfig, windows: Sequence[tuple[int, int]], *, seed: int | None = None
+def analyze_windows(
+    path: CameraPath, windows: Sequence[tuple[int, int]], *, sensitivity: float = 1.0, max_phrases: int = 2
 ) -> list[MovementAnalysis]:
-    """Analyse windows of output frames of a config's animation with its movement options."""
-    path = CameraPath.from_config(config, seed)
-    options = config.movement
+    """Describe the camera motion of several windows [start, end) of output frames of `path`."""
     return [
-        analyze_window(path, start, end, sensitivity=options.sensitivity, max_phrases=options.max_phrases)
+        analyze_window(path, start, end, sensitivity=sensitivity, max_phrases=max_phrases)
         for start, end in windows
     ]
-
-
-def prompt_windows(config: WanConfig) -> list[tuple[int, int]]:
-    """One window per prompt keyframe range: [keyframe, next keyframe), the first from frame 0."""
-    schedule = PromptSchedule(config.prompts, config.max_frames)
-    starts = [0] + [k.frame for k in schedule.keyframes[1:]]
-    return list(zip(starts, [*starts[1:], config.max_frames], strict=True))
-
-
-def analyze_segments(config: WanConfig, *, seed: int | None = None) -> list[MovementAnalysis]:
-    """The movement of each prompt segment of a config."""
-    return analyze_config(config, prompt_windows(config), seed=seed)

@@ -12,15 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .conventions import Channel, channels_for, velocity_to_rate
 from .shake import shake_velocities
-
-if TYPE_CHECKING:
-    from ..config import WanConfig
 
 # Deliberate camera moves written as schedules (pans, sways, zig-zags) repeat at most about once
 # a second; hand-held shake lives at 1.5-10 Hz. A 1 Hz cut-off (-3 dB) keeps the first and
@@ -57,30 +53,27 @@ class CameraPath:
     shakify: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: WanConfig, seed: int | None = None) -> CameraPath:
-        """Evaluate the config's camera schedules and shake (`s` in expressions is `seed`)."""
-        channels = channels_for(config.animation_mode)
-        schedules = {c.schedule: config.schedule_values(c.schedule, seed) for c in channels}
-        shake = config.shake
+    def of_schedules(
+        cls,
+        mode: str,
+        fps: float,
+        frames: int,
+        width: int,
+        height: int,
+        schedules: Mapping[str, np.ndarray],
+        *,
+        shake: tuple[str, float, float] = ("None", 0.0, 0.0),
+    ) -> CameraPath:
+        """The path of evaluated schedules (name -> values of each of `frames` frames; the mode's
+        channels are used) with a Camera Shakify preset added: `shake` is (preset, intensity,
+        speed)."""
+        channels = channels_for(mode)
+        used = {c.schedule: schedules[c.schedule] for c in channels if c.schedule in schedules}
+        name, intensity, speed = shake
         shakify = shake_velocities(
-            shake.name,
-            shake.intensity,
-            shake.speed,
-            frames=config.max_frames,
-            fps=config.fps,
-            mode=config.animation_mode,
-            width=config.width,
-            height=config.height,
+            name, intensity, speed, frames=frames, fps=fps, mode=mode, width=width, height=height
         )
-        return cls(
-            config.animation_mode,
-            config.fps,
-            config.max_frames,
-            config.width,
-            config.height,
-            schedules,
-            shakify,
-        )
+        return cls(mode, fps, frames, width, height, used, shakify)
 
     @property
     def channels(self) -> tuple[Channel, ...]:

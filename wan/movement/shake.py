@@ -20,12 +20,9 @@ Scale (documented, chosen to match Deforum's 3D camera): the scene's depth plane
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from importlib import resources
-
 import numpy as np
 
+from ..catalog.shakify import shake_recordings
 from .conventions import DEFORUM_TRANSLATION_SCALE, FOCAL
 
 SOURCE_KEYS = (
@@ -36,17 +33,6 @@ SOURCE_KEYS = (
     "rotation_euler.1",
     "rotation_euler.2",
 )
-
-
-@lru_cache(maxsize=1)
-def _presets() -> dict[str, dict]:
-    text = resources.files("wan").joinpath("data/camera_shakify.json").read_text(encoding="utf-8")
-    return json.loads(text)["shakes"]
-
-
-def shake_presets() -> dict[str, str]:
-    """Preset key -> display name, e.g. INVESTIGATION -> Investigation."""
-    return {key: preset["name"] for key, preset in _presets().items()}
 
 
 def looped_catmull_rom(samples: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -65,7 +51,7 @@ def looped_catmull_rom(samples: np.ndarray, positions: np.ndarray) -> np.ndarray
 
 def shake_pose(name: str, intensity: float, speed: float, times: np.ndarray) -> dict[str, np.ndarray]:
     """Pose offsets (metres, radians) of a preset at `times` (seconds), per Shakify curve."""
-    preset = _presets()[name]
+    preset = shake_recordings()[name]
     source_fps = float(preset["fps"])
     poses = {}
     for key in SOURCE_KEYS:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config.interpolation import InterpolationOptions
 from .encode import write_mp4
-from .interpolation import InterpolationConfig, build_interpolator, interpolate_frames
+from .interpolation import build_interpolator, interpolate_frames
 from .quality import QualityChecker, QualityReport
 from .resample import output_samples
 from .video import VideoInfo, open_video
@@ -37,24 +38,25 @@ def _counted(frames: Iterator[np.ndarray], counter: list[int]) -> Iterator[np.nd
 def interpolate_video(
     source: str | Path,
     target: str | Path,
-    config: InterpolationConfig,
+    options: InterpolationOptions,
+    fps: float,
     *,
     crf: int = 17,
     models_dir: str | Path | None = None,
     device: str | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> InterpolatedVideo:
-    """Write `source` at `config.fps` to the MP4 `target`. Output frames: floor((N - 1) * fps /
-    source fps) + 1 for N source frames (wan.post.resample); disabled = strength 0 (held frames)."""
+    """Write `source` at `fps` to the MP4 `target`. Output frames: floor((N - 1) * fps / source
+    fps) + 1 for N source frames (wan.post.resample); disabled = strength 0 (held frames)."""
     info, frames = open_video(source)
-    interpolator, note = build_interpolator(config, models_dir=models_dir, device=device)
+    interpolator, note = build_interpolator(options, models_dir=models_dir, device=device)
     if note and on_note is not None:
         on_note(note)
-    strength = config.strength if config.enabled else 0.0
+    strength = options.strength if options.enabled else 0.0
     read = [0]
-    samples = output_samples(config.fps, info.fps, strength)
+    samples = output_samples(fps, info.fps, strength)
     written = write_mp4(
-        interpolate_frames(_counted(frames, read), samples, interpolator), target, fps=config.fps, crf=crf
+        interpolate_frames(_counted(frames, read), samples, interpolator), target, fps=fps, crf=crf
     )
     return InterpolatedVideo(info, Path(target), read[0], written, interpolator.name, note)
 

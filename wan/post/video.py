@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import WanError
 
-class VideoReadError(ValueError):
+
+class VideoReadError(WanError, ValueError):
     """A file that is missing or that ffmpeg cannot read as a video."""
 
 

@@ -10,18 +10,24 @@ few at a time.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..errors import WanError
+
 Conversation = list[dict[str, str]]
 
 
-class EnhancerError(RuntimeError):
+class EnhancerError(WanError, RuntimeError):
     """The enhancer could not produce an answer (server down, model failed to load, ...)."""
 
 
@@ -163,11 +169,53 @@ class QwenBackend:
         free_memory(reset_peak=False)
 
 
+def public_host(host: str) -> bool:
+    """Whether every address `host` resolves to is on the public internet (not this machine,
+    not a private, link-local or reserved network)."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    addresses = {str(info[4][0]) for info in infos}
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A chat server answers; it does not send the request (and its key) somewhere else."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        raise urllib.error.HTTPError(req.full_url, code, f"redirects to {newurl}; not followed", headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+# an OpenAI chat completion of a few hundred words is a few KB; more is not one
+MAX_ANSWER_BYTES = 1_000_000
+
+
+def _error_message(error: urllib.error.HTTPError) -> str:
+    """The `error.message` of an OpenAI-style JSON error body (at most 200 characters), else ''.
+    Other bodies (an HTML error page, whatever is at that address) are not repeated."""
+    try:
+        data = json.loads(error.read(20_000))
+        message = data["error"]["message"] if isinstance(data.get("error"), dict) else data.get("error", "")
+    except (ValueError, AttributeError, KeyError, TypeError, OSError):
+        return ""
+    return message[:200] if isinstance(message, str) else ""
+
+
 class OpenAIBackend:
     """Any OpenAI-compatible chat completions endpoint."""
 
     def __init__(
-        self, url: str, model: str, *, api_key: str = "", timeout: float = 60.0, concurrency: int = 4
+        self,
+        url: str,
+        model: str,
+        *,
+        api_key: str = "",
+        timeout: float = 60.0,
+        concurrency: int = 4,
+        public_only: bool = False,
+        deadline: float | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise EnhancerError(f"enhance_api_url must start with http:// or https://, not {url!r}")
@@ -176,6 +224,8 @@ class OpenAIBackend:
         self.api_key = api_key
         self.timeout = timeout
         self.concurrency = concurrency
+        self.public_only = public_only
+        self.deadline = deadline
 
     @property
     def endpoint(self) -> str:
@@ -200,19 +250,24 @@ class OpenAIBackend:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise EnhancerError("not asked: the request ran out of time")
+        if self.public_only and not public_host(urllib.parse.urlsplit(self.endpoint).hostname or ""):
+            raise EnhancerError(f"{self.endpoint} is not on the public internet; not asked")
         request = urllib.request.Request(self.endpoint, json.dumps(body).encode(), headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = response.read()
+            with _OPENER.open(request, timeout=self._timeout()) as response:
+                payload = response.read(MAX_ANSWER_BYTES + 1)
         except urllib.error.HTTPError as exc:
-            detail = exc.read()[:300].decode("utf-8", "replace").strip()
             hint = {
                 401: " (is the API key right?)",
                 403: " (is the API key right?)",
                 404: " (is the URL right?)",
             }
+            detail = _error_message(exc)
+            said = f": {detail}" if detail else ""
             raise EnhancerError(
-                f"{self.endpoint} answered HTTP {exc.code}{hint.get(exc.code, '')}: {detail}"
+                f"{self.endpoint} answered HTTP {exc.code}{hint.get(exc.code, '')}{said}"
             ) from None
         except TimeoutError:
             raise EnhancerError(f"{self.endpoint} did not answer within {self.timeout:g} s") from None
@@ -222,6 +277,8 @@ class OpenAIBackend:
             raise EnhancerError(
                 f"could not reach {self.endpoint}: {exc.reason} (is the server running?)"
             ) from None
+        if len(payload) > MAX_ANSWER_BYTES:
+            raise EnhancerError(f"{self.endpoint} answered with more than {MAX_ANSWER_BYTES} bytes")
         try:
             content = json.loads(payload)["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
@@ -229,6 +286,11 @@ class OpenAIBackend:
         if not isinstance(content, str):
             raise EnhancerError(f"{self.endpoint} answered without text content")
         return content
+
+    def _timeout(self) -> float:
+        if self.deadline is None:
+            return self.timeout
+        return max(0.1, min(self.timeout, self.deadline - time.monotonic()))
 
     def _answer(self, conversation: Conversation, sampling: Sampling) -> str | EnhancerError:
         try:

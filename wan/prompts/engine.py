@@ -15,96 +15,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..config.enhancement import LANGUAGES, EnhancementOptions
 from .backends import Backend, EnhancerError, OpenAIBackend, QwenBackend, Sampling
 from .cache import EnhancementCache, cache_key
 from .camera_words import keep_movement
 from .cleaning import clean_answer, junk_reason
 from .instructions import INSTRUCTIONS_VERSION, LIGHT, PromptContext, messages, system_message
-from .language import FOUND, LANGUAGES, count_words, detect_language, limit_words
+from .language import FOUND, count_words, detect_language, limit_words
 from .style import apply_style
 
 Source = Literal["model", "cache", "unchanged", "kept"]
-BACKENDS = ("qwen", "openai")
 # Enough tokens for the word limit: English runs ~1.4 tokens a word, Chinese ~1 per character.
 TOKENS_PER_WORD = 1.6
 API_KEY_VARIABLES = ("WAN_ENHANCE_API_KEY", "OPENAI_API_KEY")
 
 
-@dataclass(frozen=True)
-class EnhancementConfig:
-    """How prompts are enhanced (see wan.config's enhance_* settings for the meaning of each)."""
-
-    model: str = "auto"
-    backend: str = "qwen"
-    language: str = "en"
-    strength: float = 0.5
-    style_strength: float = 1.0
-    movement_context: bool = True
-    max_words: int = 120
-    seed: int = 0
-    api_url: str = ""
-    api_key: str = field(default="", repr=False)
-    timeout: float = 60.0
-    batch_size: int = 8
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.backend not in BACKENDS:
-            problems.append(f"enhance_backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
-        if self.language not in LANGUAGES:
-            problems.append(f"enhance_language must be one of {', '.join(LANGUAGES)}, not {self.language!r}")
-        for name, value in (("enhance_strength", self.strength), ("style_strength", self.style_strength)):
-            if not 0.0 <= value <= 1.0:
-                problems.append(f"{name} must be between 0 and 1, not {value!r}")
-        if self.max_words < 10:
-            problems.append(f"enhance_max_words must be at least 10, not {self.max_words}")
-        if self.backend == "openai" and not self.api_url:
-            problems.append("enhance_api_url is needed for the openai backend, e.g. http://127.0.0.1:8080/v1")
-        if self.batch_size < 1 or self.timeout <= 0:
-            problems.append("enhance_batch_size and enhance_timeout must be positive")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    @classmethod
-    def from_options(
-        cls, options: Any, *, style_strength: float = 1.0, api_key: str | None = None
-    ) -> EnhancementConfig:
-        """From the settings' enhance_* group; the API key comes from the argument or the environment."""
-        key = (
-            api_key
-            if api_key is not None
-            else next((os.environ[v] for v in API_KEY_VARIABLES if v in os.environ), "")
-        )
-        return cls(
-            model=options.model,
-            backend=options.backend,
-            language=options.language,
-            strength=options.strength,
-            style_strength=style_strength,
-            movement_context=options.movement_context,
-            max_words=options.max_words,
-            seed=options.seed,
-            api_url=options.api_url,
-            api_key=key,
-            timeout=options.timeout,
-            batch_size=options.batch_size,
-        )
-
-    def cache_settings(self) -> dict[str, Any]:
-        """The settings that change an answer (not the key, timeout or batching)."""
-        return {
-            "language": self.language,
-            "strength": self.strength,
-            "style_strength": self.style_strength,
-            "movement_context": self.movement_context,
-            "max_words": self.max_words,
-            "seed": self.seed,
-            "instructions": INSTRUCTIONS_VERSION,
-        }
+def api_key_from_environment() -> str:
+    """The chat server key of this process's environment ($WAN_ENHANCE_API_KEY, $OPENAI_API_KEY)."""
+    return next((os.environ[v] for v in API_KEY_VARIABLES if os.environ.get(v)), "")
 
 
 @dataclass(frozen=True)
@@ -123,6 +55,20 @@ class EnhancedPrompt:
     def changed(self) -> bool:
         """Whether the prompt differs from the original."""
         return self.prompt != self.original
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnhancedPrompt:
+        """Read what to_dict wrote (an enhancement that ran in another process)."""
+        context = PromptContext(data.get("movement", ""), data.get("style", ""))
+        return cls(
+            data["original"],
+            data["prompt"],
+            context,
+            data["source"],
+            data.get("note", ""),
+            data.get("model", ""),
+            bool(data.get("error", False)),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -151,15 +97,25 @@ class PromptEnhancementEngine:
 
     def __init__(
         self,
-        config: EnhancementConfig | None = None,
+        options: EnhancementOptions | None = None,
         *,
+        style_strength: float = 1.0,
+        api_key: str | None = None,
+        public_only: bool = False,
+        deadline: float | None = None,
         backend: Backend | None = None,
         cache: EnhancementCache | str | Path | Literal[False] | None = None,
         models_dir: str | Path | None = None,
         allow_download: bool = False,
         device: str | None = None,
     ) -> None:
-        self.config = config or EnhancementConfig()
+        self.options = options or EnhancementOptions()
+        self.style_strength = style_strength
+        self.api_key = api_key_from_environment() if api_key is None else api_key
+        # a chat server the caller chose: it must stay on the public internet (wan.service.chat_servers)
+        self.public_only = public_only
+        # time.monotonic() after which no more chat requests are sent (the rest stay as they are)
+        self.deadline = deadline
         self._backend = backend
         self.cache = (
             None
@@ -177,18 +133,23 @@ class PromptEnhancementEngine:
     def backend(self) -> Backend:
         """The backend, created (not loaded) on first use."""
         if self._backend is None:
-            if self.config.backend == "openai":
-                model = "" if self.config.model == "auto" else self.config.model
+            if self.options.backend == "openai":
+                model = "" if self.options.model == "auto" else self.options.model
                 self._backend = OpenAIBackend(
-                    self.config.api_url, model, api_key=self.config.api_key, timeout=self.config.timeout
+                    self.options.api_url,
+                    model,
+                    api_key=self.api_key,
+                    timeout=self.options.timeout,
+                    public_only=self.public_only,
+                    deadline=self.deadline,
                 )
             else:
                 from .models import resolve_enhancer
 
                 location = resolve_enhancer(
-                    self.config.model, models_dir=self.models_dir, allow_download=self.allow_download
+                    self.options.model, models_dir=self.models_dir, allow_download=self.allow_download
                 )
-                self._backend = QwenBackend(location, device=self.device, batch_size=self.config.batch_size)
+                self._backend = QwenBackend(location, device=self.device, batch_size=self.options.batch_size)
         return self._backend
 
     def unload(self) -> None:
@@ -208,23 +169,23 @@ class PromptEnhancementEngine:
         return self.enhance_prompts([base], [PromptContext(movement, style)])[0]
 
     def _sampling(self, retry: bool) -> Sampling:
-        strength = self.config.strength
+        strength = self.options.strength
         return Sampling(
-            max_new_tokens=int(self.config.max_words * TOKENS_PER_WORD) + 32,
+            max_new_tokens=int(self.options.max_words * TOKENS_PER_WORD) + 32,
             # light rewrites keep the user's words: decode greedily; freer ones sample
             temperature=0.0 if strength < LIGHT else round(0.4 + 0.5 * strength, 3),
-            seed=self.config.seed + (1 if retry else 0),
+            seed=self.options.seed + (1 if retry else 0),
         )
 
     def _conversation(self, prompt: str, context: PromptContext, retry: bool) -> list[dict[str, str]]:
         system = system_message(
             prompt,
             context,
-            language=self.config.language,
-            strength=self.config.strength,
-            style_strength=self.config.style_strength,
-            movement_context=self.config.movement_context,
-            max_words=self.config.max_words,
+            language=self.options.language,
+            strength=self.options.strength,
+            style_strength=self.style_strength,
+            movement_context=self.options.movement_context,
+            max_words=self.options.max_words,
             retry=retry,
         )
         return messages(prompt, system)
@@ -234,22 +195,21 @@ class PromptEnhancementEngine:
             {
                 "model": identity,
                 "prompt": prompt,
-                "movement": context.movement if self.config.movement_context else "",
+                "movement": context.movement if self.options.movement_context else "",
                 "style": context.style,
-                "settings": self.config.cache_settings(),
+                "settings": self.options.cache_settings(self.style_strength)
+                | {"instructions": INSTRUCTIONS_VERSION},
             }
         )
 
     def _finish(self, answer: str, context: PromptContext) -> tuple[str, str]:
         """(final prompt, note) from a clean answer in the right language."""
-        movement = context.movement if self.config.movement_context else ""
+        movement = context.movement if self.options.movement_context else ""
         reserve = count_words(movement) + 1 if movement else 0
-        text = limit_words(answer, max(self.config.max_words - reserve, 10))
-        text, note = keep_movement(text, movement, self.config.language)
-        if context.style and self.config.language == "en":
-            text, _added = apply_style(
-                text, context.style, strength=self.config.style_strength, mode="adaptive"
-            )
+        text = limit_words(answer, max(self.options.max_words - reserve, 10))
+        text, note = keep_movement(text, movement, self.options.language)
+        if context.style and self.options.language == "en":
+            text, _added = apply_style(text, context.style, strength=self.style_strength, mode="adaptive")
         return text, note
 
     def _judge(self, answer: str | EnhancerError) -> _Verdict:
@@ -261,8 +221,8 @@ class PromptEnhancementEngine:
         if reason:
             return _Verdict(None, reason)
         language = detect_language(cleaned)
-        if language != self.config.language:
-            wanted, got = LANGUAGES[self.config.language], FOUND[language]
+        if language != self.options.language:
+            wanted, got = LANGUAGES[self.options.language], FOUND[language]
             return _Verdict(None, f"the answer was in {got}, not {wanted}", wrong_language=True)
         return _Verdict(cleaned)
 
@@ -273,22 +233,30 @@ class PromptEnhancementEngine:
         contexts = list(contexts) if contexts is not None else [PromptContext()] * len(prompts)
         if len(contexts) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(contexts)} contexts")
-        results: list[EnhancedPrompt | None] = [None] * len(prompts)
-        if self.config.strength == 0:
-            return [
-                EnhancedPrompt(p, p, c, "unchanged", "enhancement strength is 0")
-                for p, c in zip(prompts, contexts, strict=True)
-            ]
+        pairs = list(zip(prompts, contexts, strict=True))
+        if self.options.strength == 0:
+            return [EnhancedPrompt(p, p, c, "unchanged", "enhancement strength is 0") for p, c in pairs]
         try:
             identity = self.backend.identity
         except (EnhancerError, OSError, ValueError) as exc:  # no model files, bad URL
-            return [
-                EnhancedPrompt(p, p, c, "kept", f"enhancer unavailable: {exc}", error=True)
-                for p, c in zip(prompts, contexts, strict=True)
-            ]
+            note = f"enhancer unavailable: {exc}"
+            return [EnhancedPrompt(p, p, c, "kept", note, error=True) for p, c in pairs]
+        results, pending = self._known(pairs, identity)
+        verdicts = self._ask(list(pending))
+        for (prompt, context), indices in pending.items():
+            enhanced = self._result(prompt, context, verdicts[(prompt, context)], identity)
+            for index in indices:
+                results[index] = enhanced
+        return [r for r in results if r is not None]
 
+    def _known(
+        self, pairs: list[tuple[str, PromptContext]], identity: str
+    ) -> tuple[list[EnhancedPrompt | None], dict[tuple[str, PromptContext], list[int]]]:
+        """(results known without the model: empty prompts and cached answers, the rest to ask
+        the model for with the indices each one answers)."""
+        results: list[EnhancedPrompt | None] = [None] * len(pairs)
         pending: dict[tuple[str, PromptContext], list[int]] = {}
-        for index, (prompt, context) in enumerate(zip(prompts, contexts, strict=True)):
+        for index, (prompt, context) in enumerate(pairs):
             if not prompt.strip():
                 results[index] = EnhancedPrompt(prompt, prompt, context, "unchanged", "the prompt is empty")
                 continue
@@ -297,9 +265,12 @@ class PromptEnhancementEngine:
                 results[index] = EnhancedPrompt(prompt, cached, context, "cache", model=identity)
             else:
                 pending.setdefault((prompt, context), []).append(index)
+        return results, pending
 
-        outcome: dict[tuple[str, PromptContext], _Verdict] = {}
-        todo = list(pending)
+    def _ask(self, todo: list[tuple[str, PromptContext]]) -> dict[tuple[str, PromptContext], _Verdict]:
+        """The model's verdict on each prompt: asked once in one batch, and once more, with a
+        firmer instruction, for answers in the wrong language (junk and errors repeat themselves)."""
+        verdicts: dict[tuple[str, PromptContext], _Verdict] = {}
         for retry in (False, True):
             if not todo:
                 break
@@ -309,26 +280,19 @@ class PromptEnhancementEngine:
                 )
             except (EnhancerError, OSError) as exc:
                 answers = [EnhancerError(str(exc))] * len(todo)
-            again = []
             for item, answer in zip(todo, answers, strict=True):
-                outcome[item] = self._judge(answer)
-                # Only a wrong language is worth asking again; junk and errors repeat themselves.
-                if outcome[item].wrong_language and not retry:
-                    again.append(item)
-            todo = again
+                verdicts[item] = self._judge(answer)
+            todo = [item for item in todo if verdicts[item].wrong_language and not retry]
+        return verdicts
 
-        for (prompt, context), indices in pending.items():
-            verdict = outcome[(prompt, context)]
-            if verdict.answer is None:
-                note = f"kept the original: {verdict.reason}"
-                enhanced = EnhancedPrompt(prompt, prompt, context, "kept", note, identity, verdict.error)
-            else:
-                final, note = self._finish(verdict.answer, context)
-                if self.cache:
-                    self.cache.put(
-                        self._key(identity, prompt, context), final, model=identity, original=prompt
-                    )
-                enhanced = EnhancedPrompt(prompt, final, context, "model", note, identity)
-            for index in indices:
-                results[index] = enhanced
-        return [r for r in results if r is not None]
+    def _result(
+        self, prompt: str, context: PromptContext, verdict: _Verdict, identity: str
+    ) -> EnhancedPrompt:
+        """The enhanced prompt of a verdict (cached when usable), or the original with the reason."""
+        if verdict.answer is None:
+            note = f"kept the original: {verdict.reason}"
+            return EnhancedPrompt(prompt, prompt, context, "kept", note, identity, verdict.error)
+        final, note = self._finish(verdict.answer, context)
+        if self.cache:
+            self.cache.put(self._key(identity, prompt, context), final, model=identity, original=prompt)
+        return EnhancedPrompt(prompt, final, context, "model", note, identity)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 
-LANGUAGES = {"en": "English", "zh": "Chinese"}
+from ..config.enhancement import LANGUAGES
+
 # what detect_language found, in words
 FOUND = {**LANGUAGES, "mixed": "mixed Chinese and English", "unknown": "no recognisable script"}
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

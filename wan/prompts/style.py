@@ -23,14 +23,11 @@ the schedule changes it; off, a clip takes the style that covers most of its fra
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from collections import Counter
-from dataclasses import dataclass
 
-from ..schedules.keyframes import ScheduleError, frame_number, split_top_level, unquote
-
-BLEND_MODES = ("overwrite", "blend", "adaptive")
+from ..config.style import BLEND_MODES, StyleOptions
+from ..schedules import parse_style_schedule
 
 # Words that name how an image is made. One group per medium; a term implies its group's others.
 MEDIUMS: tuple[tuple[str, ...], ...] = (
@@ -61,10 +58,6 @@ _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 _STOP_WORDS = frozenset(
     ("a", "an", "the", "of", "in", "on", "at", "with", "and", "to", "by", "for", "from", "style", "like")
 )
-
-
-class StyleScheduleError(ScheduleError):
-    """A style schedule that cannot be read."""
 
 
 def _stem(word: str) -> str:
@@ -165,110 +158,28 @@ def apply_style(prompt: str, style: str, *, strength: float = 1.0, mode: str = "
     return f"{kept}, {added}", added
 
 
-def parse_style_schedule(
-    text: str, max_frames: int, *, name: str = "style_schedule"
-) -> tuple[tuple[int, str], ...]:
-    """Keyframes (frame, style) of a style schedule, sorted; a repeated frame: the last wins."""
-    text = text.strip()
-    if not text:
-        return ()
-    entries: list[tuple[str, str]] = []
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StyleScheduleError(
-                name, f"is not valid JSON: {exc.msg} at character {exc.pos}", text=text
-            ) from None
-        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise StyleScheduleError(name, 'as JSON must map frames to style texts, e.g. {"0": "watercolor"}')
-        entries = [(str(k), v) for k, v in data.items()]
-    else:
-        for part, start in split_top_level(text, ","):
-            if not part.strip():
-                continue
-            pieces = split_top_level(part, ":")
-            if len(pieces) < 2:
-                raise StyleScheduleError(
-                    name,
-                    f"'{part.strip()}' needs a ':' between the frame and the style, e.g. 0:(watercolor)",
-                    text=text,
-                    position=start,
-                )
-            value = unquote(part[pieces[1][1] :])
-            if value.startswith("(") and value.endswith(")"):
-                value = unquote(value[1:-1])
-            entries.append((pieces[0][0], value))
-    by_frame: dict[int, str] = {}
-    for key, value in entries:
-        try:
-            frame = frame_number(unquote(key), max_frames=max_frames, seed=-1)
-        except ValueError as exc:
-            raise StyleScheduleError(
-                name, f"frame '{unquote(key)}' is not a frame number: {exc}", text=text
-            ) from None
-        if frame < 0:
-            raise StyleScheduleError(name, f"frame {frame} is negative; frames start at 0", text=text)
-        by_frame[frame] = value.strip()
-    return tuple(sorted(by_frame.items()))
+def style_of_frames(options: StyleOptions, frame_count: int) -> list[str]:
+    """The style text of every frame: the schedule's where it has one, else the base text."""
+    keyframes = parse_style_schedule(options.schedule, frame_count)
+    if not keyframes:
+        return [options.text] * frame_count
+    frames = [f for f, _ in keyframes]
+    return [keyframes[max(bisect.bisect_right(frames, frame) - 1, 0)][1] for frame in range(frame_count)]
 
 
-@dataclass(frozen=True)
-class AdvancedStyleConfig:
-    """A style: base text, strength, blend mode, a schedule over time, temporal consistency."""
-
-    text: str = ""
-    strength: float = 1.0
-    blend_mode: str = "blend"
-    schedule: str = ""
-    temporal_consistency: bool = True
-
-    def __post_init__(self) -> None:
-        if self.blend_mode not in BLEND_MODES:
-            raise ValueError(
-                f"style_blend_mode must be one of {', '.join(BLEND_MODES)}, not {self.blend_mode!r}"
-            )
-        if not 0.0 <= self.strength <= 1.0:
-            raise ValueError(f"style_strength must be between 0 and 1, not {self.strength!r}")
-
-    @classmethod
-    def from_options(cls, options: object) -> AdvancedStyleConfig:
-        """From the settings' style group (wan.config StyleOptions)."""
-        return cls(
-            text=options.text,  # type: ignore[attr-defined]
-            strength=options.strength,  # type: ignore[attr-defined]
-            blend_mode=options.blend_mode,  # type: ignore[attr-defined]
-            schedule=options.schedule,  # type: ignore[attr-defined]
-            temporal_consistency=getattr(options, "temporal_consistency", True),
-        )
-
-    @property
-    def active(self) -> bool:
-        """Whether any style is applied at all."""
-        return self.strength > 0 and bool(self.text.strip() or self.schedule.strip())
-
-    def create_style_schedule(self, frame_count: int) -> list[str]:
-        """The style text of every frame: the schedule's where it has one, else the base text."""
-        keyframes = parse_style_schedule(self.schedule, frame_count)
-        if not keyframes:
-            return [self.text] * frame_count
-        frames = [f for f, _ in keyframes]
-        styles: list[str] = []
-        for frame in range(frame_count):
-            index = max(bisect.bisect_right(frames, frame) - 1, 0)
-            styles.append(keyframes[index][1])
-        return styles
-
-    def clip_styles(self, windows: list[tuple[int, int]], frame_count: int) -> list[str]:
-        """The style of each clip given its output-frame window [start, end)."""
-        per_frame = self.create_style_schedule(frame_count)
-        last = frame_count - 1
-        styles = []
-        for start, end in windows:
-            first = min(max(start, 0), last)
-            if self.temporal_consistency:
-                styles.append(per_frame[first])
-            else:
-                counts = Counter(per_frame[first : max(min(end, frame_count), first + 1)])
-                styles.append(max(counts, key=lambda s: (counts[s], -per_frame.index(s))))
-        return styles
+def clip_styles(options: StyleOptions, windows: list[tuple[int, int]], frame_count: int) -> list[str]:
+    """The style of each clip given its output-frame window [start, end): the style at its first
+    frame with temporal consistency, else the style that covers most of its frames."""
+    if not options.active:
+        return [""] * len(windows)
+    per_frame = style_of_frames(options, frame_count)
+    last = frame_count - 1
+    styles = []
+    for start, end in windows:
+        first = min(max(start, 0), last)
+        if options.temporal_consistency:
+            styles.append(per_frame[first])
+        else:
+            counts = Counter(per_frame[first : max(min(end, frame_count), first + 1)])
+            styles.append(max(counts, key=lambda s: (counts[s], -per_frame.index(s))))
+    return styles

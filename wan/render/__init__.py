@@ -12,7 +12,8 @@ from typing import Any
 _WHERE = {
     "RenderError": "engine",
     "RenderOptions": "engine",
-    "RenderResult": "engine",
+    "VideoResult": "result",
+    "torch_device": "engine",
     "render": "engine",
     "ProgressCallback": "events",
     "ProgressEvent": "events",

@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from ..catalog import model_spec
+from ..config import InterpolationOptions, MemoryPreset, SpeedOptions, WanConfig
+from ..errors import WanError
 from ..models.acceleration import AppliedSpeed, apply_speed, prepare_weights
 from ..models.flops import video_tokens
 from ..models.loading import (
@@ -36,22 +39,21 @@ from ..models.loading import (
     load_pipeline,
     release_text_encoder,
 )
-from ..models.memory import MemoryOptimizationConfig, resolve_memory
-from ..models.registry import model_spec
+from ..models.memory import resolve_memory
 from ..models.resolve import ModelLocation, resolve_model
-from ..models.speed import DeviceInfo, SpeedConfig, resolve_speed
+from ..models.speed import DeviceInfo, resolve_speed
 from ..plan import ClipPlan, GenerationPlan
 from ..post.color import ColorStats, color_stats, match_colors
-from ..post.interpolation import InterpolationConfig
 from ..post.quality.checker import BLACK_LEVEL
 from .conditioning import as_image, load_init_image, vace_inputs
 from .events import ProgressCallback, ProgressEvent, RenderControl
-from .output import check_interpolation, write_output
+from .output import write_output
 from .previews import LatentPreviewer
+from .result import VideoResult
 from .run_folder import RunFolder
 
 
-class RenderError(RuntimeError):
+class RenderError(WanError, RuntimeError):
     """A clip that cannot be generated (NaN output, out of memory on every preset, ...)."""
 
 
@@ -62,7 +64,7 @@ class RenderOptions:
 
     device: str | None = None
     memory: str = "auto"
-    speed: SpeedConfig = field(default_factory=SpeedConfig)
+    speed: SpeedOptions = field(default_factory=SpeedOptions)
     models_dir: str | None = None
     allow_download: bool = False
     preview_every: int = 5
@@ -71,19 +73,23 @@ class RenderOptions:
     write_video: bool = True
     crf: int = 17
     max_attempts: int = 4
-    interpolation: InterpolationConfig | None = None
+    interpolation: InterpolationOptions | None = None
     quality_checks: bool = True
 
-
-@dataclass(frozen=True)
-class RenderResult:
-    """Where the results are."""
-
-    run_dir: Path
-    video: Path | None
-    frames_dir: Path | None
-    plan: GenerationPlan
-    metrics: dict[str, Any]
+    @classmethod
+    def of(cls, config: WanConfig, **host: Any) -> RenderOptions:
+        """The options a config asks for; `host` adds where models are, the device and what to
+        write (device, models_dir, allow_download, save_frames, write_video, ...)."""
+        values = {
+            "memory": config.memory.preset,
+            "speed": config.speed,
+            "color_coherence": config.output.color_coherence,
+            "save_frames": config.output.save_frames,
+            "crf": config.output.crf,
+            "interpolation": config.interpolation,
+            "quality_checks": config.output.quality_checks,
+        }
+        return cls(**(values | host))
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
@@ -100,7 +106,7 @@ def _latent_frames(num_frames: int) -> int:
 @dataclass
 class _Loaded:
     model: str
-    memory: MemoryOptimizationConfig
+    memory: MemoryPreset
     pipe: Any
     previewer: LatentPreviewer | None
     speed: AppliedSpeed
@@ -115,7 +121,7 @@ class _Session:
     control: RenderControl
     device: Any
     dtype: Any
-    memory: MemoryOptimizationConfig
+    memory: MemoryPreset
     locations: dict[str, ModelLocation] = field(default_factory=dict)
     embeddings: dict[str, dict[tuple[str, str], tuple[Any, Any]]] = field(default_factory=dict)
     loaded: _Loaded | None = None
@@ -123,13 +129,20 @@ class _Session:
     reference: ColorStats | None = None
     seconds_per_step: float | None = None
     frames_done: int = 0
+    clip_now: int = 0  # the clip being (or last) worked on: events without a clip keep it
 
     # -- events ---------------------------------------------------------------------------------
 
     def emit(self, kind: str, clip: ClipPlan | None = None, **values: Any) -> None:
+        """Report progress; events never go back (a clip's index, its step, frames done)."""
+        if clip is not None:
+            self.clip_now = clip.index
+        if kind in ("writing", "done"):  # every clip is done: the output stage comes last
+            self.clip_now = len(self.plan.clips) - 1
+            values.setdefault("step", self.plan.steps)
         event = ProgressEvent(
             kind=kind,  # type: ignore[arg-type]
-            clip=clip.index if clip else 0,
+            clip=self.clip_now,
             clips=len(self.plan.clips),
             steps=self.plan.steps,
             frames_total=self.plan.model_frames,
@@ -156,7 +169,7 @@ class _Session:
         self.unload()
         return self.load(clip.model, self.memory)
 
-    def load(self, model: str, memory: MemoryOptimizationConfig) -> _Loaded:
+    def load(self, model: str, memory: MemoryPreset) -> _Loaded:
         if model not in self.locations:
             self.locations[model] = resolve_model(
                 model,
@@ -274,9 +287,42 @@ class _Session:
 
     def generate(self, clip: ClipPlan) -> dict[str, Any]:
         """Generate, check, correct and store one clip; returns its metadata."""
+        self.emit("clip_start", clip, message=clip.prompt)
+        frames, loaded, attempts, seconds = self.denoise_with_retries(clip)
+        speed = loaded.speed.record()
+        loaded.speed.after_clip()
+        if np.isnan(frames).any():
+            raise RenderError(
+                f"clip {clip.index} produced NaN values; this usually means the model ran in float16 and "
+                "overflowed, or its weights are damaged"
+            )
+        pixels = np.rint(np.clip(frames, 0.0, 1.0) * 255.0).astype(np.uint8)
+        new = pixels[clip.overlap_frames : clip.overlap_frames + clip.new_frames]
+        black = int(np.count_nonzero(frames.reshape(len(frames), -1).mean(axis=1) < BLACK_LEVEL))
+        new = self.coherent_colors(new)
+        metadata = {
+            "index": clip.index,
+            "model": clip.model,
+            "memory_preset": loaded.memory.name,
+            "speed": speed,
+            "attempts": attempts,
+            "seconds": round(seconds, 4),
+            "seconds_per_frame": round(seconds / clip.num_frames, 4),
+            "peak_memory_bytes": _peak_memory(),
+            "black_frames": black,
+            "warnings": [f"{black} black frame(s)"] if black else [],
+        }
+        self.folder.write_clip(clip, new, metadata)
+        self.frames_done += clip.new_frames
+        last = self.folder.write_preview(f"clip_{clip.index:04d}.png", new[-1])
+        self.emit("clip_done", clip, message=str(last), preview=new[-1])
+        return metadata
+
+    def denoise_with_retries(self, clip: ClipPlan) -> tuple[np.ndarray, _Loaded, int, float]:
+        """(frames, the pipeline that made them, attempts, seconds): an out-of-memory error
+        moves to the next memory preset and tries again, up to `max_attempts`."""
         import torch
 
-        self.emit("clip_start", clip, message=clip.prompt)
         conditioning = self.conditioning(clip)
         attempts = 0
         while True:
@@ -287,7 +333,7 @@ class _Session:
             started = time.perf_counter()
             try:
                 frames = self.denoise(clip, loaded, conditioning)
-                break
+                return frames, loaded, attempts, time.perf_counter() - started
             except Exception as error:
                 if not _is_out_of_memory(error):
                     raise
@@ -305,39 +351,15 @@ class _Session:
                 self.unload()
                 self.memory = stronger
                 self.load(clip.model, stronger)
-        seconds = time.perf_counter() - started
-        speed = loaded.speed.record()
-        loaded.speed.after_clip()
-        if np.isnan(frames).any():
-            raise RenderError(
-                f"clip {clip.index} produced NaN values; this usually means the model ran in float16 and "
-                "overflowed, or its weights are damaged"
-            )
-        pixels = np.rint(np.clip(frames, 0.0, 1.0) * 255.0).astype(np.uint8)
-        new = pixels[clip.overlap_frames : clip.overlap_frames + clip.new_frames]
-        black = int(np.count_nonzero(frames.reshape(len(frames), -1).mean(axis=1) < BLACK_LEVEL))
-        if self.options.color_coherence:
-            if self.reference is None:
-                self.reference = color_stats(new)
-            else:
-                new = match_colors(new, self.reference)
-        metadata = {
-            "index": clip.index,
-            "model": clip.model,
-            "memory_preset": self.loaded.memory.name if self.loaded else self.memory.name,
-            "speed": speed,
-            "attempts": attempts,
-            "seconds": round(seconds, 4),
-            "seconds_per_frame": round(seconds / clip.num_frames, 4),
-            "peak_memory_bytes": _peak_memory(),
-            "black_frames": black,
-            "warnings": [f"{black} black frame(s)"] if black else [],
-        }
-        self.folder.write_clip(clip, new, metadata)
-        self.frames_done += clip.new_frames
-        last = self.folder.write_preview(f"clip_{clip.index:04d}.png", new[-1])
-        self.emit("clip_done", clip, message=str(last), preview=new[-1])
-        return metadata
+
+    def coherent_colors(self, frames: np.ndarray) -> np.ndarray:
+        """The clip's new frames with the first clip's colour statistics (when asked for)."""
+        if not self.options.color_coherence:
+            return frames
+        if self.reference is None:
+            self.reference = color_stats(frames)
+            return frames
+        return match_colors(frames, self.reference)
 
 
 def _peak_memory() -> int | None:
@@ -352,6 +374,31 @@ def _peak_memory() -> int | None:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
 
 
+def torch_device(name: str | None) -> Any:
+    """The torch device to render on: `name`, or CUDA when available, else the CPU. A device this
+    machine does not have is a RenderError that says so (before anything is written)."""
+    import torch
+
+    if not name:
+        return default_device()
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RenderError(f"--device: '{name}' is not a torch device (cpu, cuda, cuda:1, mps)") from None
+    present = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available(),
+    }.get(device.type, False)
+    if device.type == "cuda" and present and device.index is not None:
+        present = device.index < torch.cuda.device_count()
+    if not present:
+        raise RenderError(
+            f"device '{name}' is not available on this machine; use cpu, or leave the device unset"
+        )
+    return device
+
+
 def render(
     plan: GenerationPlan,
     run_dir: str | Path,
@@ -361,17 +408,19 @@ def render(
     control: RenderControl | None = None,
     resume: bool = False,
     settings: dict[str, Any] | None = None,
-) -> RenderResult:
+) -> VideoResult:
     """Generate every clip of `plan` into `run_dir`, then the video (see the module doc)."""
-    import torch
-
     options = options or RenderOptions()
-    check_interpolation(plan, options.interpolation)
     started = time.perf_counter()
-    # 1. the run folder
+    device = torch_device(options.device)
+    # 1. the run folder, once the models are known to be there (nothing is left behind otherwise)
+    models_dir = Path(options.models_dir) if options.models_dir else None
+    locations = {
+        model: resolve_model(model, models_dir=models_dir, allow_download=options.allow_download)
+        for model in dict.fromkeys(clip.model for clip in plan.clips)
+    }
     folder = RunFolder(run_dir)
     folder.start(plan, settings, resume=resume)
-    device = torch.device(options.device) if options.device else default_device()
     session = _Session(
         plan=plan,
         folder=folder,
@@ -381,10 +430,12 @@ def render(
         device=device,
         dtype=default_dtype(device),
         memory=resolve_memory(options.memory),
+        locations=locations,
     )
     # 2. the clips
     first = folder.first_unfinished(plan)
     session.frames_done = sum(c.new_frames for c in plan.clips[:first])
+    session.clip_now = min(first, len(plan.clips) - 1)
     if options.color_coherence and first > 0:
         first_clip = plan.clips[0]
         session.reference = color_stats(
@@ -423,4 +474,5 @@ def render(
         metrics["quality"] = output.quality.to_dict()
     folder.write_metrics(metrics)
     session.emit("done", message=str(output.video or output.frames_dir or folder.root))
-    return RenderResult(folder.root, output.video, output.frames_dir, plan, metrics)
+    rendered = len(plan.clips) - first
+    return VideoResult(folder.root, output.video, output.frames_dir, plan, metrics, rendered)

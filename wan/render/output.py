@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from ..config import InterpolationOptions
 from ..plan import GenerationPlan
 from ..post.encode import write_mp4
-from ..post.interpolation import InterpolationConfig, build_interpolator, interpolate_frames
+from ..post.interpolation import build_interpolator, interpolate_frames
 from ..post.quality import QualityChecker, QualityReport
 from ..post.resample import nearest_model_frames, output_joins, plan_samples
 from .run_folder import RunFolder, read_png, write_png
@@ -38,14 +39,6 @@ class Output:
     frames_dir: Path | None
     interpolation: dict[str, Any]
     quality: QualityReport | None
-
-
-def check_interpolation(plan: GenerationPlan, interpolation: InterpolationConfig | None) -> None:
-    """A ValueError before any generation when the interpolation targets another fps than the plan."""
-    if interpolation is not None and interpolation.enabled and interpolation.fps != plan.output_fps:
-        raise ValueError(
-            f"interpolation fps {interpolation.fps:g} differs from the plan's output fps {plan.output_fps:g}"
-        )
 
 
 def _link_nearest(folder: RunFolder, frames_dir: Path, sources: np.ndarray) -> None:
@@ -86,7 +79,7 @@ def _source(
     plan: GenerationPlan,
     folder: RunFolder,
     frames_dir: Path | None,
-    interpolation: InterpolationConfig | None,
+    interpolation: InterpolationOptions | None,
     models_dir: str | None,
     device: str | None,
     emit: Emit,
@@ -109,7 +102,7 @@ def _source(
     frames = interpolate_frames(model_frames, samples, interpolator)
     if frames_dir is not None:
         frames = _saved(frames, frames_dir)
-    described = interpolation.to_dict() | {"used": interpolator.name, "note": note}
+    described = interpolation.values() | {"fps": plan.output_fps, "used": interpolator.name, "note": note}
     return frames, [sample.time for sample in samples], described
 
 
@@ -117,7 +110,7 @@ def write_output(
     plan: GenerationPlan,
     folder: RunFolder,
     *,
-    interpolation: InterpolationConfig | None,
+    interpolation: InterpolationOptions | None,
     save_frames: bool,
     write_video: bool,
     quality_checks: bool,

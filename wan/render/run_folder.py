@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import WanError
 from ..plan import ClipPlan, GenerationPlan
 
 
-class ResumeMismatchError(ValueError):
+class ResumeMismatchError(WanError, ValueError):
     """A run folder that holds a different plan than the one asked for."""
 
 

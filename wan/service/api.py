@@ -4,57 +4,56 @@ Planning, movement analysis and the model listing need neither torch nor a GPU; 
 loads a language model (or asks a server); generation loads a Wan model. Settings may be given
 as a WanConfig or as a settings dict (ours or a Deforum settings file's contents): dicts are
 validated with wan.config, whose SettingsError names every bad field.
+
+Generating is one call for everyone, `generate`: it plans (enhancing the prompts when the
+settings say so, or reusing the prompts of the run it resumes), picks the run folder and renders.
+A front end that shows the plan first passes the plan it made with `plan_run`.
 """
 
 from __future__ import annotations
 
+import datetime
 import platform
-import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import WanConfig, config_from_dict
-from ..movement import MovementAnalysis, analyze_segments
-from ..plan import GenerationPlan, create_plan
-from ..prompts import EnhancedPrompt, EnhancementConfig, EnhancerError, PromptContext, PromptEnhancementEngine
+from ..config import DEFAULT_OUTPUT_DIR, EnhancementOptions, WanConfig, config_from_dict, preset_for_vram
+from ..movement import MovementAnalysis
+from ..plan import GenerationPlan, adopt_prompts, create_plan, enhance_plan, movement_by_prompt
+from ..prompts import EnhancedPrompt, EnhancerError, PromptContext, PromptEnhancementEngine
+from ..render.result import VideoResult
 
 
-@dataclass(frozen=True)
-class VideoResult:
-    """What a generation produced: where the files are, the plan it followed and its metrics."""
-
-    run_dir: Path
-    video: Path | None
-    frames_dir: Path | None
-    plan: GenerationPlan
-    metrics: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (paths as text, the plan left out)."""
-        return {
-            "run_dir": str(self.run_dir),
-            "video": str(self.video) if self.video else None,
-            "frames_dir": str(self.frames_dir) if self.frames_dir else None,
-            "metrics": self.metrics,
-        }
-
-
-def as_config(settings: WanConfig | Mapping[str, Any]) -> WanConfig:
-    """A WanConfig from a config or a settings dict (SettingsError names every bad field)."""
-    if isinstance(settings, WanConfig):
+def as_config(
+    settings: WanConfig | Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> WanConfig:
+    """A WanConfig from a config or a settings dict (SettingsError names every bad field);
+    `overrides` are settings the user gave explicitly, which win over the dict's."""
+    if isinstance(settings, WanConfig) and not overrides:
         return settings
-    return config_from_dict(dict(settings))[0]
+    data = settings.to_dict() if isinstance(settings, WanConfig) else dict(settings)
+    return config_from_dict(data, overrides)[0]
 
 
-def _version(module: str) -> str | None:
+def package_version(name: str) -> str | None:
+    """The installed version of a distribution, or None (not installed, or a broken install)."""
     try:
         from importlib.metadata import version
 
-        return version(module)
-    except Exception:  # not installed, or a broken install: the listing says "not installed"
+        return version(name)
+    except Exception:  # a broken install raises more than PackageNotFoundError
         return None
+
+
+def new_run_dir(parent: Path) -> Path:
+    """A run folder inside `parent` named by the time, never one that exists already."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate, n = parent / stamp, 1
+    while candidate.exists():
+        n += 1
+        candidate = parent / f"{stamp}-{n}"
+    return candidate
 
 
 class WanAPI:
@@ -68,7 +67,7 @@ class WanAPI:
         allow_download: bool = False,
         device: str | None = None,
     ) -> None:
-        self.output_dir = Path(output_dir) if output_dir is not None else Path("outputs") / "wan-videos"
+        self.output_dir = Path(output_dir) if output_dir is not None else DEFAULT_OUTPUT_DIR
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self.allow_download = allow_download
         self.device = device
@@ -80,13 +79,13 @@ class WanAPI:
         """Cut the animation into clips (no torch, milliseconds)."""
         return create_plan(as_config(config), seed=seed)
 
-    def analyze_movement(self, schedules: WanConfig | Mapping[str, Any]) -> list[MovementAnalysis]:
-        """The camera movement of each prompt segment, from settings with movement schedules."""
-        return analyze_segments(as_config(schedules))
+    def analyze_movement(self, config: WanConfig | Mapping[str, Any]) -> list[MovementAnalysis]:
+        """The camera movement of each prompt's frames, from settings with camera schedules."""
+        return movement_by_prompt(as_config(config))
 
     def list_models(self) -> dict[str, Any]:
         """The Wan and enhancer models this tool knows, and which are on this machine."""
-        from ..models import MODELS
+        from ..catalog import MODELS
         from ..models.resolve import default_models_dir, is_present
         from ..prompts.models import ENHANCER_MODELS, enhancer_present
 
@@ -102,7 +101,9 @@ class WanAPI:
                     "kind": spec.kind,
                     "description": spec.description,
                     "present": str(where) if where else None,
+                    "tiny": spec.tiny,
                     "transformer_gb_bf16": round(weights["transformer"], 2) if weights else None,
+                    "download_gb": round(sum(weights.values()), 2) if weights else None,
                 }
             )
         enhancers = [
@@ -112,51 +113,49 @@ class WanAPI:
                 "params_billion": model.params_billion,
                 "vram_gb_bf16": round(model.vram_gb, 2),
                 "present": enhancer_present(model, models_dir),
+                "tiny": model.tiny,
             }
             for model in ENHANCER_MODELS.values()
-            if not model.tiny
         ]
         return {"models_dir": str(models_dir), "models": video, "enhancers": enhancers}
 
-    def system_info(self) -> dict[str, Any]:
-        """Python, library versions, the GPU and its memory, and the memory preset `auto` picks."""
-        from ..models.memory import MemoryOptimizationConfig
-
-        info: dict[str, Any] = {
+    def system_info(self, gpus: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """Python, library versions, the GPUs (`gpus`, as workers report them; probed here when
+        None, which imports torch) and the memory preset `auto` picks for the first GPU."""
+        if gpus is None:
+            gpus = probe_gpus()
+        vram = gpus[0]["vram_gb"] if gpus else None
+        return {
             "python": platform.python_version(),
             "platform": platform.platform(),
             "versions": {
-                name: _version(name) for name in ("torch", "diffusers", "transformers", "gradio", "fastapi")
+                name: package_version(name)
+                for name in ("torch", "diffusers", "transformers", "gradio", "fastapi")
             },
-            "gpu": None,
+            "gpu": dict(gpus[0]) if gpus else None,
+            "gpus": [dict(gpu) for gpu in gpus],
+            "suggested_memory_preset": preset_for_vram(vram).name,
         }
-        vram = None
-        if "torch" in sys.modules or info["versions"]["torch"]:
-            try:
-                import torch
-
-                if torch.cuda.is_available():
-                    properties = torch.cuda.get_device_properties(0)
-                    free, total = torch.cuda.mem_get_info()
-                    vram = total / 2**30
-                    info["gpu"] = {
-                        "name": properties.name,
-                        "vram_gb": round(vram, 2),
-                        "free_gb": round(free / 2**30, 2),
-                        "compute_capability": f"{properties.major}.{properties.minor}",
-                    }
-            except ImportError:
-                pass
-        info["suggested_memory_preset"] = MemoryOptimizationConfig.optimize_for_system(vram).name
-        return info
 
     # -- models ---------------------------------------------------------------------------------
     def enhancer(
-        self, settings: EnhancementConfig | None = None, *, cache: bool = True
+        self,
+        options: EnhancementOptions | None = None,
+        *,
+        style_strength: float = 1.0,
+        api_key: str | None = None,
+        cache: bool = True,
+        public_only: bool = False,
+        deadline: float | None = None,
     ) -> PromptEnhancementEngine:
-        """A prompt enhancer with this API's models folder and device; use it with `with`."""
+        """A prompt enhancer with this API's models folder and device; use it with `with`.
+        `public_only` and `deadline`: see PromptEnhancementEngine."""
         return PromptEnhancementEngine(
-            settings or EnhancementConfig(),
+            options or EnhancementOptions(),
+            style_strength=style_strength,
+            api_key=api_key,
+            public_only=public_only,
+            deadline=deadline,
             cache=None if cache else False,
             models_dir=self.models_dir,
             allow_download=self.allow_download,
@@ -166,25 +165,36 @@ class WanAPI:
     def enhance_prompts(
         self,
         prompts: Sequence[str],
-        context: Sequence[PromptContext] | None = None,
-        settings: EnhancementConfig | None = None,
+        contexts: Sequence[PromptContext] | None = None,
+        options: EnhancementOptions | None = None,
+        *,
+        style_strength: float = 1.0,
+        api_key: str | None = None,
     ) -> list[EnhancedPrompt]:
         """Enhance prompts in one batch; the model is unloaded afterwards."""
-        with self.enhancer(settings) as engine:
-            return engine.enhance_prompts(prompts, context)
+        with self.enhancer(options, style_strength=style_strength, api_key=api_key) as engine:
+            return engine.enhance_prompts(prompts, contexts)
 
     def enhance_plan(
-        self, plan: GenerationPlan, config: WanConfig, *, api_key: str | None = None, cache: bool = True
+        self,
+        plan: GenerationPlan,
+        config: WanConfig,
+        *,
+        api_key: str | None = None,
+        cache: bool = True,
+        public_only: bool = False,
     ) -> tuple[GenerationPlan, list[EnhancedPrompt]]:
         """The plan with each clip's prompt enhanced as `config`'s enhance_* settings say (the
         model is unloaded before this returns). EnhancerError when no prompt could be enhanced
         because the enhancer failed (server down, model missing): better before any GPU time."""
-        from ..prompts.planning import enhance_plan
-
-        settings = EnhancementConfig.from_options(
-            config.enhancement, style_strength=config.style.strength, api_key=api_key
+        engine = self.enhancer(
+            config.enhancement,
+            style_strength=config.style.strength,
+            api_key=api_key,
+            cache=cache,
+            public_only=public_only,
         )
-        with self.enhancer(settings, cache=cache) as engine:
+        with engine:
             enhanced, results = enhance_plan(plan, engine, movement_mode=config.movement.mode)
         asked = [r for r in results if r.source != "unchanged"]
         if asked and all(r.error for r in asked):
@@ -199,12 +209,12 @@ class WanAPI:
         seed: int | None = None,
         api_key: str | None = None,
         cache: bool = True,
+        public_only: bool = False,
     ) -> tuple[GenerationPlan, list[EnhancedPrompt]]:
         """The plan a run follows, and the enhancement's results (empty when none ran). Resuming
         `resume_dir` (a run folder with plan.json) re-plans with its seed and keeps the prompts it
         used, so the enhancer is not asked again; otherwise the plan is made with `seed` and, when
         enhance_enabled, enhanced."""
-        from ..prompts.planning import adopt_prompts
         from ..render import RunFolder
 
         if resume_dir is not None and RunFolder(resume_dir).plan_path.is_file():
@@ -214,57 +224,77 @@ class WanAPI:
         plan = self.create_generation_plan(config, seed=seed)
         if not config.enhancement.enabled:
             return plan, []
-        return self.enhance_plan(plan, config, api_key=api_key, cache=cache)
+        return self.enhance_plan(plan, config, api_key=api_key, cache=cache, public_only=public_only)
 
-    def render_options(self, config: WanConfig, **overrides: Any) -> Any:
-        """The RenderOptions of a config on this API's models folder and device."""
-        from ..models.speed import SpeedConfig
-        from ..post.interpolation import InterpolationConfig
-        from ..render import RenderOptions
+    def run_dir_for(self, config: WanConfig) -> Path:
+        """A new run folder for `config`: in its output_dir, else in this API's output folder."""
+        return new_run_dir(Path(config.output.dir) if config.output.dir else self.output_dir)
 
-        values = {
-            "device": self.device,
-            "memory": config.memory.preset,
-            "speed": SpeedConfig.from_options(config.speed),
-            "models_dir": str(self.models_dir) if self.models_dir else None,
-            "allow_download": self.allow_download,
-            "color_coherence": config.output.color_coherence,
-            "save_frames": config.output.save_frames,
-            "crf": config.output.crf,
-            "interpolation": InterpolationConfig.from_options(config.interpolation, fps=config.fps),
-            "quality_checks": config.output.quality_checks,
-        }
-        return RenderOptions(**(values | overrides))
-
-    def generate_video(
+    def generate(
         self,
-        plan: GenerationPlan | WanConfig | Mapping[str, Any],
-        run_dir: str | Path | None = None,
+        settings: WanConfig | Mapping[str, Any],
         *,
-        config: WanConfig | None = None,
-        callback: Any = None,
-        control: Any = None,
+        plan: GenerationPlan | None = None,
+        run_dir: str | Path | None = None,
         resume: bool = False,
         seed: int | None = None,
+        callback: Any = None,
+        control: Any = None,
+        write_video: bool = True,
+        api_key: str | None = None,
     ) -> VideoResult:
-        """Render a plan (or settings: planned, and enhanced when enhance_enabled) into `run_dir`."""
-        import datetime
+        """Render `settings` into a run folder and return where everything is.
 
-        from ..render import render
+        `plan`: the plan `plan_run` made for these settings (otherwise it is made here, enhanced
+        when the settings say so). `run_dir`: the run folder (default: a new one, see
+        run_dir_for); with `resume`, the run folder to continue from its first unfinished clip.
+        `callback` receives ProgressEvents; `control` (a RenderControl) pauses and cancels."""
+        from ..render import RenderOptions, render
 
-        if not isinstance(plan, GenerationPlan):
-            config = as_config(plan)
-            plan, _ = self.plan_run(config, run_dir if resume else None, seed=seed)
-        config = config or WanConfig()
-        if run_dir is None:
-            run_dir = self.output_dir / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        result = render(
+        config = as_config(settings)
+        if resume and run_dir is None:
+            raise ValueError("resume needs the run folder to continue")
+        if plan is None:
+            plan, _ = self.plan_run(config, run_dir if resume else None, seed=seed, api_key=api_key)
+        options = RenderOptions.of(
+            config,
+            device=self.device,
+            models_dir=str(self.models_dir) if self.models_dir else None,
+            allow_download=self.allow_download,
+            save_frames=config.output.save_frames or not write_video,
+            write_video=write_video,
+        )
+        return render(
             plan,
-            run_dir,
-            options=self.render_options(config),
+            Path(run_dir) if run_dir is not None else self.run_dir_for(config),
+            options=options,
             callback=callback,
             control=control,
             resume=resume,
             settings=config.to_dict(),
         )
-        return VideoResult(result.run_dir, result.video, result.frames_dir, result.plan, result.metrics)
+
+
+def probe_gpus() -> list[dict[str, Any]]:
+    """Every CUDA device of this process: name, memory, free memory, compute capability
+    (imports torch; [] without torch or without a GPU)."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    if not torch.cuda.is_available():
+        return []
+    gpus = []
+    for index in range(torch.cuda.device_count()):
+        properties = torch.cuda.get_device_properties(index)
+        free, total = torch.cuda.mem_get_info(index)
+        gpus.append(
+            {
+                "index": index,
+                "name": properties.name,
+                "vram_gb": round(total / 2**30, 2),
+                "free_gb": round(free / 2**30, 2),
+                "compute_capability": f"{properties.major}.{properties.minor}",
+            }
+        )
+    return gpus

@@ -1,25 +1,36 @@
-"""The job queue, persisted in SQLite (WAL) inside the output folder: jobs survive a restart.
+"""The job queue, persisted in SQLite (WAL) inside the queue folder: jobs survive a restart, and
+the server and its worker processes share it.
 
 States and the moves between them (anything else is an IllegalTransition, HTTP 409):
 
-    queued      -> running (the worker takes it), paused, cancelled
-    running     -> succeeded, failed, cancelled, paused, interrupted (the process died)
+    queued      -> running (a worker takes it), paused, cancelled
+    running     -> succeeded, failed, cancelled, paused, interrupted (the worker died)
     paused      -> running (a paused render continues), queued (a job paused before it ran), cancelled,
-                   interrupted (the process died while the render was paused)
+                   interrupted (the worker died while the render was paused)
     interrupted -> queued (resume: continues from its last finished clip), cancelled
     failed      -> queued (resume), cancelled
-    cancelled   -> queued (resume)
+    cancelled   -> queued (resume), succeeded (a cancel that came after the last step: the video
+                   is complete, so the job is not reported cancelled)
 
 A job's run folder holds every finished clip, so resuming an interrupted, failed or cancelled
-job continues where it stopped. Jobs submitted together share a batch id; the worker takes
-queued jobs oldest first. The database is opened per call (one connection per thread), with
-a busy timeout, so the API threads and the worker never share a connection.
+job continues where it stopped. Jobs submitted together share a batch id.
+
+Who runs what: the server assigns the oldest queued job to an idle worker (`assign`); that
+worker takes it (`claim`: running) and reads the job's state between denoising steps, so pause
+and cancel reach it through the database whether it is a thread or another process. Workers
+are listed in their own table with a heartbeat and what they report (device, GPU memory).
+
+The database is opened per call (one connection per thread and process), with a busy timeout.
+A file that is not a job database is moved aside (kept, never deleted) and a new queue starts;
+`damaged` then names the kept file so the server can say so loudly.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import sqlite3
 import time
 import uuid
@@ -29,8 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import WanError
+
 STATES = ("queued", "running", "paused", "succeeded", "failed", "cancelled", "interrupted")
 FINISHED = ("succeeded", "failed", "cancelled")
+# states after which a job needs nothing more from a worker
+SETTLED = (*FINISHED, "interrupted")
+RESUMABLE = ("interrupted", "failed", "cancelled")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "queued": ("running", "paused", "cancelled"),
     "running": ("succeeded", "failed", "cancelled", "paused", "interrupted"),
@@ -38,11 +54,12 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "paused": ("running", "queued", "cancelled", "interrupted", "succeeded", "failed"),
     "interrupted": ("queued", "cancelled"),
     "failed": ("queued", "cancelled"),
-    "cancelled": ("queued",),
+    "cancelled": ("queued", "succeeded"),
     "succeeded": (),
 }
 JOB_ID = re.compile(r"[0-9a-f]{32}\Z")
 DATABASE = "jobs.sqlite3"
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -58,19 +75,39 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT NOT NULL DEFAULT '',
     progress TEXT NOT NULL DEFAULT '{}',
     result TEXT NOT NULL DEFAULT '{}',
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    worker TEXT NOT NULL DEFAULT '',
+    secrets TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created, position);
 CREATE INDEX IF NOT EXISTS jobs_batch ON jobs (batch_id);
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started REAL NOT NULL,
+    heartbeat REAL NOT NULL,
+    info TEXT NOT NULL DEFAULT '{}'
+);
 """
+# columns added after the first release, for databases made by it
+_ADDED_COLUMNS = {"worker": "TEXT NOT NULL DEFAULT ''", "secrets": "TEXT NOT NULL DEFAULT '{}'"}
 
 
-class JobNotFound(KeyError):
+class JobNotFound(WanError, KeyError):
     """No job with this id."""
 
+    def __str__(self) -> str:
+        return "no such job"
 
-class IllegalTransition(ValueError):
+
+class IllegalTransition(WanError, ValueError):
     """A state change the job's current state does not allow."""
+
+
+class QueueUnavailable(WanError, RuntimeError):
+    """The queue folder or its database cannot be used (a file in the way, no permission, ...)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +127,17 @@ class Job:
     progress: dict[str, Any]
     result: dict[str, Any]
     attempts: int
+    worker: str = ""
+
+    @property
+    def resumable(self) -> bool:
+        """Whether resume queues it again (it continues from its last finished clip)."""
+        return self.state in RESUMABLE
+
+    @property
+    def settled(self) -> bool:
+        """Whether it needs nothing more from a worker (finished, or interrupted)."""
+        return self.state in SETTLED
 
     def to_dict(self, *, settings: bool = False) -> dict[str, Any]:
         """JSON-ready view (the settings only when asked: they can be long)."""
@@ -105,28 +153,111 @@ class Job:
             "progress": self.progress,
             "result": self.result,
             "attempts": self.attempts,
-            "resumable": self.state in ("interrupted", "failed", "cancelled"),
+            "resumable": self.resumable,
         }
         if settings:
             data["settings"] = self.settings
         return data
 
 
+@dataclass(frozen=True)
+class WorkerRecord:
+    """A worker as it reports itself: process, host, state and what it knows of its device."""
+
+    id: str
+    pid: int
+    host: str
+    state: str
+    started: float
+    heartbeat: float
+    info: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view."""
+        return {
+            "id": self.id,
+            "pid": self.pid,
+            "host": self.host,
+            "state": self.state,
+            "started": self.started,
+            "heartbeat": self.heartbeat,
+            **self.info,
+        }
+
+
 def valid_job_id(job_id: str) -> bool:
     """Whether a string has the shape of a job id (32 lowercase hex digits)."""
-    return bool(JOB_ID.match(job_id))
+    return isinstance(job_id, str) and bool(JOB_ID.match(job_id))
 
 
 class JobStore:
-    """Jobs in `<folder>/jobs.sqlite3`; run folders in `<folder>/<job id>/`."""
+    """Jobs in `<folder>/jobs.sqlite3`; run folders in `<folder>/<job id>/` unless a job names
+    another one."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / DATABASE
+        self.damaged: Path | None = None
+        self.damage_reason = ""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise QueueUnavailable(
+                f"{self.folder} is a file, not a folder; choose another output folder"
+            ) from None
+        except OSError as exc:
+            raise QueueUnavailable(
+                f"cannot create the queue folder {self.folder}: {exc.strerror or exc}"
+            ) from None
+        if self.path.exists() and not self.path.is_file():
+            raise QueueUnavailable(f"{self.path} is not a file; move it away or choose another output folder")
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_permission_problem(exc):
+                raise QueueUnavailable(
+                    f"cannot write the job database {self.path}: {exc}; check its permissions"
+                ) from None
+            self.damaged = self._move_aside(str(exc))
+            self._open()
+
+    # -- the database file -------------------------------------------------------------------------
+    def _open(self) -> None:
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            raise sqlite3.DatabaseError("the job database is empty (0 bytes)")
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "jobs" not in tables:
+                raise sqlite3.DatabaseError("it holds no jobs table")
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            for name, declaration in _ADDED_COLUMNS.items():
+                if name not in columns:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _move_aside(self, reason: str) -> Path:
+        """Keep a database that cannot be read under another name; return that name."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        kept = self.path.with_name(f"{DATABASE}.damaged-{stamp}")
+        n = 1
+        while kept.exists():
+            n += 1
+            kept = self.path.with_name(f"{DATABASE}.damaged-{stamp}-{n}")
+        try:
+            os.replace(self.path, kept)
+            for suffix in ("-wal", "-shm"):
+                side = self.path.with_name(DATABASE + suffix)
+                if side.exists():
+                    os.replace(side, kept.with_name(kept.name + suffix))
+        except OSError as exc:
+            raise QueueUnavailable(
+                f"the job database {self.path} is damaged ({reason}) and cannot be moved aside: "
+                f"{exc.strerror or exc}"
+            ) from None
+        self.damage_reason = reason
+        return kept
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -164,25 +295,46 @@ class JobStore:
             progress=json.loads(row["progress"]),
             result=json.loads(row["result"]),
             attempts=row["attempts"],
+            worker=row["worker"],
         )
+
+    # -- jobs --------------------------------------------------------------------------------------
+    def default_run_dir(self, job_id: str) -> Path:
+        """Where a job's run folder goes when its settings name no output folder."""
+        return self.folder / job_id
 
     def run_dir(self, job_id: str) -> Path:
         """The run folder of a job."""
-        return self.folder / job_id
+        return Path(self.get(job_id).run_dir)
 
-    def submit(self, settings_list: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
-        """Queue jobs as one batch; returns (batch id, job ids in order)."""
+    def submit(
+        self,
+        settings_list: Sequence[dict[str, Any]],
+        *,
+        run_parents: Sequence[Path | None] | None = None,
+        secrets: Sequence[dict[str, Any]] | None = None,
+    ) -> tuple[str, list[str]]:
+        """Queue jobs as one batch; returns (batch id, job ids in order). A job's run folder is
+        `<parent>/<job id>` for its entry of `run_parents`, else in the queue folder. Its entry of
+        `secrets` (a caller's own API key) is kept for the worker and never shown."""
         batch_id = uuid.uuid4().hex
         now = time.time()
         ids = [uuid.uuid4().hex for _ in settings_list]
+        parents = list(run_parents) if run_parents is not None else [None] * len(ids)
+        hidden = list(secrets) if secrets is not None else [{}] * len(ids)
+        rows = []
+        for position, (job_id, settings, parent, secret) in enumerate(
+            zip(ids, settings_list, parents, hidden, strict=True)
+        ):
+            run_dir = (Path(parent) / job_id) if parent is not None else self.default_run_dir(job_id)
+            rows.append(
+                (job_id, batch_id, position, json.dumps(settings), str(run_dir), now, json.dumps(secret))
+            )
         with self._transaction() as db:
             db.executemany(
-                "INSERT INTO jobs (id, batch_id, position, state, settings, run_dir, created) "
-                "VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-                [
-                    (job_id, batch_id, position, json.dumps(settings), str(self.run_dir(job_id)), now)
-                    for position, (job_id, settings) in enumerate(zip(ids, settings_list, strict=True))
-                ],
+                "INSERT INTO jobs (id, batch_id, position, state, settings, run_dir, created, secrets) "
+                "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                rows,
             )
         return batch_id, ids
 
@@ -195,6 +347,18 @@ class JobStore:
         if row is None:
             raise JobNotFound(job_id)
         return self._job(row)
+
+    def secrets(self, job_id: str) -> dict[str, Any]:
+        """What the caller gave the job and no one may read back (its own API key)."""
+        with self._connect() as db:
+            row = db.execute("SELECT secrets FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return json.loads(row["secrets"]) if row is not None else {}
+
+    def state_of(self, job_id: str) -> str | None:
+        """The job's state now (None once it is deleted): what a worker reads between steps."""
+        with self._connect() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row["state"] if row is not None else None
 
     def list(self, *, state: str | None = None, batch_id: str | None = None, limit: int = 100) -> list[Job]:
         """Jobs, newest first, optionally of one state or batch."""
@@ -243,11 +407,30 @@ class JobStore:
         with self._transaction() as db:
             self._update(db, job_id, **fields)
 
-    def claim_next(self) -> Job | None:
-        """Mark the oldest queued job running and return it (None when the queue is empty)."""
+    def next_queued(self) -> Job | None:
+        """The oldest queued job no worker has been given yet."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM jobs WHERE state = 'queued' AND worker = '' ORDER BY created, position LIMIT 1"
+            ).fetchone()
+        return self._job(row) if row is not None else None
+
+    def assign(self, job_id: str, worker_id: str) -> bool:
+        """Give a queued job to a worker; False when it is no longer queued and free."""
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE jobs SET worker = ? WHERE id = ? AND state = 'queued' AND worker = ''",
+                (worker_id, job_id),
+            ).rowcount
+        return bool(changed)
+
+    def claim(self, worker_id: str) -> Job | None:
+        """Start the oldest job given to this worker (it becomes running); None when there is none."""
         with self._transaction() as db:
             row = db.execute(
-                "SELECT id FROM jobs WHERE state = 'queued' ORDER BY created, position LIMIT 1"
+                "SELECT id FROM jobs WHERE state = 'queued' AND worker = ? "
+                "ORDER BY created, position LIMIT 1",
+                (worker_id,),
             ).fetchone()
             if row is None:
                 return None
@@ -258,16 +441,41 @@ class JobStore:
             )
         return self.get(row["id"])
 
+    def claim_next(self, worker_id: str = "local") -> Job | None:
+        """Assign the oldest free queued job to this worker and start it (a queue with one worker
+        and no dispatcher); None when the queue is empty."""
+        while (job := self.next_queued()) is not None:
+            if self.assign(job.id, worker_id):
+                return self.claim(worker_id)
+        return None
+
+    def release(self, worker_id: str, *, reason: str) -> list[str]:
+        """A worker is gone: its running or paused-mid-render job becomes interrupted (resumable)
+        with `reason`, and queued jobs given to it are free again. Returns the interrupted ids."""
+        held = "worker = ? AND (state = 'running' OR (state = 'paused' AND started IS NOT NULL))"
+        with self._transaction() as db:
+            rows = db.execute(f"SELECT id FROM jobs WHERE {held}", (worker_id,)).fetchall()
+            db.execute(
+                f"UPDATE jobs SET state = 'interrupted', error = ?, finished = ?, worker = '' WHERE {held}",
+                (reason, time.time(), worker_id),
+            )
+            db.execute("UPDATE jobs SET worker = '' WHERE worker = ? AND state = 'queued'", (worker_id,))
+            db.execute("UPDATE jobs SET worker = '' WHERE worker = ?", (worker_id,))
+        return [row["id"] for row in rows]
+
     def recover(self) -> list[str]:
-        """Jobs a process that died was holding (running, or paused mid-render) become
-        interrupted; returns their ids. Call once at start, before the worker runs."""
+        """Jobs the workers of a server that stopped were holding (running, or paused mid-render)
+        become interrupted, and every assignment is dropped; returns the interrupted ids. Call
+        once when a server starts, before its workers run."""
         held = "state = 'running' OR (state = 'paused' AND started IS NOT NULL)"
         with self._transaction() as db:
             rows = db.execute(f"SELECT id FROM jobs WHERE {held}").fetchall()
             db.execute(
-                f"UPDATE jobs SET state = 'interrupted', error = 'the process stopped while this job ran' "
+                f"UPDATE jobs SET state = 'interrupted', error = 'the server stopped while this job ran' "
                 f"WHERE {held}"
             )
+            db.execute("UPDATE jobs SET worker = ''")
+            db.execute("DELETE FROM workers")
         return [row["id"] for row in rows]
 
     def delete(self, job_id: str) -> None:
@@ -276,17 +484,56 @@ class JobStore:
             row = db.execute("SELECT state, started FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 raise JobNotFound(job_id)
-            if self._held(row):
+            if row["state"] == "running" or (row["state"] == "paused" and row["started"] is not None):
                 raise IllegalTransition(f"job {job_id} is {row['state']}; cancel it before deleting it")
             db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-
-    @staticmethod
-    def _held(row: sqlite3.Row) -> bool:
-        """Whether the worker holds the job: running, or paused in the middle of its render."""
-        return row["state"] == "running" or (row["state"] == "paused" and row["started"] is not None)
 
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state."""
         with self._connect() as db:
             rows = db.execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetchall()
         return dict.fromkeys(STATES, 0) | {row["state"]: row["n"] for row in rows}
+
+    # -- workers -----------------------------------------------------------------------------------
+    def report_worker(self, worker_id: str, state: str, **info: Any) -> None:
+        """A worker says it is alive: its state (starting, idle, busy) and what it knows."""
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute("SELECT info FROM workers WHERE id = ?", (worker_id,)).fetchone()
+            merged = (json.loads(row["info"]) if row is not None else {}) | info
+            db.execute(
+                "INSERT INTO workers (id, pid, host, state, started, heartbeat, info) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET state = excluded.state, heartbeat = excluded.heartbeat, "
+                "info = excluded.info, pid = excluded.pid",
+                (
+                    worker_id,
+                    info.get("pid", os.getpid()),
+                    socket.gethostname(),
+                    state,
+                    now,
+                    now,
+                    json.dumps(merged),
+                ),
+            )
+
+    def workers(self) -> list[WorkerRecord]:
+        """Every worker that has reported, oldest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM workers ORDER BY started").fetchall()
+        return [
+            WorkerRecord(
+                r["id"], r["pid"], r["host"], r["state"], r["started"], r["heartbeat"], json.loads(r["info"])
+            )
+            for r in rows
+        ]
+
+    def forget_worker(self, worker_id: str) -> None:
+        """Drop a worker's record (it has stopped)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
+
+
+def _is_permission_problem(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "readonly" in text or "read-only" in text or "unable to open" in text or "permission" in text

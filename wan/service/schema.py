@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import all_specs, fields
+from ..config import all_specs, fields, files
 
 
 def _value_schema(check: Any) -> dict[str, Any]:
@@ -29,8 +29,8 @@ def _value_schema(check: Any) -> dict[str, Any]:
         return {"type": "boolean"}
     if isinstance(check, fields.Text):
         return {"type": "string", "maxLength": check.max_length}
-    if isinstance(check, fields.ImageFile):
-        return {"type": "string"}
+    if isinstance(check, (files.LocalFile, files.LocalFolder)):
+        return {"type": "string", "maxLength": 4096}
     return {}
 
 
@@ -45,6 +45,7 @@ def settings_schema() -> dict[str, Any]:
                 "additionalProperties": {"type": "string"},
                 "example": {"0": "a forest"},
             }
+        schema["title"] = spec.label
         schema["description"] = f"{spec.help}. Allowed: {spec.check.describe()}."
         properties[spec.key] = schema
     return {"type": "object", "properties": properties, "additionalProperties": True}
@@ -79,6 +80,7 @@ ENHANCE_REQUEST = {
         },
         "settings": {"type": "object", "description": "enhance_* and style_strength settings"},
     },
+    "additionalProperties": False,
 }
 
 
@@ -92,9 +94,11 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     words = {
         400: "Bad request",
         401: "Unauthorized",
+        403: "Refused by the server's rule",
         404: "Not found",
         409: "Conflict",
         413: "Too large",
+        415: "Not JSON",
         422: "Invalid settings",
         503: "This environment cannot generate",
     }

@@ -1,194 +1,214 @@
-"""The GPU worker: one thread that runs queued jobs one at a time, oldest first.
+"""A worker: takes the jobs the server gives it, one at a time, and renders them.
 
-Two generations never share the GPU: the worker holds `gpu_lock` (inside the WebUI, the WebUI's
-own queue lock, so a Wan job and a txt2img never run at once) for the whole of a job. Progress
-is written to the job store as it comes (at most every `progress_interval` seconds for steps),
-with the ETA and the path of the latest preview; a failure ends that job only, and the worker
-goes on with the next. Pause, resume and cancel of the running job go through its
-RenderControl; cancel also works on a job that is paused.
+The same loop runs in a thread of the server (tests, or the Python API without a separate
+runtime) or as its own process, `python -m wan worker`, started by the server with the
+extension's runtime interpreter (wan.service.workers). Everything goes through the job store:
+
+- it reports itself (state, pid, device and GPU memory) with a heartbeat;
+- it claims the job assigned to it, writes progress (at most every `progress_interval` seconds
+  for steps, always monotonic: `fraction` never goes back) and the result or the error;
+- between denoising steps it reads the job's state: paused holds the render there, cancelled
+  stops it (finished clips are kept); a worker asked to stop leaves its job interrupted.
+
+A failure ends that job only: an error of the project's own (WanError) is kept as its one-line
+message; anything else as "internal error: ..." with the traceback in the worker's log.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from ..config import SettingsError
-from ..render.events import ProgressEvent, RenderCancelled, RenderControl
+from ..errors import WanError
+from ..render.events import ProgressEvent, RenderCancelled
 from .api import WanAPI, as_config
 from .jobs import IllegalTransition, Job, JobStore
 
-Lock = Any  # anything usable as `with lock:` (threading.Lock, the WebUI's queue_lock)
-Generate = Callable[[Job, RenderControl, Callable[[ProgressEvent], None]], dict[str, Any]]
+Report = Callable[[ProgressEvent], None]
+Generate = Callable[[Job, Any, Report], dict[str, Any]]
+HEARTBEAT_SECONDS = 2.0
 
 
-class Observer(Protocol):
-    """Someone else who shows a job's progress (the WebUI's own progress bar and Interrupt)."""
-
-    def started(self, job: Job) -> None:
-        """A job starts on the GPU."""
-
-    def event(self, event: ProgressEvent) -> None:
-        """A progress event of the running job."""
-
-    def interrupted(self) -> bool:
-        """Whether the observer asks the running job to stop (the WebUI's Interrupt button)."""
-        return False
-
-    def finished(self) -> None:
-        """The job left the GPU (any outcome)."""
+class WorkerStopping(RenderCancelled):
+    """The worker was asked to stop while a job ran: the job becomes interrupted (resumable)."""
 
 
-class GenerationWorker:
-    """Runs the jobs of a JobStore on one thread; start() / stop()."""
+class StoreControl:
+    """Pause and cancel of one job, read from the store between steps (works across processes)."""
+
+    def __init__(
+        self, store: JobStore, job_id: str, stopping: threading.Event, poll_seconds: float = 0.2
+    ) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.stopping = stopping
+        self.poll_seconds = poll_seconds
+
+    def checkpoint(self) -> None:
+        """Wait while the job is paused; raise RenderCancelled once it is cancelled or deleted,
+        WorkerStopping when the worker stops."""
+        while True:
+            if self.stopping.is_set():
+                raise WorkerStopping("the worker stopped during this job; resume it to continue")
+            state = self.store.state_of(self.job_id)
+            if state in ("cancelled", None):
+                raise RenderCancelled("cancelled; the finished clips are kept and the run can be resumed")
+            if state != "paused":
+                return
+            self.stopping.wait(self.poll_seconds)
+
+
+def fraction_done(progress: dict[str, Any]) -> float:
+    """How much of a render is done, 0-1, from a progress record (clip, step, clips, steps)."""
+    clips, steps = progress.get("clips") or 0, progress.get("steps") or 0
+    if not clips or not steps:
+        return 0.0
+    clip = min(progress.get("clip", 0), clips - 1)
+    return min(1.0, (clip + progress.get("step", 0) / steps) / clips)
+
+
+def render_job(api: WanAPI, store: JobStore) -> Generate:
+    """What a job does: plan its settings (enhancing, or reusing the prompts of the run it
+    resumes) and render them into its run folder, continuing from its last finished clip."""
+
+    def generate(job: Job, control: Any, report: Report) -> dict[str, Any]:
+        from ..render import RunFolder
+
+        config = as_config(job.settings)
+        folder = RunFolder(job.run_dir)
+        resume = folder.plan_path.is_file()
+        if config.enhancement.enabled and not resume:
+            report(ProgressEvent("loading", message="enhancing prompts"))
+        secrets = store.secrets(job.id)
+        plan, _ = api.plan_run(
+            config,
+            folder.root if resume else None,
+            api_key=secrets.get("enhance_api_key"),
+            public_only=bool(secrets.get("public_only")),
+        )
+        result = api.generate(
+            config, plan=plan, run_dir=folder.root, resume=resume, callback=report, control=control
+        )
+        return result.to_dict()
+
+    return generate
+
+
+class WorkerLoop:
+    """One worker's loop over the jobs assigned to it (see the module doc)."""
 
     def __init__(
         self,
         store: JobStore,
-        api: WanAPI,
+        worker_id: str,
         *,
-        gpu_lock: Lock | None = None,
-        poll_seconds: float = 0.5,
-        progress_interval: float = 0.5,
-        runner: Callable[[Callable[[], Any]], Any] | None = None,
         generate: Generate | None = None,
-        observer: Observer | None = None,
+        api: WanAPI | None = None,
+        info: dict[str, Any] | None = None,
+        poll_seconds: float = 0.3,
+        progress_interval: float = 0.5,
     ) -> None:
         self.store = store
-        self.api = api
-        self.gpu_lock = gpu_lock if gpu_lock is not None else threading.Lock()
+        self.worker_id = worker_id
+        self.generate = generate or render_job(api or WanAPI(), store)
+        self.info = dict(info or {})
         self.poll_seconds = poll_seconds
         self.progress_interval = progress_interval
-        # Forge wants GPU work on its main thread: `runner(fn)` runs fn there and returns its result.
-        self.runner = runner or (lambda fn: fn())
-        # what a job does: render it (tests of the queue alone pass a stand-in)
-        self.generate = generate or self._generate
-        self.observer = observer
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._current: tuple[str, RenderControl] | None = None
-        self._guard = threading.Lock()
+        self.stopping = threading.Event()
+        self.state = "idle"
+        self.job_id = ""
 
-    # -- life cycle ----------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the worker thread (once)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="wan-gpu-worker", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Stop after the current step: the running job becomes interrupted (resumable)."""
-        self._stop.set()
-        self._wake.set()
-        with self._guard:
-            if self._current is not None:
-                self._current[1].cancel()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        """Whether the worker thread runs."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def wake(self) -> None:
-        """Look at the queue now (after a submission) instead of at the next poll."""
-        self._wake.set()
-
-    # -- control of the running job ------------------------------------------------------------
-    def control_of(self, job_id: str) -> RenderControl | None:
-        """The RenderControl of the job being rendered, if it is this one."""
-        with self._guard:
-            if self._current is not None and self._current[0] == job_id:
-                return self._current[1]
-        return None
-
-    # -- the loop ------------------------------------------------------------------------------
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            job = self.store.claim_next()
-            if job is None:
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
-                continue
-            self._run(job)
-
-    def _run(self, job: Job) -> None:
-        control = RenderControl()
-        with self._guard:
-            self._current = (job.id, control)
+    # -- life --------------------------------------------------------------------------------------
+    def run(self, *, idle_exit: float | None = None) -> None:
+        """Take and render jobs until stop() (or `idle_exit` seconds without a job)."""
+        beat = threading.Thread(target=self._heartbeat, name=f"wan-heartbeat-{self.worker_id}", daemon=True)
+        beat.start()
+        idle_since = time.monotonic()
         try:
-            with self.gpu_lock:
-                if self.observer is not None:
-                    self.observer.started(job)
-                try:
-                    result = self.runner(lambda: self.generate(job, control, self._reporter(job.id, control)))
-                finally:
-                    if self.observer is not None:
-                        self.observer.finished()
-            self.store.move(
-                job.id, "succeeded", finished=time.time(), result=result, progress=self._done(job)
-            )
-        except RenderCancelled:
-            state = "interrupted" if self._stop.is_set() else "cancelled"
-            with contextlib.suppress(IllegalTransition):
-                error = "the server stopped during this job" if state == "interrupted" else ""
-                self.store.move(job.id, state, finished=time.time(), error=error)
-        except SettingsError as exc:
-            self._fail(job, str(exc))
-        except Exception as exc:  # a failed job must not stop the queue; the error is kept
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self._fail(job, detail)
+            while not self.stopping.is_set():
+                job = self.store.claim(self.worker_id)
+                if job is None:
+                    if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                        break
+                    self.stopping.wait(self.poll_seconds)
+                    continue
+                self.run_job(job)
+                idle_since = time.monotonic()
         finally:
-            with self._guard:
-                self._current = None
+            self.stopping.set()
+            beat.join(timeout=5)
+            with contextlib.suppress(Exception):  # the store may be gone with its folder
+                self.store.forget_worker(self.worker_id)
 
-    def _fail(self, job: Job, message: str) -> None:
+    def stop(self) -> None:
+        """Stop after the current denoising step; a job that was running becomes interrupted."""
+        self.stopping.set()
+
+    def _heartbeat(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a busy database must not end the worker
+                self.store.report_worker(self.worker_id, self.state, job=self.job_id, **self.info)
+            if self.stopping.wait(HEARTBEAT_SECONDS):
+                return
+
+    # -- one job -----------------------------------------------------------------------------------
+    def run_job(self, job: Job) -> None:
+        """Render one claimed job and record how it ended."""
+        self.state, self.job_id = "busy", job.id
+        control = StoreControl(self.store, job.id, self.stopping)
+        try:
+            result = self.generate(job, control, self._reporter(job))
+        except WorkerStopping as exc:
+            self._end(job.id, "interrupted", error=str(exc))
+        except RenderCancelled:
+            self._end(job.id, "cancelled")
+        except WanError as exc:
+            self._end(job.id, "failed", error=str(exc))
+        except Exception as exc:  # a bug must not stop the queue; the log has its traceback
+            traceback.print_exc(file=sys.stderr)
+            self._end(
+                job.id, "failed", error=f"internal error: {type(exc).__name__}: {exc} (see the worker log)"
+            )
+        else:
+            self._succeeded(job.id, result)
+        finally:
+            self.state, self.job_id = "idle", ""
+
+    def _succeeded(self, job_id: str, result: dict[str, Any]) -> None:
+        progress = dict(self.store.get(job_id).progress)
+        progress.update(kind="done", eta_seconds=0.0, message="finished", fraction=1.0)
+        note = "" if self.store.state_of(job_id) != "cancelled" else "finished before the cancel took effect"
         with contextlib.suppress(IllegalTransition):
-            self.store.move(job.id, "failed", finished=time.time(), error=message)
+            self.store.move(
+                job_id,
+                "succeeded",
+                allowed_from=("running", "paused", "cancelled"),
+                finished=time.time(),
+                result=result,
+                progress=progress,
+                error=note,
+                worker="",
+            )
 
-    def _done(self, job: Job) -> dict[str, Any]:
-        progress = dict(self.store.get(job.id).progress)
-        progress.update(kind="done", eta_seconds=0.0, message="finished")
-        return progress
+    def _end(self, job_id: str, state: str, *, error: str = "") -> None:
+        with contextlib.suppress(IllegalTransition):
+            if self.store.state_of(job_id) == state:  # cancelled by the user: already there
+                self.store.update(job_id, finished=time.time(), worker="")
+            else:
+                self.store.move(job_id, state, finished=time.time(), error=error, worker="")
 
-    def _generate(
-        self, job: Job, control: RenderControl, report: Callable[[ProgressEvent], None]
-    ) -> dict[str, Any]:
-        from ..render import RunFolder
-
-        config = as_config(job.settings)
-        folder = RunFolder(self.store.run_dir(job.id))
-        resume = folder.plan_path.is_file()
-        if config.enhancement.enabled and not resume:
-            self._progress(job.id, {"kind": "enhancing", "message": "enhancing prompts"})
-        plan, _ = self.api.plan_run(config, folder.root)
-        result = self.api.generate_video(
-            plan, folder.root, config=config, callback=report, control=control, resume=resume
-        )
-        return result.to_dict()
-
-    def _progress(self, job_id: str, progress: dict[str, Any]) -> None:
-        self.store.update(job_id, progress=progress)
-
-    def _reporter(self, job_id: str, control: RenderControl) -> Callable[[ProgressEvent], None]:
+    def _reporter(self, job: Job) -> Report:
         last = 0.0
-        preview = self.store.run_dir(job_id) / "previews" / "latest.png"
-        observer = self.observer
+        best = 0.0
 
         def report(event: ProgressEvent) -> None:
-            nonlocal last
-            if observer is not None:
-                observer.event(event)
-                if observer.interrupted():
-                    control.cancel()
+            nonlocal last, best
             now = time.monotonic()
             if event.kind == "step" and now - last < self.progress_interval and event.step != event.steps:
                 return
@@ -196,6 +216,7 @@ class GenerationWorker:
             values = {
                 f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "preview"
             }
-            self._progress(job_id, values | {"preview": preview.is_file(), "updated": time.time()})
+            best = max(best, fraction_done(values))
+            self.store.update(job.id, progress=values | {"fraction": round(best, 4), "updated": time.time()})
 
         return report

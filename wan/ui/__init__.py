@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def build_ui(service: Any, *, title: str = "Wan Video", defaults: dict[str, Any] | None = None) -> Any:
+def build_ui(
+    service: Any, *, title: str = "Wan Video", defaults: dict[str, Any] | None = None, uploads: Any = None
+) -> Any:
     """The Wan Video tab as a gr.Blocks over a JobService (imports gradio, never torch)."""
     from .blocks import build_ui as build
 
-    return build(service, title=title, defaults=defaults)
+    return build(service, title=title, defaults=defaults, uploads=uploads)
 
 
 __all__ = ["build_ui"]

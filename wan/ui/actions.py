@@ -2,12 +2,15 @@
 action is tested without a browser and the Gradio callbacks are wiring only.
 
 Form values arrive in FORM_KEYS order: the prompt schedule (JSON text), then every settings key
-of wan.ui.layout. Settings errors never raise into the UI: each action returns a message that
-names the fields and what they allow.
+of wan.ui.layout. Every action goes through the JobService, so settings are validated as any
+caller's are (only files in the allowed folders); a settings file a caller picks must be an
+upload (inside `uploads`: a file value can name any path). Errors never raise into the UI:
+each action returns a message that names the fields and what they allow.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import tempfile
@@ -25,9 +28,11 @@ from ..config import (
     load_settings,
     save_settings,
 )
+from ..errors import WanError
 from ..progress import format_seconds
-from ..service import IllegalTransition, JobNotFound, JobService
-from .layout import RESOLUTIONS, all_section_keys
+from ..prompts import EnhancedPrompt
+from ..service import JobService
+from .layout import all_section_keys
 
 FORM_KEYS = ("prompts", *all_section_keys())
 # numbers that may be left empty for "the default": shown as text boxes, "" meaning None
@@ -40,12 +45,20 @@ MOVEMENT_HEADERS = ["clip", "frames", "seed", "movement", "prompt"]
 ENHANCE_HEADERS = ["clip", "before", "after", "note"]
 JOB_HEADERS = ["job", "state", "progress", "created", "video"]
 _PRESET_NAME = re.compile(r"[A-Za-z0-9 _.-]{1,64}\Z")
+# the job states shown with a live progress line
+ACTIVE = ("running", "paused")
 
 
-def _problem(exc: Exception) -> str:
+def describe(exc: BaseException) -> str:
+    """An error in words for the tab (settings errors as a list of fields)."""
     if isinstance(exc, SettingsError):
-        return "⚠ " + str(exc).replace("\n  - ", "\n- ")
-    return f"⚠ {exc}"
+        return str(exc).replace("\n  - ", "\n- ")
+    return str(exc)
+
+
+def warn(exc: BaseException | str) -> str:
+    """A message that says something went wrong."""
+    return "⚠ " + (exc if isinstance(exc, str) else describe(exc))
 
 
 def prompts_text(config: WanConfig) -> str:
@@ -70,7 +83,15 @@ def form_values(config: WanConfig) -> list[Any]:
 def settings_from_values(values: Sequence[Any]) -> dict[str, Any]:
     """The settings dict of the form (the prompt box must hold a JSON object)."""
     if len(values) != len(FORM_KEYS):
-        raise ValueError(f"the form sent {len(values)} values, expected {len(FORM_KEYS)}")
+        raise SettingsError(
+            [
+                FieldError(
+                    "form",
+                    len(values),
+                    f"the form sent the wrong number of values ({len(FORM_KEYS)} expected)",
+                )
+            ]
+        )
     data = dict(zip(FORM_KEYS, values, strict=True))
     for key in OPTIONAL_NUMBERS & data.keys():
         if data[key] is None or (isinstance(data[key], str) and not data[key].strip()):
@@ -78,8 +99,9 @@ def settings_from_values(values: Sequence[Any]) -> dict[str, Any]:
     text = data["prompts"] or "{}"
     try:
         data["prompts"] = json.loads(text) if isinstance(text, str) else text
-    except json.JSONDecodeError as exc:
-        message = f'must be a JSON object such as {{"0": "a forest"}}: {exc.msg} at character {exc.pos}'
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f": {exc.msg} at character {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+        message = f'must be a JSON object such as {{"0": "a forest"}}{where}'
         raise SettingsError([FieldError("prompts", text, message)]) from None
     return data
 
@@ -89,20 +111,12 @@ def config_from_values(values: Sequence[Any]) -> WanConfig:
     return config_from_dict(settings_from_values(values))[0]
 
 
-def resolution_values(label: str) -> tuple[int, int]:
-    """(W, H) of a resolution preset label."""
-    for name, width, height in RESOLUTIONS:
-        if name == label:
-            return width, height
-    raise ValueError(f"unknown resolution preset {label!r}")
-
-
 def progress_line(job: dict[str, Any]) -> str:
     """One line for a job: state, clip, step, speed and ETA."""
     progress = job.get("progress") or {}
     state = job["state"]
     parts = [state]
-    active = state in ("running", "paused")
+    active = state in ACTIVE
     if progress.get("clips"):
         parts.append(
             f"clip {progress.get('clip', 0) + 1}/{progress['clips']}"
@@ -120,7 +134,7 @@ def progress_line(job: dict[str, Any]) -> str:
     if (
         progress.get("message")
         and state == "running"
-        and progress.get("kind") in ("loading", "encoding", "writing", "retry", "enhancing")
+        and progress.get("kind") in ("loading", "encoding", "writing", "retry")
     ):
         parts.append(progress["message"])
     if job.get("error"):
@@ -128,28 +142,54 @@ def progress_line(job: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-class TabActions:
-    """The tab's actions over one JobService."""
+def progress_bar(job: dict[str, Any] | None) -> str:
+    """The progress bar's HTML for a job (drawn by the tab's own updates, so it needs no second
+    request that credentials would have to reach)."""
+    if job is None:
+        return '<progress id="wan_progress_bar" max="1" value="0"></progress>'
+    done = 1.0 if job["state"] == "succeeded" else float((job.get("progress") or {}).get("fraction", 0.0))
+    return (
+        f'<progress id="wan_progress_bar" max="1" value="{done:.4f}" data-state="{job["state"]}" '
+        f'data-percent="{round(done * 100)}"></progress>'
+    )
 
-    def __init__(self, service: JobService) -> None:
+
+class TabActions:
+    """The tab's actions over one JobService; `uploads`: where uploaded files may be read."""
+
+    def __init__(self, service: JobService, *, uploads: Sequence[str | Path] = ()) -> None:
         self.service = service
+        self.uploads = [Path(folder).resolve() for folder in uploads]
 
     @property
     def presets_dir(self) -> Path:
         """Where saved presets live."""
         return self.service.api.output_dir / "presets"
 
+    def uploaded(self, path: str) -> Path:
+        """An uploaded file's path; WanError for any other path (never read, never named)."""
+        resolved = Path(path).resolve()
+        if not any(resolved.is_relative_to(folder) for folder in self.uploads):
+            raise WanError("that is not an uploaded file; choose the file with the file box")
+        return resolved
+
     # -- settings ------------------------------------------------------------------------------
     def import_file(self, path: str | None) -> tuple[list[Any] | None, str]:
-        """(form values, message) from a settings file: ours or a Deforum settings .txt."""
+        """(form values, message) from an uploaded settings file: ours or a Deforum .txt."""
         if not path:
             return None, "Choose a settings file first."
         try:
+            return self._read(self.uploaded(path), Path(path).name)
+        except WanError as exc:
+            return None, warn(exc)
+
+    def _read(self, path: Path, name: str) -> tuple[list[Any] | None, str]:
+        try:
             config, report = load_settings(path)
-        except (SettingsError, ValueError, OSError) as exc:
-            return None, _problem(exc)
+        except WanError as exc:
+            return None, warn(exc)
         notes = "\n".join(f"- {line}" for line in report.lines())
-        return form_values(config), f"Imported {Path(path).name}." + (f"\n{notes}" if notes else "")
+        return form_values(config), f"Imported {name}." + (f"\n{notes}" if notes else "")
 
     def preset_names(self) -> list[str]:
         """Saved presets, by name."""
@@ -158,27 +198,28 @@ class TabActions:
     def save_preset(self, name: str, values: Sequence[Any]) -> str:
         """Save the form as a named preset."""
         if not _PRESET_NAME.match(name or ""):
-            return "⚠ A preset name is 1-64 letters, digits, spaces, '.', '_' or '-'."
+            return warn("A preset name is 1-64 letters, digits, spaces, '.', '_' or '-'.")
         try:
-            config = config_from_values(values)
-        except (SettingsError, ValueError) as exc:
-            return _problem(exc)
+            config = self.service.settings(settings_from_values(values))
+        except WanError as exc:
+            return warn(exc)
         self.presets_dir.mkdir(parents=True, exist_ok=True)
         save_settings(config, self.presets_dir / f"{name}.json")
         return f"Saved preset {name}."
 
     def load_preset(self, name: str) -> tuple[list[Any] | None, str]:
         """(form values, message) of a saved preset."""
-        if not _PRESET_NAME.match(name or "") or not (self.presets_dir / f"{name}.json").is_file():
-            return None, f"⚠ No preset called {name!r}."
-        return self.import_file(str(self.presets_dir / f"{name}.json"))
+        path = self.presets_dir / f"{name}.json"
+        if not _PRESET_NAME.match(name or "") or not path.is_file():
+            return None, warn(f"No preset called {name!r}.")
+        return self._read(path, path.name)
 
     def export_settings(self, values: Sequence[Any]) -> tuple[str | None, str]:
         """(path of a settings JSON file of the form, message), for download."""
         try:
-            config = config_from_values(values)
-        except (SettingsError, ValueError) as exc:
-            return None, _problem(exc)
+            config = self.service.settings(settings_from_values(values))
+        except WanError as exc:
+            return None, warn(exc)
         folder = Path(tempfile.mkdtemp(prefix="wan-settings-"))
         path = folder / "wan_settings.json"
         save_settings(config, path)
@@ -188,10 +229,10 @@ class TabActions:
     def analyse(self, values: Sequence[Any], *, plot: bool = True) -> tuple[list[list[Any]], str | None, str]:
         """(per-clip rows, plot image path or None, message): the plan and each clip's movement."""
         try:
-            config = config_from_values(values)
+            config = self.service.settings(settings_from_values(values))
             plan = self.service.api.create_generation_plan(config)
-        except (SettingsError, ValueError) as exc:
-            return [], None, _problem(exc)
+        except WanError as exc:
+            return [], None, warn(exc)
         rows = [
             [
                 clip.index,
@@ -202,7 +243,7 @@ class TabActions:
             ]
             for clip in plan.clips
         ]
-        image = self._plot(config) if plot else None
+        image = self._plot(config, plan.seed) if plot else None
         summary = (
             f"{len(plan.clips)} clip(s), {plan.model_frames} model frames at {plan.model_fps} fps → "
             f"{plan.output_frames} frames at {plan.output_fps:g} fps ({plan.duration_seconds:.1f} s)."
@@ -210,42 +251,34 @@ class TabActions:
         warnings = "".join(f"\n- {w}" for w in plan.warnings)
         return rows, image, summary + warnings
 
-    def _plot(self, config: WanConfig) -> str | None:
-        try:
-            from ..movement import CameraPath, analyze_segments
-            from ..movement.plot import plot_camera
-        except ImportError:
-            return None
+    def _plot(self, config: WanConfig, seed: int) -> str | None:
+        from ..movement.plot import plot_camera
+        from ..plan import camera_path, movement_by_prompt
+
         folder = Path(tempfile.mkdtemp(prefix="wan-movement-"))
         try:
-            return str(
-                plot_camera(CameraPath.from_config(config), analyze_segments(config), folder / "camera.png")
-            )
+            path = camera_path(config, seed)
+            return str(plot_camera(path, movement_by_prompt(config, seed=seed), folder / "camera.png"))
         except RuntimeError:  # matplotlib missing: the table is enough
             return None
 
-    def preview_enhancement(
-        self, values: Sequence[Any], *, wait_seconds: float = 1.0
-    ) -> tuple[list[list[Any]], str]:
+    def preview_enhancement(self, values: Sequence[Any]) -> tuple[list[list[Any]], str]:
         """(before/after rows, message): every clip's prompt enhanced as the form says."""
-        from ..prompts import EnhancerError
+        from ..plan import enhancement_requests, with_enhancement
 
         try:
-            config = config_from_values(values)
+            data = settings_from_values(values)
+            config = self.service.settings(data)
             plan = self.service.api.create_generation_plan(config)
-        except (SettingsError, ValueError) as exc:
-            return [], _problem(exc)
-        lock = self.service.worker.gpu_lock
-        local = config.enhancement.backend == "qwen"
-        if local and not lock.acquire(timeout=wait_seconds):
-            return [], "⚠ The GPU is busy with a generation; preview the enhancement when it is done."
-        try:
-            enhanced, results = self.service.api.enhance_plan(plan, config)
-        except (EnhancerError, OSError, ValueError) as exc:
-            return [], _problem(exc)
-        finally:
-            if local:
-                lock.release()
+            woven = config.enhancement.movement_context
+            prompts, contexts = enhancement_requests(plan, woven=woven)
+            asked = [{"movement": c.movement, "style": c.style} for c in contexts]
+            results = [
+                EnhancedPrompt.from_dict(r) for r in self.service.enhance(prompts, asked, data).result()
+            ]
+        except WanError as exc:
+            return [], warn(exc)
+        enhanced = with_enhancement(plan, results, woven=woven, movement_mode=config.movement.mode)
         rows = [
             [clip.index, before.prompt, clip.prompt, clip.enhancement]
             for before, clip in zip(plan.clips, enhanced.clips, strict=True)
@@ -258,63 +291,58 @@ class TabActions:
         """(job id or '', message): queue the form as a job."""
         try:
             _batch, (job_id,) = self.service.submit(settings_from_values(values))
-        except (SettingsError, ValueError) as exc:
-            return "", _problem(exc)
+        except WanError as exc:
+            return "", warn(exc)
         return job_id, f"Queued job {job_id[:8]}."
 
     def submit_files(self, paths: Sequence[str]) -> str:
-        """Queue several settings files as one batch (each ours or Deforum's)."""
+        """Queue several uploaded settings files as one batch (each ours or Deforum's)."""
         if not paths:
             return "Choose one or more settings files."
         settings = []
         for path in paths:
             try:
-                config, _report = load_settings(path)
-            except (SettingsError, ValueError, OSError) as exc:
-                return f"⚠ {Path(path).name}: {_problem(exc)[2:]}"
+                config, _report = load_settings(self.uploaded(path))
+            except WanError as exc:
+                return warn(f"{Path(path).name}: {describe(exc)}")
             settings.append(config.to_dict())
         try:
             batch, ids = self.service.submit(settings)
-        except SettingsError as exc:
-            return _problem(exc)
+        except WanError as exc:
+            return warn(exc)
         return f"Queued batch {batch[:8]}: {len(ids)} job(s)."
 
     def status(self, job_id: str) -> dict[str, Any]:
-        """What the generate panel shows for a job: progress line, preview, video, metrics."""
-        empty = {"progress": "", "preview": None, "video": None, "metrics": None, "state": ""}
+        """What the generate panel shows for a job: progress line and bar, preview, video, metrics."""
+        empty = {
+            "progress": "",
+            "bar": progress_bar(None),
+            "preview": None,
+            "video": None,
+            "metrics": None,
+            "state": "",
+        }
         if not job_id:
             return empty
         try:
             job = self.service.get(job_id)
-        except JobNotFound:
-            return empty | {"progress": f"⚠ job {job_id[:8]} is unknown"}
-        preview = self._latest_preview(job.id)
-        video = self.service.file(job.id, "video.mp4") if job.state == "succeeded" else None
-        metrics = job.result.get("metrics") if job.result else None
+        except WanError:
+            return empty | {"progress": warn(f"job {job_id[:8]} is unknown")}
+        preview = self.service.preview(job.id)
+        video = self.service.video(job.id)
+        view = job.to_dict()
         return {
-            "progress": progress_line(job.to_dict()),
+            "progress": progress_line(view),
+            "bar": progress_bar(view),
             "preview": str(preview) if preview else None,
             "video": str(video) if video else None,
-            "metrics": metrics,
+            "metrics": job.result.get("metrics") if job.result else None,
             "state": job.state,
         }
 
-    def _latest_preview(self, job_id: str) -> Path | None:
-        """The newest preview image: the live one, or the last frame of the newest finished clip."""
-        images = list(self.service.store.run_dir(job_id).glob("previews/*.png"))
-        if not images:
-            return None
-        newest = max(images, key=lambda path: path.stat().st_mtime_ns)
-        return self.service.file(job_id, f"previews/{newest.name}")
-
     def settled(self, job_id: str) -> bool:
-        """Whether there is nothing more to follow: no job, a finished one, or no worker."""
-        if not job_id or not self.service.worker.alive:
-            return True
-        try:
-            return self.service.get(job_id).state in ("succeeded", "failed", "cancelled", "interrupted")
-        except JobNotFound:
-            return True
+        """Whether there is nothing more to follow: no job, or one that needs no worker."""
+        return not job_id or self.service.settled(job_id)
 
     def act(self, action: str, job_id: str) -> str:
         """pause / resume / cancel a job; a message either way."""
@@ -325,17 +353,27 @@ class TabActions:
         ]
         try:
             job = method(job_id)
-        except (IllegalTransition, JobNotFound) as exc:
-            return f"⚠ {exc}"
+        except WanError as exc:
+            return warn(exc)
         return f"Job {job_id[:8]} is {job.state}."
 
     def job_rows(self, limit: int = 50) -> list[list[Any]]:
         """The queue and history, newest first."""
-        import datetime
-
         rows = []
         for job in self.service.list(limit=limit):
             created = datetime.datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M:%S")
             video = job.result.get("video") if job.result else None
             rows.append([job.id, job.state, progress_line(job.to_dict()), created, video or ""])
         return rows
+
+    # -- the runtime -----------------------------------------------------------------------------
+    def runtime_message(self) -> str:
+        """Whether jobs can run here, in a line (with what to do when they cannot)."""
+        problem = self.service.problem()
+        if problem is None:
+            return ""
+        return f"⚠ **Generation is unavailable here.** {problem}"
+
+    def prepare_runtime(self) -> str:
+        """Prepare (or rebuild) the runtime environment in the background."""
+        return self.service.prepare_runtime()

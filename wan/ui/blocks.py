@@ -1,7 +1,8 @@
 """The Wan Video tab: one Gradio Blocks builder used inside the WebUI and by `python -m wan serve`.
 
-Controls are made from the settings' Specs (wan.ui.layout), callbacks are wan.ui.actions, and
-generation runs as a job of the JobService, polled once a second for progress, the latest
+Controls are made from the settings' Specs (wan.ui.layout): each shows its setting's label, with
+the settings key and its help as the tooltip. Callbacks are wan.ui.actions; generation runs as a
+job of the JobService, followed once a second for progress, the progress bar, the latest
 preview, the video and its metrics. Building imports gradio and the library's pure parts only,
 never torch.
 """
@@ -9,14 +10,14 @@ never torch.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from ..catalog import MODELS, shake_presets
 from ..config import SettingsError, WanConfig, all_specs, config_from_dict, fields
-from ..models import MODELS
-from ..movement.shake import shake_presets
 from ..prompts.models import ENHANCER_MODELS
 from ..service import JobService
 from . import compat
@@ -28,20 +29,10 @@ from .actions import (
     OPTIONAL_NUMBERS,
     TabActions,
     blank_none,
-    form_values,
+    progress_bar,
     prompts_text,
 )
-from .layout import (
-    ENHANCE_SECTIONS,
-    LONG_TEXT,
-    MODEL_SECTIONS,
-    MOVEMENT_SECTIONS,
-    OUTPUT_SECTIONS,
-    PROMPT_SECTION,
-    RESOLUTIONS,
-    SLIDERS,
-    Section,
-)
+from .layout import LONG_TEXT, RESOLUTIONS, SLIDERS, Section, tabs
 
 POLL_SECONDS = 1.0
 CSS_FILE = Path(__file__).resolve().parents[2] / "style.css"
@@ -49,9 +40,13 @@ JS_FILE = Path(__file__).resolve().parents[2] / "javascript" / "wan_video.js"
 
 
 def _choices_for(key: str) -> list[str] | None:
-    if key in ("model", "i2v_model"):
-        ids = [model_id for model_id in MODELS if not model_id.startswith("tiny")]
-        return ([""] if key == "i2v_model" else []) + ids + [m for m in MODELS if m.startswith("tiny")]
+    models = [spec for spec in MODELS.values() if not spec.tiny] + [
+        spec for spec in MODELS.values() if spec.tiny
+    ]
+    if key == "model":
+        return [spec.id for spec in models]
+    if key == "i2v_model":
+        return ["", *(spec.id for spec in models if spec.kind == "i2v")]
     if key == "shake_name":
         return ["None", *shake_presets()]
     if key == "enhance_model":
@@ -60,9 +55,15 @@ def _choices_for(key: str) -> list[str] | None:
 
 
 def control(spec: fields.Spec, value: Any) -> Any:
-    """The component for one setting: its kind from the validator, its tooltip from the help."""
+    """The component for one setting: its kind from the validator, its label and tooltip from
+    the Spec (the key is in the tooltip, for people who read settings files)."""
     check = spec.check
-    common = {"label": spec.key, "info": spec.help, "value": value, "elem_id": f"wan_{spec.key}"}
+    common = {
+        "label": spec.label,
+        "info": f"{spec.help} [{spec.key}]",
+        "value": value,
+        "elem_id": f"wan_{spec.key}",
+    }
     choices = _choices_for(spec.key)
     if choices is not None:
         return compat.make(gr.Dropdown, choices=choices, allow_custom_value=True, **common)
@@ -89,11 +90,13 @@ def control(spec: fields.Spec, value: Any) -> Any:
 
 
 def _section(
-    section: Section, specs: dict[str, fields.Spec], defaults: dict[str, Any], made: dict[str, Any]
+    section: Section, specs: dict[str, fields.Spec], values: dict[str, Any], made: dict[str, Any]
 ) -> None:
+    if not section.keys:
+        return
     with gr.Accordion(section.title, open=section.open):
         for key in section.keys:
-            made[key] = control(specs[key], defaults[key])
+            made[key] = control(specs[key], values[key])
 
 
 def _table(headers: list[str], label: str, elem_id: str) -> Any:
@@ -113,197 +116,267 @@ def starting_config(defaults: dict[str, Any] | None) -> WanConfig:
         return WanConfig()
 
 
-def build_ui(service: JobService, *, title: str = "Wan Video", defaults: dict[str, Any] | None = None) -> Any:
+@dataclass
+class _Tab:
+    """The components the callbacks wire together."""
+
+    made: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def form(self) -> list[Any]:
+        return [self.made[key] for key in FORM_KEYS]
+
+
+def _prompts_tab(
+    tab: _Tab,
+    actions: TabActions,
+    start: WanConfig,
+    specs: dict[str, fields.Spec],
+    values: dict[str, Any],
+    sections: tuple[Section, ...],
+) -> None:
+    p = tab.parts
+    tab.made["prompts"] = compat.make(
+        gr.Textbox,
+        value=prompts_text(start),
+        lines=8,
+        max_lines=30,
+        label=specs["prompts"].label,
+        info=f"{specs['prompts'].help} [prompts]",
+        elem_id="wan_prompts",
+    )
+    with gr.Row():
+        p["settings_file"] = compat.guard_uploads(
+            compat.make(
+                gr.File,
+                label="Deforum or Wan settings file (.txt / .json)",
+                file_types=[".txt", ".json"],
+                elem_id="wan_settings_file",
+            ),
+            actions.uploads,
+        )
+        p["import"] = gr.Button("Import settings file", elem_id="wan_import")
+    with gr.Accordion("Presets and export", open=False):
+        with gr.Row():
+            p["preset_list"] = compat.make(
+                gr.Dropdown,
+                choices=actions.preset_names(),
+                label="Preset",
+                info="Saved presets (in the output folder's presets/)",
+            )
+            p["preset_name"] = compat.make(
+                gr.Textbox, label="New preset name", info="Letters, digits, space, . _ -"
+            )
+        with gr.Row():
+            p["load_preset"] = gr.Button("Load preset")
+            p["save_preset"] = gr.Button("Save as preset")
+            p["export"] = gr.Button("Export settings")
+        p["export_file"] = compat.make(gr.File, label="Exported settings", interactive=False)
+    for section in sections:
+        _section(section, specs, values, tab.made)
+
+
+def _analysis_tabs(
+    tab: _Tab, specs: dict[str, fields.Spec], values: dict[str, Any], enhance_sections: tuple[Section, ...]
+) -> None:
+    p = tab.parts
+    with gr.Tab("Movement"):
+        p["analyse"] = gr.Button("Analyse camera movement", elem_id="wan_analyse")
+        p["analyse_message"] = gr.Markdown(elem_id="wan_analyse_message")
+        p["movement_table"] = _table(MOVEMENT_HEADERS, "Clips and their movement", "wan_movement_table")
+        p["movement_plot"] = compat.make(gr.Image, label="Camera curves", type="filepath", interactive=False)
+    with gr.Tab("Prompt enhancement"):
+        for section in enhance_sections:
+            _section(section, specs, values, tab.made)
+        p["enhance"] = gr.Button("Preview enhanced prompts", elem_id="wan_enhance_preview")
+        p["enhance_message"] = gr.Markdown()
+        p["enhance_table"] = _table(ENHANCE_HEADERS, "Before / after", "wan_enhance_table")
+
+
+def _model_and_output_tabs(
+    tab: _Tab, specs: dict[str, fields.Spec], values: dict[str, Any], layout: dict[str, tuple[Section, ...]]
+) -> None:
+    with gr.Tab("Model & memory"):
+        tab.parts["resolution"] = compat.make(
+            gr.Dropdown,
+            choices=[label for label, _w, _h in RESOLUTIONS],
+            value=RESOLUTIONS[0][0],
+            label="Resolution preset",
+            info="Sets Width and Height to a size Wan was trained on",
+        )
+        for section in layout["Model & memory"]:
+            _section(section, specs, values, tab.made)
+    with gr.Tab("Output"):
+        for section in layout["Output"]:
+            _section(section, specs, values, tab.made)
+
+
+def _jobs_tab(tab: _Tab, actions: TabActions) -> None:
+    p = tab.parts
+    with gr.Tab("Jobs"):
+        p["refresh_jobs"] = gr.Button("Refresh", elem_id="wan_refresh_jobs")
+        p["jobs_table"] = _table(JOB_HEADERS, "Queue and history", "wan_jobs_table")
+        p["batch_files"] = compat.guard_uploads(
+            compat.make(
+                gr.File,
+                label="Batch: several settings files, run in order",
+                file_count="multiple",
+                file_types=[".txt", ".json"],
+                elem_id="wan_batch_files",
+            ),
+            actions.uploads,
+        )
+        p["batch"] = gr.Button("Queue batch")
+        p["batch_message"] = gr.Markdown()
+        with gr.Row():
+            p["pick_job"] = compat.make(
+                gr.Textbox, label="Job id", info="Paste an id from the table to follow that job"
+            )
+            p["follow"] = gr.Button("Follow job")
+
+
+def _generate_panel(tab: _Tab) -> None:
+    p = tab.parts
+    p["generate"] = gr.Button("Generate", variant="primary", elem_id="wan_generate")
+    p["message"] = gr.Markdown(elem_id="wan_message")
+    p["job_id"] = compat.make(
+        gr.Textbox,
+        value="",
+        label="Job",
+        info="The job this panel follows (the Jobs tab can switch to another)",
+        interactive=False,
+        max_lines=1,
+        elem_id="wan_job_id",
+    )
+    p["progress"] = gr.Markdown(elem_id="wan_progress")
+    p["bar"] = compat.make(gr.HTML, value=progress_bar(None), elem_id="wan_progress_html")
+    p["preview"] = compat.make(
+        gr.Image, label="Live preview", type="filepath", interactive=False, elem_id="wan_preview"
+    )
+    with gr.Row():
+        p["pause"] = gr.Button("Pause", elem_id="wan_pause")
+        p["resume"] = gr.Button("Resume", elem_id="wan_resume")
+        p["cancel"] = gr.Button("Cancel", variant="stop", elem_id="wan_cancel")
+    p["video"] = compat.make(gr.Video, label="Video", interactive=False, elem_id="wan_video")
+    p["metrics"] = compat.make(gr.JSON, label="Metrics", elem_id="wan_metrics")
+
+
+def _wire(tab: _Tab, actions: TabActions) -> None:
+    """Connect the buttons to the actions."""
+    p, form, made = tab.parts, tab.form, tab.made
+
+    def fill(values: list[Any] | None, text: str) -> list[Any]:
+        if values is None:
+            return [gr.update() for _ in form] + [text]
+        return [*values, text]
+
+    p["import"].click(
+        lambda file: fill(*actions.import_file(compat.file_path(file))),
+        inputs=[p["settings_file"]],
+        outputs=[*form, p["message"]],
+    )
+    p["load_preset"].click(
+        lambda name: fill(*actions.load_preset(name)),
+        inputs=[p["preset_list"]],
+        outputs=[*form, p["message"]],
+    )
+    p["save_preset"].click(
+        lambda name, *values: (actions.save_preset(name, values), gr.update(choices=actions.preset_names())),
+        inputs=[p["preset_name"], *form],
+        outputs=[p["message"], p["preset_list"]],
+    )
+    p["export"].click(
+        lambda *values: actions.export_settings(values), inputs=form, outputs=[p["export_file"], p["message"]]
+    )
+    p["resolution"].change(
+        lambda label: [int(v) for v in next((w, h) for name, w, h in RESOLUTIONS if name == label)],
+        inputs=[p["resolution"]],
+        outputs=[made["W"], made["H"]],
+    )
+    p["analyse"].click(
+        lambda *values: actions.analyse(values),
+        inputs=form,
+        outputs=[p["movement_table"], p["movement_plot"], p["analyse_message"]],
+    )
+    p["enhance"].click(
+        lambda *values: actions.preview_enhancement(values),
+        inputs=form,
+        outputs=[p["enhance_table"], p["enhance_message"]],
+    )
+    p["generate"].click(
+        lambda *values: actions.generate(values), inputs=form, outputs=[p["job_id"], p["message"]]
+    )
+    for name in ("pause", "resume", "cancel"):
+        p[name].click(
+            lambda job, name=name: actions.act(name, job), inputs=[p["job_id"]], outputs=[p["message"]]
+        )
+    p["refresh_jobs"].click(actions.job_rows, inputs=[], outputs=[p["jobs_table"]])
+    p["batch"].click(
+        lambda files: actions.submit_files(compat.file_paths(files)),
+        inputs=[p["batch_files"]],
+        outputs=[p["batch_message"]],
+    )
+    p["follow"].click(lambda picked: picked.strip(), inputs=[p["pick_job"]], outputs=[p["job_id"]])
+
+    def poll(job: str) -> list[Any]:
+        status = actions.status(job)
+        return [
+            status["progress"],
+            status["bar"],
+            status["preview"],
+            status["video"] if status["video"] else gr.update(),
+            status["metrics"] if status["metrics"] is not None else gr.update(),
+        ]
+
+    outputs = [p["progress"], p["bar"], p["preview"], p["video"], p["metrics"]]
+    compat.follow(p["job_id"], poll, outputs, POLL_SECONDS, actions.settled)
+
+
+def _runtime_notice(tab: _Tab, actions: TabActions) -> None:
+    """When jobs cannot run: why, and (for a runtime of the extension's own) a rebuild button."""
+    message = actions.runtime_message()
+    notice = gr.Markdown(message, elem_id="wan_unavailable")
+    if actions.service.runtime.owned:
+        with gr.Row(visible=bool(message)) as row:
+            rebuild = gr.Button("Prepare the runtime again", elem_id="wan_prepare_runtime")
+            check = gr.Button("Check again", elem_id="wan_check_runtime")
+        rebuild.click(actions.prepare_runtime, inputs=[], outputs=[notice])
+        check.click(
+            lambda: (actions.runtime_message(), gr.update(visible=bool(actions.runtime_message()))),
+            inputs=[],
+            outputs=[notice, row],
+        )
+
+
+def build_ui(
+    service: JobService,
+    *,
+    title: str = "Wan Video",
+    defaults: dict[str, Any] | None = None,
+    uploads: list[Path] | None = None,
+) -> Any:
     """The tab as a gr.Blocks (not launched): settings, movement, enhancement, generate, jobs.
-    `defaults` (settings keys) replace the form's starting values, e.g. the WebUI's default model."""
-    actions = TabActions(service)
+    `defaults` (settings keys) replace the form's starting values, e.g. the WebUI's default model;
+    `uploads`: where uploaded files may be read (default: gradio's upload folders)."""
+    actions = TabActions(service, uploads=uploads if uploads is not None else compat.upload_folders())
     specs = {spec.key: spec for _group, spec in all_specs()}
     start = starting_config(defaults)
-    defaults = start.to_dict()
-    made: dict[str, Any] = {}
+    values = start.to_dict()
+    layout = tabs()
+    tab = _Tab()
     css = CSS_FILE.read_text(encoding="utf-8") if CSS_FILE.is_file() else ""
     with compat.blocks(title=title, css=css) as demo:
-        problem = service.check_environment()
-        if problem:  # planning and analysis still work; generation says why it cannot
-            gr.Markdown(f"⚠ **Generation is unavailable here.** {problem}", elem_id="wan_unavailable")
+        _runtime_notice(tab, actions)
         with gr.Row(elem_id="wan_video_tab"):
             with gr.Column(scale=3), gr.Tabs():
                 with gr.Tab("Prompts & schedules"):
-                    made["prompts"] = compat.make(
-                        gr.Textbox,
-                        value=prompts_text(start),
-                        lines=8,
-                        max_lines=30,
-                        label="prompts",
-                        info=specs["prompts"].help,
-                        elem_id="wan_prompts",
-                    )
-                    with gr.Row():
-                        settings_file = compat.make(
-                            gr.File,
-                            label="Deforum or Wan settings file (.txt / .json)",
-                            file_types=[".txt", ".json"],
-                            elem_id="wan_settings_file",
-                        )
-                        import_button = gr.Button("Import settings file", elem_id="wan_import")
-                    with gr.Accordion("Presets and export", open=False):
-                        with gr.Row():
-                            preset_list = compat.make(
-                                gr.Dropdown,
-                                choices=actions.preset_names(),
-                                label="preset",
-                                info="Saved presets (in the output folder's presets/)",
-                            )
-                            preset_name = compat.make(
-                                gr.Textbox, label="new preset name", info="Letters, digits, space, . _ -"
-                            )
-                        with gr.Row():
-                            load_preset = gr.Button("Load preset")
-                            save_preset = gr.Button("Save as preset")
-                            export_button = gr.Button("Export settings")
-                        export_file = compat.make(gr.File, label="exported settings", interactive=False)
-                    _section(PROMPT_SECTION, specs, defaults, made)
-                    for section in MOVEMENT_SECTIONS:
-                        _section(section, specs, defaults, made)
-                with gr.Tab("Movement"):
-                    analyse_button = gr.Button("Analyse camera movement", elem_id="wan_analyse")
-                    analyse_message = gr.Markdown(elem_id="wan_analyse_message")
-                    movement_table = _table(
-                        MOVEMENT_HEADERS, "clips and their movement", "wan_movement_table"
-                    )
-                    movement_plot = compat.make(
-                        gr.Image, label="camera curves", type="filepath", interactive=False
-                    )
-                with gr.Tab("Prompt enhancement"):
-                    for section in ENHANCE_SECTIONS:
-                        _section(section, specs, defaults, made)
-                    enhance_button = gr.Button("Preview enhanced prompts", elem_id="wan_enhance_preview")
-                    enhance_message = gr.Markdown()
-                    enhance_table = _table(ENHANCE_HEADERS, "before / after", "wan_enhance_table")
-                with gr.Tab("Model & memory"):
-                    resolution = compat.make(
-                        gr.Dropdown,
-                        choices=[label for label, _w, _h in RESOLUTIONS],
-                        value=RESOLUTIONS[0][0],
-                        label="resolution preset",
-                        info="Sets W and H to a size Wan was trained on",
-                    )
-                    for section in MODEL_SECTIONS:
-                        _section(section, specs, defaults, made)
-                with gr.Tab("Output"):
-                    for section in OUTPUT_SECTIONS:
-                        _section(section, specs, defaults, made)
-                with gr.Tab("Jobs"):
-                    refresh_jobs = gr.Button("Refresh", elem_id="wan_refresh_jobs")
-                    jobs_table = _table(JOB_HEADERS, "queue and history", "wan_jobs_table")
-                    batch_files = compat.make(
-                        gr.File,
-                        label="batch: several settings files, run in order",
-                        file_count="multiple",
-                        file_types=[".txt", ".json"],
-                    )
-                    batch_button = gr.Button("Queue batch")
-                    batch_message = gr.Markdown()
-                    with gr.Row():
-                        pick_job = compat.make(
-                            gr.Textbox,
-                            label="job id",
-                            info="Paste an id from the table to follow that job",
-                        )
-                        follow_button = gr.Button("Follow job")
+                    _prompts_tab(tab, actions, start, specs, values, layout["Prompts & schedules"])
+                _analysis_tabs(tab, specs, values, layout["Prompt enhancement"])
+                _model_and_output_tabs(tab, specs, values, layout)
+                _jobs_tab(tab, actions)
             with gr.Column(scale=2):
-                generate_button = gr.Button("Generate", variant="primary", elem_id="wan_generate")
-                message = gr.Markdown(elem_id="wan_message")
-                job_id = compat.make(
-                    gr.Textbox,
-                    value="",
-                    label="job",
-                    info="The job this panel follows (the Jobs tab can switch to another)",
-                    interactive=False,
-                    max_lines=1,
-                    elem_id="wan_job_id",
-                )
-                progress = gr.Markdown(elem_id="wan_progress")
-                gr.HTML('<progress id="wan_progress_bar" max="1" value="0"></progress>')
-                preview = compat.make(
-                    gr.Image, label="live preview", type="filepath", interactive=False, elem_id="wan_preview"
-                )
-                with gr.Row():
-                    pause_button = gr.Button("Pause", elem_id="wan_pause")
-                    resume_button = gr.Button("Resume", elem_id="wan_resume")
-                    cancel_button = gr.Button("Cancel", variant="stop", elem_id="wan_cancel")
-                video = compat.make(gr.Video, label="video", interactive=False, elem_id="wan_video")
-                metrics = compat.make(gr.JSON, label="metrics", elem_id="wan_metrics")
-
-        form = [made[key] for key in FORM_KEYS]
-
-        def fill(values: list[Any] | None, text: str) -> list[Any]:
-            if values is None:
-                return [gr.update() for _ in form] + [text]
-            return [*values, text]
-
-        import_button.click(
-            lambda file: fill(*actions.import_file(compat.file_path(file))),
-            inputs=[settings_file],
-            outputs=[*form, message],
-        )
-        load_preset.click(
-            lambda name: fill(*actions.load_preset(name)), inputs=[preset_list], outputs=[*form, message]
-        )
-        save_preset.click(
-            lambda name, *values: (
-                actions.save_preset(name, values),
-                gr.update(choices=actions.preset_names()),
-            ),
-            inputs=[preset_name, *form],
-            outputs=[message, preset_list],
-        )
-        export_button.click(
-            lambda *values: actions.export_settings(values), inputs=form, outputs=[export_file, message]
-        )
-        resolution.change(
-            lambda label: [int(v) for v in next((w, h) for name, w, h in RESOLUTIONS if name == label)],
-            inputs=[resolution],
-            outputs=[made["W"], made["H"]],
-        )
-        analyse_button.click(
-            lambda *values: actions.analyse(values),
-            inputs=form,
-            outputs=[movement_table, movement_plot, analyse_message],
-        )
-        enhance_button.click(
-            lambda *values: actions.preview_enhancement(values),
-            inputs=form,
-            outputs=[enhance_table, enhance_message],
-        )
-        generate_button.click(
-            lambda *values: actions.generate(values), inputs=form, outputs=[job_id, message]
-        )
-        pause_button.click(lambda job: actions.act("pause", job), inputs=[job_id], outputs=[message])
-        resume_button.click(lambda job: actions.act("resume", job), inputs=[job_id], outputs=[message])
-        cancel_button.click(lambda job: actions.act("cancel", job), inputs=[job_id], outputs=[message])
-        refresh_jobs.click(actions.job_rows, inputs=[], outputs=[jobs_table])
-        batch_button.click(
-            lambda files: actions.submit_files(compat.file_paths(files)),
-            inputs=[batch_files],
-            outputs=[batch_message],
-        )
-        follow_button.click(lambda picked: picked.strip(), inputs=[pick_job], outputs=[job_id])
-
-        def poll(job: str) -> list[Any]:
-            status = actions.status(job)
-            return [
-                status["progress"],
-                status["preview"],
-                status["video"] if status["video"] else gr.update(),
-                status["metrics"] if status["metrics"] is not None else gr.update(),
-            ]
-
-        compat.follow(job_id, poll, [progress, preview, video, metrics], POLL_SECONDS, actions.settled)
-        demo.load(actions.job_rows, inputs=[], outputs=[jobs_table])
+                _generate_panel(tab)
+        _wire(tab, actions)
+        demo.load(actions.job_rows, inputs=[], outputs=[tab.parts["jobs_table"]])
     return demo
-
-
-def initial_values() -> list[Any]:
-    """The form's values for the default settings (tests compare against these)."""
-    return form_values(WanConfig())

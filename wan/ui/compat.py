@@ -5,17 +5,23 @@ the tab meets, in one place.
   `make` passes only those the installed class declares.
 - Event JavaScript is `_js=` in 3.x and `js=` from 4.
 - Following a job is a generator up to 4.x (see `follow`) and `gr.Timer` from 5.
-- An uploaded file arrives as a temp-file object in 3.x and as a path from 4.
+- An uploaded file arrives as a temp-file object in 3.x and as a path from 4; where uploads land
+  is `upload_folders` (a caller can name any path in a file value, so actions accept only files
+  inside those folders).
 - Page CSS is a Blocks argument up to 4.x and a launch / mount argument from 6.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -74,6 +80,64 @@ def file_path(value: Any) -> str | None:
     if isinstance(value, dict):
         return value.get("path") or value.get("name")
     return getattr(value, "name", None) or getattr(value, "path", None)
+
+
+def upload_folders() -> list[Path]:
+    """The folders this gradio saves uploaded files in: $GRADIO_TEMP_DIR, else <temp>/gradio
+    (gradio 3.41 to 6), and whatever gradio.utils.get_upload_folder says where it exists."""
+    folders = []
+    getter = getattr(getattr(gr, "utils", None), "get_upload_folder", None)
+    if callable(getter):
+        with contextlib.suppress(Exception):
+            folders.append(Path(getter()))
+    if os.environ.get("GRADIO_TEMP_DIR"):
+        folders.append(Path(os.environ["GRADIO_TEMP_DIR"]))
+    folders.append(Path(tempfile.gettempdir()) / "gradio")
+    return list(dict.fromkeys(folders))
+
+
+def _payload_paths(payload: Any) -> list[str]:
+    """The file paths a caller put in a file component's payload, whatever this version's form:
+    {"name": ..., "is_file": true} in 3.x, FileData (or a dict with "path") from 4."""
+    items = payload if isinstance(payload, (list, tuple)) else [payload]
+    paths = []
+    for item in items:
+        if item is None:
+            continue
+        if isinstance(item, dict):
+            named = item.get("path") or (item.get("name") if item.get("is_file", True) else None)
+        else:
+            named = getattr(item, "path", None) or getattr(item, "name", None)
+        if isinstance(named, str) and not named.startswith(("http://", "https://", "data:")):
+            paths.append(named)
+    return paths
+
+
+def guard_uploads(component: Any, folders: Sequence[Path]) -> Any:
+    """Let a file input take only files inside `folders` (where uploads land): a caller of the
+    app's API can put any path in a file value, and gradio 3.41 then copies that file into its
+    cache (where it is served) before the callback runs. The check runs before gradio's own
+    handling of the value; the component is returned."""
+    roots = [folder.resolve() for folder in folders]
+    original = component.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        for named in _payload_paths(payload):
+            resolved = Path(named).resolve()
+            if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+                raise gr.Error("That is not an uploaded file; choose the file with the file box.")
+        return original(payload)
+
+    component.preprocess = preprocess
+    return component
+
+
+def mounted(blocks: Any) -> None:
+    """A Blocks served by mount_gradio_app (never launched): gradio 5 and later skip their own
+    "only files that were uploaded" check for Blocks that did not launch; mark it launched so
+    the check runs (the attribute does nothing else)."""
+    if hasattr(blocks, "has_launched"):
+        blocks.has_launched = True
 
 
 def file_paths(value: Any) -> list[str]:

@@ -1,13 +1,16 @@
 """Which settings the tab shows, in which section, and how each is drawn.
 
-Every control is made from its setting's Spec (wan.config): its default, what it allows and
-its help text (the tooltip) come from one place, so the UI can never disagree with the
-validation. A section lists settings keys; `SLIDERS` draws small numeric ranges as sliders.
+Every control is made from its setting's Spec (wan.config): its label, default, what it allows
+and its help text (the tooltip) come from one place, so the UI can never disagree with the
+validation. A section lists settings keys in the order they are shown; a setting no section
+lists is shown anyway, at the end of its group's section (GROUP_SECTIONS) or of "More
+settings", so a new setting appears in the tab without touching this file. `SLIDERS` draws small
+numeric ranges as sliders.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MOVEMENT_KEYS = (
     "animation_mode",
@@ -126,7 +129,43 @@ RESOLUTIONS = (
 )
 
 
+MORE_SECTION = Section("More settings", (), open=False)
+# the section that takes a group's settings no section lists
+GROUP_SECTIONS = {
+    "shake": "Camera shake (Shakify)",
+    "movement": "Movement in prompts",
+    "enhancement": "Prompt enhancement",
+    "style": "Style",
+    "interpolation": "Interpolation",
+    "memory": "Memory",
+    "speed": "Speed",
+    "output": "Output",
+}
+TABS = {
+    "Prompts & schedules": (PROMPT_SECTION, *MOVEMENT_SECTIONS),
+    "Prompt enhancement": ENHANCE_SECTIONS,
+    "Model & memory": MODEL_SECTIONS,
+    "Output": (*OUTPUT_SECTIONS, MORE_SECTION),
+}
+
+
+def tabs() -> dict[str, tuple[Section, ...]]:
+    """The sections of each tab of the form, every setting placed (see the module doc)."""
+    from ..config import all_specs
+
+    listed = {key for sections in TABS.values() for section in sections for key in section.keys}
+    extra: dict[str, list[str]] = {}
+    for group, spec in all_specs():
+        if spec.key not in listed and spec.key != "prompts":
+            extra.setdefault(GROUP_SECTIONS.get(group or "", MORE_SECTION.title), []).append(spec.key)
+    return {
+        tab: tuple(
+            replace(section, keys=(*section.keys, *extra.get(section.title, ()))) for section in sections
+        )
+        for tab, sections in TABS.items()
+    }
+
+
 def all_section_keys() -> tuple[str, ...]:
-    """Every settings key the form shows (the prompt schedule has its own box)."""
-    sections = (PROMPT_SECTION, *MOVEMENT_SECTIONS, *ENHANCE_SECTIONS, *MODEL_SECTIONS, *OUTPUT_SECTIONS)
-    return tuple(key for section in sections for key in section.keys)
+    """Every settings key the form shows, in order (the prompt schedule has its own box)."""
+    return tuple(key for sections in tabs().values() for section in sections for key in section.keys)

@@ -2,17 +2,13 @@
 sample times (wan.post.resample), three methods (linear, optical_flow, neural), streaming."""
 
 from .build import build_interpolator
-from .config import METHODS, QUALITIES, InterpolationConfig
 from .flow import FlowInterpolator
 from .linear import LinearInterpolator
 from .neural import NeuralInterpolator, NeuralWeightsError, find_weights
 from .stream import Interpolator, interpolate_frames
 
 __all__ = [
-    "METHODS",
-    "QUALITIES",
     "FlowInterpolator",
-    "InterpolationConfig",
     "Interpolator",
     "LinearInterpolator",
     "NeuralInterpolator",

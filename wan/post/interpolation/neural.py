@@ -1,7 +1,7 @@
 """Neural interpolation with IFNet (RIFE) from a weights file the user provides.
 
 Where the weights are looked for, in order: an explicit path (`--weights`, or
-InterpolationConfig.weights); $WAN_INTERPOLATION_WEIGHTS; the first file (by name) ending in
+the interpolation_weights setting); $WAN_INTERPOLATION_WEIGHTS; the first file (by name) ending in
 .safetensors, .pth, .pt, .pkl or .ckpt in `<models dir>/interpolation/` (the models folder of
 wan.models.resolve). The file holds a state dict of the RIFE 4.x IFNet layout (a `module.`
 prefix, as in RIFE's own flownet.pkl, is dropped; keys beyond the network, such as a training
@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from ...config.interpolation import WEIGHT_SUFFIXES
+from ...errors import WanError
+
 WEIGHTS_ENV = "WAN_INTERPOLATION_WEIGHTS"
-WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pkl", ".ckpt")
 SCALES = {
     "fast": (16.0, 8.0, 4.0, 2.0),
     "balanced": (8.0, 4.0, 2.0, 1.0),
@@ -30,7 +32,7 @@ SCALES = {
 }
 
 
-class NeuralWeightsError(ValueError):
+class NeuralWeightsError(WanError, ValueError):
     """A weights file that cannot be read or does not fit the network."""
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..plan import GenerationPlan, with_movement
-from .engine import EnhancedPrompt, PromptEnhancementEngine
-from .instructions import PromptContext
+from ..prompts import EnhancedPrompt, PromptContext, PromptEnhancementEngine
+from .create import with_movement
+from .plan import GenerationPlan
 
 
 def enhancement_note(result: EnhancedPrompt) -> str:
@@ -24,13 +24,27 @@ def enhancement_note(result: EnhancedPrompt) -> str:
     return result.note
 
 
+def enhancement_requests(plan: GenerationPlan, *, woven: bool) -> tuple[list[str], list[PromptContext]]:
+    """What the enhancer is asked for each clip: its base prompt, and its style and (when the
+    movement is woven into the rewrite) its movement phrase."""
+    contexts = [PromptContext(clip.movement_phrase if woven else "", clip.style) for clip in plan.clips]
+    return [clip.base_prompt for clip in plan.clips], contexts
+
+
 def enhance_plan(
     plan: GenerationPlan, engine: PromptEnhancementEngine, *, movement_mode: str = "append"
 ) -> tuple[GenerationPlan, list[EnhancedPrompt]]:
     """(the plan with enhanced prompts, the before/after of every clip)."""
-    woven = engine.config.movement_context
-    contexts = [PromptContext(clip.movement_phrase if woven else "", clip.style) for clip in plan.clips]
-    results = engine.enhance_prompts([clip.base_prompt for clip in plan.clips], contexts)
+    woven = engine.options.movement_context
+    results = engine.enhance_prompts(*enhancement_requests(plan, woven=woven))
+    return with_enhancement(plan, results, woven=woven, movement_mode=movement_mode), results
+
+
+def with_enhancement(
+    plan: GenerationPlan, results: list[EnhancedPrompt], *, woven: bool, movement_mode: str
+) -> GenerationPlan:
+    """The plan with each clip's enhanced prompt (the movement phrase added when it was not
+    woven in); a clip whose rewrite failed keeps its prompt, with the reason in its note."""
     clips = []
     for clip, result in zip(plan.clips, results, strict=True):
         if result.source in ("model", "cache"):
@@ -40,7 +54,7 @@ def enhance_plan(
         else:
             prompt = clip.prompt
         clips.append(replace(clip, prompt=prompt, enhancement=enhancement_note(result)))
-    return replace(plan, clips=tuple(clips)), results
+    return replace(plan, clips=tuple(clips))
 
 
 def adopt_prompts(plan: GenerationPlan, stored: GenerationPlan) -> GenerationPlan:

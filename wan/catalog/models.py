@@ -6,7 +6,7 @@ for T2V / VACE, 40 for I2V; guidance 5.0; flow shift 3.0 at 480p, 5.0 at 720p) a
 counts, from which the weights' memory per precision follows.
 
 Parameter counts were counted with torch meta tensors from the diffusers configs of each model
-(scripts/convert_wan_to_diffusers.py in diffusers; tests/test_models_registry.py recounts them):
+(scripts/convert_wan_to_diffusers.py in diffusers; tests/test_speed.py recounts them):
 transformer (VACE blocks included), UMT5-XXL text encoder 5.68e9 (shared embedding counted
 once), Wan VAE 0.127e9, CLIP ViT-H image encoder 0.631e9 (I2V only).
 """

@@ -1,0 +1,172 @@
+"""Commands that run models: generate and enhance."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .common import (
+    UserError,
+    add_analysis_arguments,
+    add_model_arguments,
+    add_settings_arguments,
+    api_of,
+    load,
+    print_report,
+    seed_argument,
+)
+
+if TYPE_CHECKING:
+    from ..plan import GenerationPlan
+
+
+def format_enhancement(before: GenerationPlan, after: GenerationPlan, results: list[Any]) -> str:
+    """Each clip's prompt before and after enhancement, and what happened to it."""
+    lines = []
+    for old, new, result in zip(before.clips, after.clips, results, strict=True):
+        frames = f"{new.start_frame}-{new.end_frame - 1}" if new.end_frame > new.start_frame else "-"
+        lines.append(f"clip {new.index} (frames {frames}) [{result.source}]")
+        lines.append(f"  before: {old.prompt}")
+        lines.append(f"  after:  {new.prompt}")
+        if new.enhancement:
+            lines.append(f"  note:   {new.enhancement}")
+    return "\n".join(lines)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """`generate`: plan and render a video; finished clips are kept, so a run can be resumed."""
+    from ..progress import ProgressBar, format_seconds
+    from ..render import RunFolder
+
+    flags = {"model": args.model, "memory_preset": args.memory, "speed_preset": args.speed}
+    config, report = load(args.settings, args.set, flags)
+    print_report(report)
+    api = api_of(args)
+    if args.resume:
+        if not RunFolder(args.resume).plan_path.is_file():
+            raise UserError(f"--resume: {args.resume} is not a run folder (it has no plan.json)")
+        run_dir = Path(args.resume)
+    else:
+        run_dir = Path(args.out) if args.out else api.run_dir_for(config)
+    if config.enhancement.enabled and not args.resume:
+        print("enhancing prompts...", file=sys.stderr)
+    plan, results = api.plan_run(config, run_dir if args.resume else None, seed=args.seed)
+    if results:
+        print(
+            format_enhancement(api.create_generation_plan(config, seed=plan.seed), plan, results),
+            file=sys.stderr,
+        )
+    if config.model_spec.tiny or (config.i2v_spec is not None and config.i2v_spec.tiny):
+        print(
+            "note: the tiny model has random weights: the video is noise. It checks that the install "
+            "works end to end.",
+            file=sys.stderr,
+        )
+    print(f"run folder: {run_dir}", file=sys.stderr)
+    try:
+        result = api.generate(
+            config,
+            plan=plan,
+            run_dir=run_dir,
+            resume=bool(args.resume),
+            callback=ProgressBar(),
+            write_video=not args.frames_only,
+        )
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished clips are kept; continue with --resume {run_dir}", file=sys.stderr)
+        return 130
+    if result.clips_rendered == 0:
+        print("nothing was left to generate: every clip was already there")
+    else:
+        rendered = result.metrics["clips"][-result.clips_rendered :]
+        seconds = sum(clip["seconds"] for clip in rendered)
+        frames = sum(c.num_frames for c in plan.clips[-result.clips_rendered :])
+        rate = f"{seconds / frames:.2f} s/frame"
+        print(f"generated {result.clips_rendered} clip(s) in {format_seconds(seconds)} ({rate})")
+    if result.video:
+        print(f"video: {result.video}")
+    if result.frames_dir:
+        print(f"frames: {result.frames_dir}")
+    return 0
+
+
+def run_enhance(args: argparse.Namespace) -> int:
+    """`enhance`: every clip's prompt before and after enhancement."""
+    import json
+
+    flags = {
+        "enhance_model": args.model,
+        "enhance_backend": args.backend,
+        "enhance_language": args.language,
+        "enhance_strength": args.strength,
+        "enhance_max_words": args.max_words,
+        "enhance_api_url": args.api_url,
+    }
+    config, report = load(args.settings, args.set, flags)
+    print_report(report)
+    api = api_of(args)
+    plan = api.create_generation_plan(config, seed=args.seed)
+    enhanced, results = api.enhance_plan(plan, config, api_key=args.api_key, cache=not args.no_cache)
+    if args.json:
+        rows = [
+            {"clip": clip.index, "before": old.prompt, **result.to_dict(), "prompt": clip.prompt}
+            for old, clip, result in zip(plan.clips, enhanced.clips, results, strict=True)
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    options = config.enhancement
+    print(
+        f"enhancer: {options.backend} {options.model} | strength {options.strength:g} | "
+        f"{'Chinese' if options.language == 'zh' else 'English'} | movement context "
+        f"{'on' if options.movement_context else 'off'}\n"
+    )
+    print(format_enhancement(plan, enhanced, results))
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add generate and enhance."""
+    from ..config import MEMORY_CHOICES, SPEED_PRESETS
+
+    generate = commands.add_parser(
+        "generate",
+        help="generate the video with a Wan model (needs pip install -e '.[models]')",
+        description="Plan and render a video; every finished clip is kept, so a run can be resumed.",
+    )
+    add_settings_arguments(generate, "settings file (JSON; Deforum .txt files too)")
+    generate.add_argument("--model", metavar="ID|PATH", help="model id (python -m wan models) or folder")
+    generate.add_argument(
+        "--out", metavar="DIR", help="run folder (default: in output_dir, else outputs/wan-videos)"
+    )
+    generate.add_argument("--resume", metavar="DIR", help="continue an interrupted run in DIR")
+    generate.add_argument("--frames-only", action="store_true", help="write the frames, not the MP4")
+    generate.add_argument(
+        "--seed", type=seed_argument, default=None, help="seed to use when the settings say -1"
+    )
+    generate.add_argument("--memory", metavar="PRESET", help="memory preset: " + ", ".join(MEMORY_CHOICES))
+    generate.add_argument("--speed", metavar="PRESET", help="speed preset: " + ", ".join(SPEED_PRESETS))
+    add_model_arguments(generate)
+    generate.set_defaults(run=run_generate)
+
+    enhance = commands.add_parser(
+        "enhance",
+        help="rewrite each clip's prompt with Qwen (or a chat server) and show before/after",
+        description="Plan the settings, enhance every clip's prompt in one batch, print before and after.",
+    )
+    add_analysis_arguments(enhance, "before/after of every clip")
+    enhance.add_argument(
+        "--model", help="enhancer: auto, qwen2.5-0.5b/1.5b/3b/7b/14b, qwen3-*, hub id or folder"
+    )
+    enhance.add_argument("--backend", help="qwen (local) or openai (an OpenAI-compatible server)")
+    enhance.add_argument("--api-url", help="openai backend: base URL, e.g. http://127.0.0.1:8080/v1")
+    enhance.add_argument(
+        "--api-key", help="openai backend: key (default: $WAN_ENHANCE_API_KEY or $OPENAI_API_KEY)"
+    )
+    enhance.add_argument("--language", help="en or zh")
+    enhance.add_argument("--strength", help="0 keeps the prompts, 1 rewrites freely")
+    enhance.add_argument("--max-words", help="word limit of an enhanced prompt")
+    add_model_arguments(enhance)
+    enhance.add_argument("--no-cache", action="store_true", help="ask the model again even if cached")
+    enhance.set_defaults(run=run_enhance)

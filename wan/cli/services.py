@@ -1,0 +1,145 @@
+"""Commands about the server and the machine: serve, worker, runtime, models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .common import UserError, add_model_arguments, api_of
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """`serve`: the REST API (and the UI) with its job queue."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise UserError("the server needs fastapi and uvicorn: pip install -e '.[serve]'") from None
+    from ..server import serve
+    from ..service.auth import parse_credentials
+
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port must be from 1 to 65535, not {args.port}")
+    try:
+        parse_credentials(args.api_auth)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    serve(
+        host=args.host,
+        port=args.port,
+        api_auth=args.api_auth,
+        output_dir=args.output_dir,
+        models_dir=args.models_dir,
+        allow_download=args.allow_download,
+        device=args.device,
+        chat_servers=tuple(args.chat_server),
+        runtime_dir=args.runtime_dir,
+    )
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """`worker`: a worker process of a server's queue (the server starts these)."""
+    from ..service.worker_process import main_enhance, run_worker
+
+    api = api_of(args)
+    if args.task == "enhance":
+        return main_enhance(api)
+    if not args.queue or not args.id:
+        raise UserError("worker: --queue and --id are needed (a server starts its workers itself)")
+    return run_worker(args.queue, args.id, api=api, idle_exit=args.idle_exit)
+
+
+def run_runtime(args: argparse.Namespace) -> int:
+    """`runtime`: prepare, check or remove the extension's runtime environment."""
+    from ..runtime import RuntimeEnv, prepare_runtime, remove_runtime
+
+    env = RuntimeEnv(args.dir)
+    if args.action == "prepare":
+        return 0 if prepare_runtime(env) else 1
+    if args.action == "remove":
+        remove_runtime(env)
+        print(f"removed {args.dir}")
+        return 0
+    status = env.status()
+    print(json.dumps(status.to_dict(), indent=2) if args.json else f"{status.state}: {status.message}")
+    return 0 if status.ready else 1
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """`models`: the known video and enhancer models and which are on this machine."""
+    listing = api_of(args).list_models()
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    print(f"models folder: {listing['models_dir']}")
+    for row in listing["models"]:
+        if row["tiny"]:
+            size, state = "   tiny", "built on first use"
+        else:
+            size = f"{row['transformer_gb_bf16']:5.1f} GB"
+            state = f"download {row['download_gb']:.1f} GB, not downloaded"
+        if row["present"]:
+            state = f"present: {row['present']}"
+        print(f"  {row['id']:<14} {row['kind']:<5} {size}  {state}")
+        print(f"      {row['description']}" + (f" ({row['hub_id']})" if row["hub_id"] else ""))
+    print("prompt enhancers (enhance_model):")
+    for row in listing["enhancers"]:
+        state = "present" if row["present"] else ("built on first use" if row["tiny"] else "not downloaded")
+        where = f"  ({row['hub_id']})" if row["hub_id"] else "  (tiny random model for tests)"
+        print(f"  {row['id']:<14} {row['vram_gb_bf16']:5.1f} GB  {state}{where}")
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add serve, worker, runtime and models."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the REST API with its job queue (and the UI) as a standalone server",
+        description="Serve /wan/v1 with a persistent job queue; binds 127.0.0.1 unless --host says so.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1 only)")
+    serve.add_argument("--port", type=int, default=7861, help="port (default: 7861)")
+    serve.add_argument("--api-auth", metavar="USER:PASS[,USER:PASS]", help="require HTTP Basic credentials")
+    serve.add_argument("--output-dir", help="where jobs and videos go (default: outputs/wan-videos)")
+    serve.add_argument(
+        "--chat-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a chat server prompt enhancement may call with this server's key (repeatable; also "
+        "$WAN_ENHANCE_API_URL)",
+    )
+    serve.add_argument(
+        "--runtime-dir", help="a runtime environment for the workers (default: this interpreter)"
+    )
+    add_model_arguments(serve)
+    serve.set_defaults(run=run_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        help="a worker process of a server's job queue (servers start these themselves)",
+        description="Render the jobs a server assigns, until standard input closes.",
+    )
+    worker.add_argument("--queue", help="the server's queue folder")
+    worker.add_argument("--id", help="this worker's id")
+    worker.add_argument("--idle-exit", type=float, default=None, help="stop after this many idle seconds")
+    worker.add_argument("--task", choices=["enhance"], help="enhance: one request from standard input")
+    add_model_arguments(worker)
+    worker.set_defaults(run=run_worker)
+
+    runtime = commands.add_parser(
+        "runtime",
+        help="prepare, check or remove the WebUI extension's own runtime environment",
+        description="The runtime environment where a WebUI's Wan workers run (see the README).",
+    )
+    runtime.add_argument("action", choices=["prepare", "status", "remove"])
+    runtime.add_argument("--dir", required=True, help="the runtime folder")
+    runtime.add_argument("--json", action="store_true", help="status as JSON")
+    runtime.set_defaults(run=run_runtime)
+
+    models = commands.add_parser("models", help="list the known video and enhancer models and which are here")
+    add_model_arguments(models, device=False, download=False)
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(run=run_models)

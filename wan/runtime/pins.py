@@ -1,0 +1,50 @@
+"""The packages the extension's runtime environment holds, at the versions the project is tested
+with (CI installs the same pins), and the oldest torch the runtime takes from the host.
+
+Standard library only: the WebUI's installer imports this with the host's Python.
+"""
+
+from __future__ import annotations
+
+# name -> exact version: what generation, prompt enhancement and post-processing run with.
+RUNTIME_PINS: dict[str, str] = {
+    "diffusers": "0.42.1",
+    "transformers": "5.24.0",
+    "tokenizers": "0.23.3",
+    "accelerate": "1.15.0",
+    "huggingface_hub": "2.4.0",
+    "safetensors": "0.8.0",
+    "peft": "0.21.2",
+    "imageio-ffmpeg": "0.8.1",
+    "opencv-python-headless": "5.0.0.93",
+    "numexpr": "2.14.2",
+    "numpy": "2.4.6",
+    "ftfy": "6.3.1",
+    "pillow": "12.3.0",
+}
+# The runtime reuses the host's torch (no second CUDA download) when it is at least this version;
+# an older one gets a torch of its own in the runtime (TORCH_FOR_RUNTIME), said before it
+# downloads. The lowest torch the project's tests ran with.
+TORCH_FLOOR = "2.13.0"
+TORCH_FOR_RUNTIME = "2.13.0"
+# about what a CUDA build of torch downloads with its libraries, for the message before it does
+TORCH_DOWNLOAD_GB = 3.5
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """(major, minor, patch) of a version string, ignoring local and pre-release parts."""
+    parts = []
+    for piece in version.split("+")[0].split(".")[:3]:
+        digits = ""
+        for char in piece:
+            if not char.isdigit():
+                break
+            digits += char
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def requirement_lines(torch_version: str | None = None) -> list[str]:
+    """pip requirement lines of the runtime (`name==version`), torch first when given."""
+    lines = [f"torch=={torch_version}"] if torch_version else []
+    return lines + [f"{name}=={version}" for name, version in RUNTIME_PINS.items()]

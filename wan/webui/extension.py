@@ -1,0 +1,120 @@
+"""The extension inside the WebUI: one JobService per WebUI process, its routes on the WebUI's
+FastAPI app, its tab, and a clean stop. scripts/wan_video.py calls these from the WebUI's
+callbacks.
+
+- Jobs run in worker processes of the extension's runtime environment (wan.runtime), never in
+  the WebUI's Python: the WebUI process plans, validates and answers, and imports no torch,
+  diffusers or transformers for Wan work.
+- "Reload UI" makes a new app and calls on_app_started again: `mount` adds the routes to
+  whichever app it is given, while the service (and a running job) carries on.
+- The routes are left out with --wan-disable-api.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ..service import ChatServers, JobService, WanAPI
+from ..service.auth import CredentialsError
+from .host import (
+    HostGate,
+    api_access,
+    cmd_opt,
+    host_lock,
+    host_progress,
+    models_dir,
+    output_dir,
+    runtime_env,
+    upload_folders,
+)
+from .options import form_defaults, option
+
+_service: JobService | None = None
+_reloading = False
+
+
+def chat_servers() -> ChatServers:
+    """The chat servers the WebUI's setting and --wan-chat-server allow."""
+    listed = [url.strip() for url in str(option("wan_chat_servers") or "").split(",")]
+    return ChatServers.from_environment(*listed, *(cmd_opt("wan_chat_server") or []))
+
+
+def service() -> JobService:
+    """The WebUI's one JobService (created, with its dispatcher, on first use)."""
+    global _service
+    if _service is None:
+        api = WanAPI(
+            output_dir=output_dir(),
+            models_dir=models_dir(),
+            allow_download=bool(option("wan_allow_download") or cmd_opt("wan_allow_download")),
+        )
+        created = JobService(
+            api,
+            runtime=runtime_env(),
+            gate=HostGate(host_lock()),
+            observer=host_progress(),
+            chat_servers=chat_servers(),
+        )
+        created.access = created.default_access(*upload_folders())
+        _service = created
+        if created.store.damaged is not None:
+            print(
+                f"Wan Video: WARNING: the job database could not be read ({created.store.damage_reason}); "
+                f"it was kept as {created.store.damaged} and the queue starts empty",
+                file=sys.stderr,
+            )
+        problem = created.problem()
+        if problem:
+            print(f"Wan Video: jobs cannot run yet: {problem}", file=sys.stderr)
+    return _service
+
+
+def mount(app: Any) -> None:
+    """Add the /wan/v1 routes to the WebUI's app (call on every on_app_started), unless the
+    WebUI was started with --wan-disable-api. Bad credentials in the WebUI's flags leave the
+    routes out, with the reason in the console."""
+    from ..service.router import install
+
+    if cmd_opt("wan_disable_api"):
+        return
+    try:
+        access = api_access()
+    except CredentialsError as exc:
+        print(f"Wan Video: the REST API is not served: {exc}", file=sys.stderr)
+        return
+    install(app, service(), access)
+
+
+def tab() -> list[tuple[Any, str, str]]:
+    """The WebUI tab (on_ui_tabs): [(blocks, title, id)]."""
+    from ..ui import build_ui
+
+    return [(build_ui(service(), defaults=form_defaults()), "Wan Video", "wan_video")]
+
+
+def reloading() -> None:
+    """The WebUI is about to reload its UI (on_before_reload): the service and a running job
+    carry on; the WebUI's interrupt of its own generation does not cancel the Wan job."""
+    global _reloading
+    _reloading = True
+    if _service is not None and _service.dispatcher.observer is not None:
+        _service.dispatcher.observer.ignore_interrupts = True
+
+
+def unloaded() -> None:
+    """The WebUI unloads its scripts (on_script_unloaded): for a "Reload UI" nothing stops;
+    otherwise the workers stop and a running job becomes interrupted, resumable."""
+    global _reloading
+    if _reloading:
+        _reloading = False
+        return
+    shutdown()
+
+
+def shutdown() -> None:
+    """Stop the workers; a running job becomes interrupted, resumable."""
+    global _service
+    if _service is not None:
+        _service.close()
+        _service = None
