@@ -155,10 +155,10 @@ def parse_keyframes(
     """Parse a schedule string into keyframes sorted by frame (a repeated frame: last one wins)."""
     if not isinstance(text, str):
         raise ScheduleError(name, f"must be a text such as '0:(0)', not {type(text).__name__}")
-    if not text.strip():
+    parts = [(part, start) for part, start in split_top_level(text, ",") if part.strip()]
+    if not parts:  # blank, or commas only
         raise ScheduleError(name, "is empty; write at least one keyframe, e.g. 0:(0)", text=text)
     by_frame: dict[int, Keyframe] = {}
-    parts = [(part, start) for part, start in split_top_level(text, ",") if part.strip()]
     for index, (part, start) in enumerate(parts):
         lead = len(part) - len(part.lstrip())
 
