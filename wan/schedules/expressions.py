@@ -28,6 +28,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import WanError
+
 # Real Deforum expressions are a few dozen characters long and a few levels deep; these limits are
 # far above that and only stop hostile input. numexpr compiles recursively, about two Python frames
 # per level, so 100 levels stay well inside Python's default recursion limit of 1000 even when the
@@ -99,7 +101,7 @@ _FINITE = "a value must be a finite number"
 FLOAT_RANGE = "values are 64-bit floats, at most 1.8e308 in size"
 
 
-class ExpressionError(ValueError):
+class ExpressionError(WanError, ValueError):
     """A math expression that cannot be evaluated; `position` is a 0-based offset into it."""
 
     def __init__(self, message: str, position: int | None = None) -> None:

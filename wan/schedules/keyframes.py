@@ -27,6 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..errors import WanError
 from .expressions import FLOAT_RANGE, ExpressionError, check_expression, evaluate_expression, excerpt
 from .interpolation import effective_interpolation, fill_gaps, normalize_interpolation
 
@@ -40,7 +41,7 @@ VALUE_VARIABLES = ("t", "max_f", "s", "pi")
 MAX_FRAME = 2**53
 
 
-class ScheduleError(ValueError):
+class ScheduleError(WanError, ValueError):
     """A schedule that cannot be parsed or evaluated, located by keyframe and character."""
 
     def __init__(
