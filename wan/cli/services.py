@@ -142,7 +142,7 @@ def register(commands: Any) -> None:
     models = commands.add_parser(
         "models",
         help="list the known video and enhancer models and which are here",
-        description="The video and prompt-enhancer models this tool knows, their sizes and which are on this machine.",
+        description="The video and prompt-enhancer models this tool knows, their sizes and which are here.",
     )
     add_model_arguments(models, device=False, download=False)
     models.add_argument("--json", action="store_true", help="print JSON")
