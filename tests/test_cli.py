@@ -219,7 +219,7 @@ def test_generate_with_the_tiny_model_and_resume(tmp_path):
         *common,
     )
     assert frames_only.returncode == 0 and not (tmp_path / "frames-run" / "video.mp4").exists()
-    assert len(list((tmp_path / "frames-run" / "frames").glob("*.png"))) == 30
+    assert len(list((tmp_path / "frames-run" / "takes" / "001" / "frames").glob("*.png"))) == 30
     listing = json.loads(run("models", "--json", *common).stdout)
     tiny = next(m for m in listing["models"] if m["id"] == "tiny")
     assert tiny["present"] == str(tmp_path / "models" / "tiny")

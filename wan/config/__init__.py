@@ -2,7 +2,7 @@
 edge; JSON I/O and Deforum settings import; which files callers may name.
 
 Every setting is declared once, in the module of its group (shake, movement, enhancement,
-style, interpolation, memory, speed, output) or in settings.py for the animation itself; the
+style, interpolation, memory, speed, output, preview) or in settings.py for the animation itself; the
 CLI, the UI, the REST schema and validation all read those declarations.
 """
 
@@ -23,6 +23,7 @@ from .load import (
 from .memory import MEMORY_CHOICES, MEMORY_PRESETS, MemoryOptions, MemoryPreset, preset_for_vram
 from .movement import MovementOptions
 from .output import DEFAULT_OUTPUT_DIR, OutputOptions
+from .preview import PreviewOptions
 from .settings import (
     ANIMATION_MODES,
     DEFAULT_NEGATIVE_PROMPT,
@@ -60,6 +61,7 @@ __all__ = [
     "MemoryPreset",
     "MovementOptions",
     "OutputOptions",
+    "PreviewOptions",
     "SettingsError",
     "ShakeOptions",
     "Spec",

@@ -39,12 +39,13 @@ from .fields import (
     Text,
     setting,
 )
-from .files import ImageFile, caller_path
+from .files import ImageFile, LocalFolder, caller_path
 from .group import SettingsGroup, group_field, group_from_mapping
 from .interpolation import InterpolationOptions
 from .memory import MemoryOptions
 from .movement import MovementOptions
 from .output import OutputOptions
+from .preview import PreviewOptions
 from .shake import ShakeOptions
 from .speed import SPEED_PRESETS, SpeedOptions
 from .style import StyleOptions
@@ -91,6 +92,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "memory": MemoryOptions,
     "speed": SpeedOptions,
     "output": OutputOptions,
+    "preview": PreviewOptions,
 }
 
 
@@ -125,6 +127,35 @@ def _model_ref(value: Any) -> str:
 def _optional_model_ref(value: Any) -> str:
     text = Text(4096)(value).strip()
     return _model_ref(text) if text else ""
+
+
+def _clip_seeds(value: Any) -> tuple[tuple[int, int], ...]:
+    """{clip index: seed} (a JSON object, its text, or pairs) as sorted (index, seed) pairs."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except (json.JSONDecodeError, RecursionError):
+            raise ValueError('must be a JSON object of clip index -> seed, e.g. {"3": 1234}') from None
+    items = value.items() if isinstance(value, Mapping) else value
+    if not isinstance(items, (list, tuple)) and not isinstance(value, Mapping):
+        raise ValueError('must be an object of clip index -> seed, e.g. {"3": 1234}')
+    pairs = {}
+    for item in items:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2):
+            raise ValueError("each entry must be a clip index and a seed")
+        try:
+            index = Integer(0, MAX_FRAMES_LIMIT)(item[0])
+        except ValueError:
+            raise ValueError(f"clip index {str(item[0])[:20]!r} must be a whole number from 0") from None
+        try:
+            pairs[index] = Integer(0, SEED_MAX)(item[1])
+        except ValueError:
+            raise ValueError(
+                f"the seed of clip {index} must be a whole number from 0 to {SEED_MAX}"
+            ) from None
+    if len(pairs) > MAX_FRAMES_LIMIT:
+        raise ValueError(f"at most {MAX_FRAMES_LIMIT} entries")
+    return tuple(sorted(pairs.items()))
 
 
 def model_of(ref: str) -> ModelSpec:
@@ -179,6 +210,12 @@ class WanConfig(SettingsGroup):
     )
     seed_schedule: str = setting(
         DEFORUM_SEED_SCHEDULE, SCHEDULE, "With 'schedule': the seed per frame (s = seed, -1 = random)"
+    )
+    clip_seeds: tuple[tuple[int, int], ...] = setting(
+        (),
+        Converted(_clip_seeds, 'an object of clip index -> seed, e.g. {"3": 1234}'),
+        "Seeds of single clips over the seed behaviour's (a re-rolled clip keeps its new seed here)",
+        label="Clip seeds",
     )
     animation_mode: str = setting(
         "3D",
@@ -242,6 +279,12 @@ class WanConfig(SettingsGroup):
         Number(0.0, 30.0, optional=True, exclusive_minimum=True),
         "Flow-matching shift (null: 3.0 at 480p, 5.0 at 720p)",
     )
+    from_run: str = setting(
+        "",
+        LocalFolder("outputs", "a run folder"),
+        "Re-render into this run folder as a new take, reusing every clip whose frames would not change",
+        label="Re-render from run folder",
+    )
     shake: ShakeOptions = group_field(ShakeOptions)
     movement: MovementOptions = group_field(MovementOptions)
     enhancement: EnhancementOptions = group_field(EnhancementOptions)
@@ -250,6 +293,7 @@ class WanConfig(SettingsGroup):
     memory: MemoryOptions = group_field(MemoryOptions)
     speed: SpeedOptions = group_field(SpeedOptions)
     output: OutputOptions = group_field(OutputOptions)
+    preview: PreviewOptions = group_field(PreviewOptions)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_evaluated", {})
@@ -327,6 +371,14 @@ class WanConfig(SettingsGroup):
             return [FieldError("init_image", self.init_image, message)]
         return []
 
+    def _rule_preview_speed_applies(self) -> list[FieldError]:
+        try:
+            self.preview.speed_of(self.speed)
+        except SettingsError as exc:
+            message = f"cannot apply to these speed settings: {exc.errors[0]}"
+            return [FieldError("preview_speed", self.preview.speed, message)]
+        return []
+
     def _rule_prompts_cover_the_animation(self) -> list[FieldError]:
         try:
             self.prompt_schedule()
@@ -396,6 +448,7 @@ class WanConfig(SettingsGroup):
         """The settings as one flat JSON-ready object (lossless: from_dict gives it back)."""
         data = super().to_dict()
         data["prompts"] = dict(self.prompts)
+        data["clip_seeds"] = {str(index): seed for index, seed in self.clip_seeds}
         for f in dataclasses.fields(self):
             if "group" in f.metadata:
                 data.update(getattr(self, f.name).to_dict())

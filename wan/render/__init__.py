@@ -12,6 +12,9 @@ from typing import Any
 _WHERE = {
     "RenderError": "engine",
     "RenderOptions": "engine",
+    "Revision": "engine",
+    "ClipReuse": "run_folder",
+    "Take": "run_folder",
     "VideoResult": "result",
     "torch_device": "engine",
     "render": "engine",

@@ -1,8 +1,10 @@
 """Turning a GenerationPlan into a video, clip by clip.
 
 render() reads top to bottom like a diffusers pipeline call:
-1. check the run folder: a new run, or a resume of the very same plan;
-2. for each clip not on disk yet:
+1. the take of the run folder it renders (run_folder.py): a new run, a resume of the very same
+   plan, or a revision that reuses every clip whose fingerprint is on disk already;
+2. for each clip not on disk yet (between clips, new settings from `replan` start a new take that
+   reuses what they leave unchanged):
    a. the pipeline of the clip's model, loaded on first use: prompts encoded once, the text
       encoder released, the speed preset's weight changes (LoRA, fp8 storage), the memory
       preset, then the rest of the speed preset (attention kernel, step cache, torch.compile);
@@ -10,7 +12,7 @@ render() reads top to bottom like a diffusers pipeline call:
    c. denoising with progress, previews, pause and cancel; an out-of-memory error frees memory,
       moves to the next memory preset and retries the clip;
    d. checks (NaN, black frames) and colour coherence with the first clip;
-   e. its new frames, then its metadata, to disk;
+   e. its new frames, then its metadata, into the run folder's store of clips;
 3. the output frames at the output fps (interpolated, or the nearest model frames), the MP4 and
    the quality report, in one streaming pass (output.py);
 4. metrics.json, with the quality report under "quality".
@@ -19,6 +21,7 @@ render() reads top to bottom like a diffusers pipeline call:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,7 @@ from ..models.memory import resolve_memory
 from ..models.resolve import ModelLocation, resolve_model
 from ..models.speed import DeviceInfo, resolve_speed
 from ..plan import ClipPlan, GenerationPlan
+from ..plan.fingerprint import frame_factors
 from ..post.color import ColorStats, color_stats, match_colors
 from ..post.quality.checker import BLACK_LEVEL
 from .conditioning import as_image, load_init_image, vace_inputs
@@ -50,7 +54,7 @@ from .events import ProgressCallback, ProgressEvent, RenderControl
 from .output import write_output
 from .previews import LatentPreviewer
 from .result import VideoResult
-from .run_folder import RunFolder
+from .run_folder import Mode, RunFolder, Take
 
 
 class RenderError(WanError, RuntimeError):
@@ -82,7 +86,7 @@ class RenderOptions:
         write (device, models_dir, allow_download, save_frames, write_video, ...)."""
         values = {
             "memory": config.memory.preset,
-            "speed": config.speed,
+            "speed": config.preview.speed_of(config.speed),  # a preview may name its own preset
             "color_coherence": config.output.color_coherence,
             "save_frames": config.output.save_frames,
             "crf": config.output.crf,
@@ -90,6 +94,19 @@ class RenderOptions:
             "quality_checks": config.output.quality_checks,
         }
         return cls(**(values | host))
+
+
+@dataclass(frozen=True)
+class Revision:
+    """New settings for a render that is going on: its plan, options and settings (what a
+    `replan` callback returns between clips when the settings changed)."""
+
+    plan: GenerationPlan
+    options: RenderOptions
+    settings: dict[str, Any] | None = None
+
+
+Replan = Callable[[], Revision | None]
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
@@ -110,12 +127,13 @@ class _Loaded:
     pipe: Any
     previewer: LatentPreviewer | None
     speed: AppliedSpeed
+    made_for: tuple[Any, ...] = ()  # what it was loaded for: flow shift, size, speed settings
 
 
 @dataclass
 class _Session:
     plan: GenerationPlan
-    folder: RunFolder
+    folder: Take
     options: RenderOptions
     callback: ProgressCallback
     control: RenderControl
@@ -126,7 +144,8 @@ class _Session:
     embeddings: dict[str, dict[tuple[str, str], tuple[Any, Any]]] = field(default_factory=dict)
     loaded: _Loaded | None = None
     device_info: DeviceInfo | None = None
-    reference: ColorStats | None = None
+    reference: tuple[str, ColorStats] | None = None  # the first clip's fingerprint and colours
+    rendered: set[str] = field(default_factory=set)  # fingerprints of the clips this session rendered
     seconds_per_step: float | None = None
     frames_done: int = 0
     clip_now: int = 0  # the clip being (or last) worked on: events without a clip keep it
@@ -162,10 +181,21 @@ class _Session:
 
     # -- models -----------------------------------------------------------------------------------
 
+    def made_for(self) -> tuple[Any, ...]:
+        """What a loaded pipeline depends on besides its model (a change reloads it)."""
+        return (self.plan.flow_shift, self.plan.width, self.plan.height, self.plan.steps, self.options.speed)
+
     def pipeline(self, clip: ClipPlan) -> _Loaded:
-        """The loaded pipeline for the clip's model (loading it if needed)."""
-        if self.loaded is not None and self.loaded.model == clip.model:
-            return self.loaded
+        """The loaded pipeline for the clip's model (loading it if needed, or again when new
+        settings changed what it was loaded for or brought a prompt it has not encoded)."""
+        loaded = self.loaded
+        if (
+            loaded is not None
+            and loaded.model == clip.model
+            and loaded.made_for == self.made_for()
+            and (clip.prompt, clip.negative_prompt) in self.embeddings.get(clip.model, {})
+        ):
+            return loaded
         self.unload()
         return self.load(clip.model, self.memory)
 
@@ -186,16 +216,19 @@ class _Session:
             message=f"loading {model} from {location.path} ({memory.name} memory preset, "
             f"{speed.preset} speed preset)",
         )
-        encoded = model in self.embeddings
+        encoded = self.embeddings.setdefault(model, {})
+        pairs = [
+            (c.prompt, c.negative_prompt)
+            for c in self.plan.clips
+            if c.model == model and not self.folder.is_finished(c)  # reused clips need no prompts
+        ]
+        missing = [pair for pair in dict.fromkeys(pairs) if pair not in encoded]
         pipe = load_pipeline(
-            location, dtype=self.dtype, flow_shift=self.plan.flow_shift, text_encoder=not encoded
+            location, dtype=self.dtype, flow_shift=self.plan.flow_shift, text_encoder=bool(missing)
         )
-        if not encoded:
-            pairs = [(c.prompt, c.negative_prompt) for c in self.plan.clips if c.model == model]
-            self.emit("encoding", message=f"encoding {len(set(pairs))} prompt(s)")
-            self.embeddings[model] = encode_prompts(
-                pipe, pairs, device=self.device, on_cpu=memory.encode_on_cpu
-            )
+        if missing:
+            self.emit("encoding", message=f"encoding {len(missing)} prompt(s)")
+            encoded.update(encode_prompts(pipe, missing, device=self.device, on_cpu=memory.encode_on_cpu))
         release_text_encoder(pipe)
         previewer = None
         if self.options.preview_every > 0:
@@ -208,7 +241,7 @@ class _Session:
             if c.model == model
         )
         applied = apply_speed(pipe, speed, self.device, tokens=tokens, steps=self.plan.steps)
-        self.loaded = _Loaded(model, memory, pipe, previewer, applied)
+        self.loaded = _Loaded(model, memory, pipe, previewer, applied, self.made_for())
         return self.loaded
 
     def unload(self) -> None:
@@ -299,7 +332,7 @@ class _Session:
         pixels = np.rint(np.clip(frames, 0.0, 1.0) * 255.0).astype(np.uint8)
         new = pixels[clip.overlap_frames : clip.overlap_frames + clip.new_frames]
         black = int(np.count_nonzero(frames.reshape(len(frames), -1).mean(axis=1) < BLACK_LEVEL))
-        new = self.coherent_colors(new)
+        new = self.coherent_colors(clip, new)
         metadata = {
             "index": clip.index,
             "model": clip.model,
@@ -313,6 +346,7 @@ class _Session:
             "warnings": [f"{black} black frame(s)"] if black else [],
         }
         self.folder.write_clip(clip, new, metadata)
+        self.rendered.add(self.folder.fingerprints[clip.index])
         self.frames_done += clip.new_frames
         last = self.folder.write_preview(f"clip_{clip.index:04d}.png", new[-1])
         self.emit("clip_done", clip, message=str(last), preview=new[-1])
@@ -352,14 +386,38 @@ class _Session:
                 self.memory = stronger
                 self.load(clip.model, stronger)
 
-    def coherent_colors(self, frames: np.ndarray) -> np.ndarray:
+    def coherent_colors(self, clip: ClipPlan, frames: np.ndarray) -> np.ndarray:
         """The clip's new frames with the first clip's colour statistics (when asked for)."""
-        if not self.options.color_coherence:
+        if not self.options.color_coherence or clip.index == 0:
             return frames
-        if self.reference is None:
-            self.reference = color_stats(frames)
-            return frames
-        return match_colors(frames, self.reference)
+        first = self.folder.fingerprints[0]
+        if self.reference is None or self.reference[0] != first:
+            self.reference = (first, color_stats(self.folder.clip_frames(0)))
+        return match_colors(frames, self.reference[1])
+
+    # -- the clips in order -----------------------------------------------------------------------
+
+    def next_clip(self) -> ClipPlan | None:
+        """The first clip of the take that is not on disk (None when every one is)."""
+        for clip in self.plan.clips:
+            if not self.folder.is_finished(clip):
+                return clip
+        return None
+
+    def revise(self, revision: Revision) -> None:
+        """Go on with new settings: a new take (based on this one, reusing every clip they leave
+        unchanged); the pipeline is loaded again when what it was loaded for changed."""
+        factors = frame_factors(revision.options.speed, revision.options.color_coherence)
+        take = self.folder.run.new_take(
+            revision.plan,
+            revision.settings,
+            factors,
+            reason="settings changed during the render",
+            based_on=self.folder.number,
+        )
+        self.plan, self.options, self.folder = revision.plan, revision.options, take
+        self.frames_done = sum(c.new_frames for c in self.plan.clips if take.is_finished(c))
+        self.emit("loading", message=f"new settings: take {take.number} goes on from them")
 
 
 def _peak_memory() -> int | None:
@@ -408,22 +466,27 @@ def render(
     control: RenderControl | None = None,
     resume: bool = False,
     settings: dict[str, Any] | None = None,
+    mode: Mode | None = None,
+    replan: Replan | None = None,
 ) -> VideoResult:
-    """Generate every clip of `plan` into `run_dir`, then the video (see the module doc)."""
+    """Generate every clip of `plan` into `run_dir`, then the video (see the module doc).
+    `mode`: new (default), resume (`resume=True`) or revise (run_folder.py says what each does);
+    `replan` is asked between clips for new settings (a Revision) or None."""
     options = options or RenderOptions()
+    mode = mode or ("resume" if resume else "new")
     started = time.perf_counter()
     device = torch_device(options.device)
-    # 1. the run folder, once the models are known to be there (nothing is left behind otherwise)
+    # 1. the take, once the models are known to be there (nothing is left behind otherwise)
     models_dir = Path(options.models_dir) if options.models_dir else None
     locations = {
         model: resolve_model(model, models_dir=models_dir, allow_download=options.allow_download)
         for model in dict.fromkeys(clip.model for clip in plan.clips)
     }
-    folder = RunFolder(run_dir)
-    folder.start(plan, settings, resume=resume)
+    factors = frame_factors(options.speed, options.color_coherence)
+    take = RunFolder(run_dir).start(plan, settings, mode=mode, factors=factors)
     session = _Session(
         plan=plan,
-        folder=folder,
+        folder=take,
         options=options,
         callback=callback or (lambda event: None),
         control=control or RenderControl(),
@@ -432,22 +495,23 @@ def render(
         memory=resolve_memory(options.memory),
         locations=locations,
     )
-    # 2. the clips
-    first = folder.first_unfinished(plan)
-    session.frames_done = sum(c.new_frames for c in plan.clips[:first])
-    session.clip_now = min(first, len(plan.clips) - 1)
-    if options.color_coherence and first > 0:
-        first_clip = plan.clips[0]
-        session.reference = color_stats(
-            folder.read_model_frames(range(first_clip.model_start_frame, first_clip.model_end_frame))
-        )
-    for clip in plan.clips[first:]:
+    # 2. the clips, in order; between clips, new settings go on in a new take
+    session.frames_done = sum(c.new_frames for c in plan.clips if take.is_finished(c))
+    session.clip_now = min(take.first_unfinished(), len(plan.clips) - 1)
+    while True:
+        revision = replan() if replan is not None else None
+        if revision is not None:
+            session.revise(revision)
+        clip = session.next_clip()
+        if clip is None:
+            break
         session.generate(clip)
     session.unload()
+    plan, take, options = session.plan, session.folder, session.options
     # 3. the output
     output = write_output(
         plan,
-        folder,
+        take,
         interpolation=options.interpolation,
         save_frames=options.save_frames,
         write_video=options.write_video,
@@ -458,21 +522,26 @@ def render(
         emit=lambda message: session.emit("writing", message=message),
     )
     # 4. metrics
-    clips = [folder.clip_metadata(c.index) for c in plan.clips]
+    clips = [take.clip_metadata(c.index) for c in plan.clips]
     metrics = {
         "device": str(device),
         "dtype": str(session.dtype).removeprefix("torch."),
         "speed_preset": options.speed.preset,
+        "take": take.number,
+        "based_on": take.based_on,
         "model_frames": plan.model_frames,
         "output_frames": plan.output_frames,
-        "generation_seconds": round(sum(c["seconds"] for c in clips), 4),
+        "generation_seconds": round(sum(c["seconds"] for c in clips if not c["reused"]), 4),
+        "clips_reused": sum(c["reused"] for c in clips),
         "wall_seconds_this_session": round(time.perf_counter() - started, 4),
         "clips": clips,
         "interpolation": output.interpolation,
     }
     if output.quality is not None:
         metrics["quality"] = output.quality.to_dict()
-    folder.write_metrics(metrics)
-    session.emit("done", message=str(output.video or output.frames_dir or folder.root))
-    rendered = len(plan.clips) - first
-    return VideoResult(folder.root, output.video, output.frames_dir, plan, metrics, rendered)
+    take.write_metrics(metrics)
+    session.emit("done", message=str(output.video or output.frames_dir or take.root))
+    rendered = tuple(i for i, fingerprint in enumerate(take.fingerprints) if fingerprint in session.rendered)
+    return VideoResult(
+        take.run.root, output.video, output.frames_dir, plan, metrics, len(rendered), take.number, rendered
+    )

@@ -71,13 +71,18 @@ def blank_none(value: Any) -> Any:
     return "" if value is None else value
 
 
+def shown(key: str, value: Any) -> Any:
+    """A setting's value as its control shows it: empty text for an optional number left to its
+    default, JSON text for an object (clip_seeds)."""
+    if key in OPTIONAL_NUMBERS:
+        return blank_none(value)
+    return json.dumps(value) if isinstance(value, dict) else value
+
+
 def form_values(config: WanConfig) -> list[Any]:
     """A config as form values, in FORM_KEYS order."""
     data = config.to_dict()
-    return [
-        prompts_text(config),
-        *(blank_none(data[key]) if key in OPTIONAL_NUMBERS else data[key] for key in FORM_KEYS[1:]),
-    ]
+    return [prompts_text(config), *(shown(key, data[key]) for key in FORM_KEYS[1:])]
 
 
 def settings_from_values(values: Sequence[Any]) -> dict[str, Any]:
@@ -250,6 +255,15 @@ class TabActions:
         )
         warnings = "".join(f"\n- {w}" for w in plan.warnings)
         return rows, image, summary + warnings
+
+    def camera_plot(self, values: Sequence[Any]) -> tuple[str | None, str]:
+        """(plot image path or None, message): the camera curves of the form's schedules."""
+        try:
+            config = self.service.settings(settings_from_values(values))
+        except WanError as exc:
+            return None, warn(exc)
+        image = self._plot(config, config.seed if config.seed >= 0 else 0)
+        return image, "" if image else "The camera plot needs matplotlib (pip install matplotlib)."
 
     def _plot(self, config: WanConfig, seed: int) -> str | None:
         from ..movement.plot import plot_camera
