@@ -36,17 +36,29 @@ def format_enhancement(before: GenerationPlan, after: GenerationPlan, results: l
 
 
 def format_reuse(rows: list[Any]) -> str:
-    """What a re-render does with each clip: reused runs of clips (and the take that rendered
+    """What a re-render does with each clip: runs of reused clips (and the take that rendered
     them), then each clip it renders and why."""
-    lines = []
+    lines: list[str] = []
+    run: list[Any] = []
+
+    def flush() -> None:
+        if run:
+            clips = f"clip {run[0].index}" if len(run) == 1 else f"clips {run[0].index}-{run[-1].index}"
+            lines.append(f"  {clips}: reused (take {run[0].take})")
+            run.clear()
+
     for row in rows:
+        if row.reused and (not run or run[-1].take == row.take):
+            run.append(row)
+            continue
+        flush()
         if row.reused:
-            lines.append(f"  clip {row.index}: reused (take {row.take})")
+            run.append(row)
         else:
             lines.append(f"  clip {row.index}: render ({', '.join(row.changed)} changed)")
+    flush()
     reused = sum(row.reused for row in rows)
-    head = f"re-render: {len(rows) - reused} clip(s) to render, {reused} reused"
-    return "\n".join([head, *lines])
+    return "\n".join([f"re-render: {len(rows) - reused} clip(s) to render, {reused} reused", *lines])
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -94,6 +106,9 @@ def run_generate(args: argparse.Namespace) -> int:
             "works end to end.",
             file=sys.stderr,
         )
+    for warning in plan.warnings:
+        if warning.startswith("preview:"):
+            print(f"note: {warning}", file=sys.stderr)
     print(f"run folder: {run_dir}", file=sys.stderr)
     try:
         result = api.generate(

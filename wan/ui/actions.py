@@ -47,6 +47,8 @@ JOB_HEADERS = ["job", "state", "progress", "created", "video"]
 _PRESET_NAME = re.compile(r"[A-Za-z0-9 _.-]{1,64}\Z")
 # the job states shown with a live progress line
 ACTIVE = ("running", "paused")
+# the width of the camera curves beside the schedules, in inches
+SIDE_PLOT_INCHES = 5.5
 
 
 def describe(exc: BaseException) -> str:
@@ -262,17 +264,18 @@ class TabActions:
             config = self.service.settings(settings_from_values(values))
         except WanError as exc:
             return None, warn(exc)
-        image = self._plot(config, config.seed if config.seed >= 0 else 0)
+        image = self._plot(config, config.seed if config.seed >= 0 else 0, width=SIDE_PLOT_INCHES)
         return image, "" if image else "The camera plot needs matplotlib (pip install matplotlib)."
 
-    def _plot(self, config: WanConfig, seed: int) -> str | None:
+    def _plot(self, config: WanConfig, seed: int, *, width: float = 11.0) -> str | None:
         from ..movement.plot import plot_camera
         from ..plan import camera_path, movement_by_prompt
 
         folder = Path(tempfile.mkdtemp(prefix="wan-movement-"))
         try:
             path = camera_path(config, seed)
-            return str(plot_camera(path, movement_by_prompt(config, seed=seed), folder / "camera.png"))
+            segments = movement_by_prompt(config, seed=seed)
+            return str(plot_camera(path, segments, folder / "camera.png", width=width))
         except RuntimeError:  # matplotlib missing: the table is enough
             return None
 

@@ -36,7 +36,7 @@ from .actions import (
 )
 from .iterating import IterateActions
 from .layout import LONG_TEXT, MOVEMENT_KEYS, RESOLUTIONS, SLIDERS, Section, tabs
-from .timeline import build_timeline, timeline_poll, wire_timeline
+from .timeline import build_timeline, plan_on_load, timeline_poll, wire_timeline
 
 POLL_SECONDS = 1.0
 PLOT_DEBOUNCE_SECONDS = 0.4
@@ -262,7 +262,10 @@ def _jobs_tab(tab: _Tab, actions: TabActions) -> None:
 
 def _generate_panel(tab: _Tab) -> None:
     p = tab.parts
-    p["generate"] = gr.Button("Generate", variant="primary", elem_id="wan_generate")
+    with gr.Row():
+        p["generate"] = gr.Button("Generate", variant="primary", elem_id="wan_generate")
+        p["preview_run"] = gr.Button("Preview (fast)", elem_id="wan_preview_run")
+        p["render_this"] = gr.Button("Render this in full", elem_id="wan_render_this")
     p["message"] = gr.Markdown(elem_id="wan_message")
     p["job_id"] = compat.make(
         gr.Textbox,
@@ -312,11 +315,12 @@ def _wire(tab: _Tab, actions: TabActions, iterate: IterateActions) -> None:
             return [gr.update() for _ in form] + [text]
         return [*values, text]
 
+    show_plan, plan_inputs, plan_outputs = plan_on_load(p, form, iterate)
     p["import"].click(
         lambda file: fill(*actions.import_file(compat.file_path(file))),
         inputs=[p["settings_file"]],
         outputs=[*form, p["message"]],
-    )
+    ).then(show_plan, inputs=plan_inputs, outputs=plan_outputs)
     p["load_preset"].click(
         lambda name: fill(*actions.load_preset(name)),
         inputs=[p["preset_list"]],
@@ -427,4 +431,6 @@ def build_ui(
         tab.parts["timeline_shown"] = gr.State("")
         _wire(tab, actions, iterate)
         demo.load(actions.job_rows, inputs=[], outputs=[tab.parts["jobs_table"]])
+        show_plan, inputs, outputs = plan_on_load(tab.parts, tab.form, iterate)
+        demo.load(show_plan, inputs=inputs, outputs=outputs)
     return demo

@@ -109,7 +109,8 @@ def session_of(request: Any) -> str:
 
 def on_change(component: Any, fn: Callable[..., Any], inputs: Sequence[Any], outputs: Sequence[Any]) -> None:
     """Run `fn` when the component changes, outside the queue (so quick changes run at once and a
-    Debounce can drop all but the last), only the last of a burst where gradio can say so."""
+    Debounce can drop all but the last), only the last of a burst where gradio can say so, and
+    without a progress overlay over the outputs at every keystroke."""
     make(
         component.change,
         fn=fn,
@@ -117,6 +118,7 @@ def on_change(component: Any, fn: Callable[..., Any], inputs: Sequence[Any], out
         outputs=list(outputs),
         queue=False,
         trigger_mode="always_last",
+        show_progress="hidden",
     )
 
 

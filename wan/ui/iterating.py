@@ -26,7 +26,7 @@ from ..render.run_folder import ClipReuse, Take, read_png
 from ..seeds import SEED_SPACE, random_seed
 from .actions import FORM_KEYS, TabActions, settings_from_values, warn
 
-TIMELINE_HEADERS = ["clip", "frames", "seed", "take", "flags", "prompt"]
+TIMELINE_HEADERS = ["clip", "frames", "seed", "take (or what a re-render does)", "flags", "prompt"]
 THUMBNAIL_HEIGHT = 96
 SEAM_WARNING = 3.0  # the quality report's seam threshold
 

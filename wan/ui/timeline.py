@@ -1,8 +1,9 @@
 """The tab's timeline panel (Gradio): the clips of the run as a strip of first/last frames with a
 table of prompt, seed, take and quality flags; pick a clip to re-roll or edit it; "Re-render
 changes" lists which clips are reused and which rendered before "Start re-render"; "Apply to
-running job" sends the form to the followed job; "Preview (fast)" and "Render this in full". The
-logic is wan.ui.iterating; this module builds and wires the components only.
+running job" sends the form to the followed job; "Preview (fast)" and "Render this in full" (in
+the generate panel, built by wan.ui.blocks). The logic is wan.ui.iterating; this module builds
+and wires the components only.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def build_timeline(parts: dict[str, Any]) -> None:
             gr.Gallery,
             label="First and last frame of each clip (pick one to re-roll or edit it)",
             columns=6,
-            height=190,
+            height=210,
             allow_preview=False,
             object_fit="contain",
             elem_id="wan_timeline",
@@ -45,6 +46,7 @@ def build_timeline(parts: dict[str, Any]) -> None:
             label="Clip plan: frames, seed, the take that rendered each clip (or what a re-render does)",
             interactive=False,
             wrap=True,
+            column_widths=["6%", "9%", "11%", "22%", "12%", "40%"],
             elem_id="wan_timeline_table",
         )
         with gr.Row():
@@ -71,9 +73,6 @@ def build_timeline(parts: dict[str, Any]) -> None:
             p["compare"] = gr.Button("Re-render changes", elem_id="wan_compare")
             p["rerender"] = gr.Button("Start re-render", variant="primary", elem_id="wan_rerender")
             p["adjust"] = gr.Button("Apply to running job", elem_id="wan_adjust")
-        with gr.Row():
-            p["preview_run"] = gr.Button("Preview (fast)", elem_id="wan_preview_run")
-            p["render_this"] = gr.Button("Render this in full", elem_id="wan_render_this")
         p["timeline_message"] = gr.Markdown(elem_id="wan_timeline_message")
 
 
@@ -124,7 +123,7 @@ def wire_timeline(parts: dict[str, Any], form: list[Any], made: dict[str, Any], 
         inputs=[*where, *form],
         outputs=[p["timeline_table"], message],
     )
-    follow = [p["job_id"], message]
+    follow = [p["job_id"], p["message"]]  # the generate panel says what was queued
     p["rerender"].click(
         lambda job, run, *values: list(act.rerender(values, job, run)), inputs=[*where, *form], outputs=follow
     )
@@ -139,6 +138,18 @@ def wire_timeline(parts: dict[str, Any], form: list[Any], made: dict[str, Any], 
     )
 
 
+def plan_on_load(
+    parts: dict[str, Any], form: list[Any], act: IterateActions
+) -> tuple[Any, list[Any], list[Any]]:
+    """(fn, inputs, outputs) that show the form's plan in the timeline table when the page loads."""
+
+    def show(*values: Any) -> list[Any]:
+        _gallery, _shown, rows, message = act.timeline(values)
+        return [rows, message]
+
+    return show, form, [parts["timeline_table"], parts["timeline_message"]]
+
+
 def timeline_poll(parts: dict[str, Any], act: IterateActions) -> tuple[list[Any], Any]:
     """(outputs, poll) for following a job: the timeline is redrawn when a clip lands (the poll
     gets and returns the signature of what it showed)."""
@@ -147,8 +158,7 @@ def timeline_poll(parts: dict[str, Any], act: IterateActions) -> tuple[list[Any]
     def poll(job: str, shown: str) -> list[Any]:
         now = act.signature(job)
         if now == shown or not now:
-            return [gr.update(), gr.update(), gr.update(), shown]
-        gallery, clips, rows, _message = act.timeline((), job, "")
-        return [gallery, clips, rows, now]
+            return [gr.update(), gr.update(), gr.update(), gr.update(), shown]
+        return [*act.timeline((), job, ""), now]
 
-    return [p["timeline"], p["timeline_clips"], p["timeline_table"]], poll
+    return [p["timeline"], p["timeline_clips"], p["timeline_table"], p["timeline_message"]], poll
