@@ -39,7 +39,7 @@ def recorded(job, control, report):
 
 @pytest.fixture
 def act(tmp_path):
-    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=recorded)
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=recorded, start=False)
     yield IterateActions(TabActions(service))
     service.close()
 
@@ -122,10 +122,15 @@ def test_preview_then_render_this(act, run):
 
 def test_new_settings_for_the_followed_job(act):
     _batch, (job_id,) = act.service.submit(settings_from_values(values()))
-    act.service.pause(job_id)  # held in the queue: its settings may change
+    act.service.pause(job_id)  # held (no worker runs here): its settings may change
     message = act.adjust(values(steps=3), job_id)
     assert "takes the new settings" in message and act.service.get(job_id).settings["steps"] == 3
     assert act.adjust(values(), "").startswith("⚠ No job")
+    other = act.service.api.output_dir / "other-run"
+    other.mkdir()
+    (other / "plan.json").write_text(create_plan(config_from_dict(SETTINGS)[0]).to_json())  # a run
+    moved = act.adjust(with_setting(values(), "from_run", str(other)), job_id)
+    assert moved.startswith("⚠") and "from_run" in moved and "own run folder" in moved
 
 
 def test_reuse_summary_names_runs_of_clips():

@@ -369,10 +369,6 @@ class Take:
         """The plan this take follows."""
         return GenerationPlan.from_dict(_read_json(self.plan_path))
 
-    def stored_plan(self) -> GenerationPlan:
-        """The plan this take follows."""
-        return self.plan
-
     @cached_property
     def settings(self) -> dict[str, Any] | None:
         """The settings its plan came from (None when not known)."""

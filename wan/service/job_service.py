@@ -294,6 +294,9 @@ class JobService:
             self.store.set_settings(job_id, job.settings, allowed_in=PATCHABLE)  # says why not
         own_key = bool(self.store.secrets(job_id).get("enhance_api_key"))
         config = self.settings(data, own_key=own_key, over=job.settings)
+        if config.from_run != job.settings.get("from_run", ""):
+            message = "a job renders into its own run folder; submit a new job to re-render into another"
+            raise SettingsError([FieldError("from_run", config.from_run, message)])
         self._check_started_clips(job, config)
         return self.store.set_settings(job_id, config.to_dict(), allowed_in=PATCHABLE)
 
