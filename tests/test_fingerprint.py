@@ -17,7 +17,6 @@ from wan.plan.fingerprint import (
     clip_fingerprints,
     clip_materials,
     config_factors,
-    first_difference,
     what_changed,
 )
 
@@ -32,6 +31,14 @@ def config(**overrides):
 def fingerprints(**overrides):
     made = config(**overrides)
     return clip_fingerprints(create_plan(made), config_factors(made))
+
+
+def first_difference(old, new):
+    """The first index at which two lists differ (None when they are equal)."""
+    for index, (a, b) in enumerate(zip(old, new, strict=False)):
+        if a != b:
+            return index
+    return None if len(old) == len(new) else min(len(old), len(new))
 
 
 def changed_from(old, new):

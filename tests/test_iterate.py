@@ -12,6 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
+from tiny_animation import PROMPTS, SETTINGS
 
 from wan.config import InterpolationOptions, SpeedOptions, config_from_dict
 from wan.plan import create_plan
@@ -23,23 +24,9 @@ from wan.render.run_folder import read_png
 torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")
 
-PROMPTS = {"0": "a misty forest", "9": "a stone castle", "17": "a lake", "25": "a night sky"}
-BASE = {
-    "model": "tiny",
-    "W": 64,
-    "H": 64,
-    "fps": 16,
-    "steps": 2,
-    "clip_frames": 9,
-    "clip_overlap": 1,
-    "seed": 7,
-    "prompts": PROMPTS,
-    "max_frames": 33,
-}
-
 
 def config(**overrides):
-    return config_from_dict(BASE | overrides)[0]
+    return config_from_dict(SETTINGS | overrides)[0]
 
 
 def plan_of(**overrides):
@@ -231,7 +218,7 @@ def test_a_preview_renders_small_and_render_this_keeps_its_seeds_and_prompts(mod
     from wan.service import WanAPI
 
     api = WanAPI(output_dir=tmp_path, models_dir=models_dir)
-    settings = BASE | {"seed": -1, "steps": 3, "preview_enabled": True}
+    settings = SETTINGS | {"seed": -1, "steps": 3, "preview_enabled": True}
     preview = api.generate(settings)
     assert (preview.plan.width, preview.plan.height, preview.plan.steps) == (32, 32, 3)
     assert read_png(preview.frames_dir / "000000.png").shape == (32, 32, 3)

@@ -14,24 +14,14 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("diffusers")
 
 from api_server import ServerThread, request
+from tiny_animation import PROMPTS
+from tiny_animation import SETTINGS as TINY_ANIMATION
 
 from wan.server import create_app
 from wan.service import JobService, JobStore, WanAPI
 from wan.service.workers import ThreadWorkers
 
-PROMPTS = {"0": "a misty forest", "9": "a stone castle", "17": "a lake", "25": "a night sky"}
-SETTINGS = {
-    "model": "tiny",
-    "W": 64,
-    "H": 64,
-    "fps": 16,
-    "steps": 6,
-    "clip_frames": 9,
-    "clip_overlap": 1,
-    "seed": 7,
-    "prompts": PROMPTS,
-    "max_frames": 33,
-}
+SETTINGS = TINY_ANIMATION | {"steps": 6}  # clips long enough to be paused in
 V1 = "/wan/v1"
 DENOISING = ("clip_start", "step", "preview")
 

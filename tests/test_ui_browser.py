@@ -158,8 +158,11 @@ def test_iterating_in_a_real_browser(browser, server, tmp_path):
         return attribute(selector, "value")
 
     browser.get(server + "/")
-    wait.until(lambda d: d.find_elements(By.ID, "wan_generate"))
-    browser.find_element(By.CSS_SELECTOR, "#wan_settings_file input[type=file]").send_keys(str(settings))
+    file_input = "#wan_settings_file input[type=file]"
+    wait.until(
+        lambda d: d.find_elements(By.ID, "wan_generate") and d.find_elements(By.CSS_SELECTOR, file_input)
+    )
+    browser.find_element(By.CSS_SELECTOR, file_input).send_keys(str(settings))
     time.sleep(1.5)
     browser.find_element(By.ID, "wan_import").click()
     wait.until(lambda d: "The form's plan: 2 clip(s)" in text("wan_timeline_message"))

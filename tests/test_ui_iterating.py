@@ -7,26 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from tiny_animation import PROMPTS, SETTINGS
 
 from wan.config import config_from_dict
 from wan.plan import create_plan
 from wan.service import JobService, WanAPI
 from wan.ui.actions import FORM_KEYS, TabActions, form_values, settings_from_values
 from wan.ui.iterating import IterateActions, reuse_summary, with_setting
-
-PROMPTS = {"0": "a misty forest", "9": "a stone castle", "17": "a lake"}
-SETTINGS = {
-    "model": "tiny",
-    "W": 64,
-    "H": 64,
-    "fps": 16,
-    "steps": 2,
-    "clip_frames": 9,
-    "clip_overlap": 1,
-    "seed": 7,
-    "prompts": PROMPTS,
-    "max_frames": 25,
-}
 
 
 def values(**overrides):
@@ -72,10 +59,10 @@ def test_a_run_outside_the_output_folder_is_not_allowed(act, rendered_run):
 
 def test_the_timeline_of_a_plan_and_of_a_run(act, run, rendered_run):
     gallery, shown, rows, message = act.timeline(values())
-    assert gallery == [] and [row[0] for row in rows] == [0, 1, 2] and "not rendered yet" in message
+    assert gallery == [] and [row[0] for row in rows] == [0, 1, 2, 3] and "not rendered yet" in message
     assert "not allowed" in act.timeline(values(), run_dir=str(rendered_run))[3]
     gallery, shown, rows, message = act.timeline(values(), run_dir=str(run))
-    assert shown == [0, 1, 2] and len(gallery) == 3 and message.startswith("Take 1 of")
+    assert shown == [0, 1, 2, 3] and len(gallery) == 4 and message.startswith("Take 1 of")
     from PIL import Image
 
     with Image.open(gallery[0][0]) as thumbnail:
@@ -99,10 +86,15 @@ def test_pick_edit_and_reroll_a_clip(act):
 def test_re_render_changes_lists_reused_and_rendered_clips_before_it_starts(act, run):
     edited = values(prompts=PROMPTS | {"17": "a frozen lake"})
     rows, message = act.compare(edited, run_dir=str(run))
-    assert [row[3] for row in rows] == ["reuse (take 1)", "reuse (take 1)", "render: prompt changed"]
-    assert message == "Renders 1 clip(s) (2), reuses 2 (0-1); the first change is clip 2 (prompt)."
+    assert [row[3] for row in rows] == [
+        "reuse (take 1)",
+        "reuse (take 1)",
+        "render: prompt changed",
+        "render: the clip before it changed",
+    ]
+    assert message == "Renders 2 clip(s) (2-3), reuses 2 (0-1); the first change is clip 2 (prompt)."
     rows, message = act.compare(values(output_crf=30), run_dir=str(run))
-    assert message.startswith("Nothing to render: all 3 clip(s) are reused")
+    assert message.startswith("Nothing to render: all 4 clip(s) are reused")
     assert act.compare(edited)[1].startswith("⚠ Follow a job or name a run folder")
     job_id, message = act.rerender(edited, run_dir=str(run))
     assert message == f"Re-render: queued job {job_id[:8]}."

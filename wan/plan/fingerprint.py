@@ -34,7 +34,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ..config import SpeedOptions, WanConfig
@@ -190,21 +190,12 @@ def what_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(changed))
 
 
-def first_difference(old: Sequence[str], new: Sequence[str]) -> int | None:
-    """The first index at which two fingerprint lists differ (None when they are equal)."""
-    for index, (a, b) in enumerate(zip(old, new, strict=False)):
-        if a != b:
-            return index
-    return None if len(old) == len(new) else min(len(old), len(new))
-
-
 __all__ = [
     "CLIP_FIELDS_IGNORED",
     "PLAN_FIELDS_IGNORED",
     "clip_fingerprints",
     "clip_materials",
     "config_factors",
-    "first_difference",
     "frame_factors",
     "what_changed",
 ]

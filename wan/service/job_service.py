@@ -303,8 +303,8 @@ class JobService:
     def _check_started_clips(self, job: Job, config: WanConfig) -> None:
         """ChangeRefused when `config` changes a clip the job's take has started or finished."""
         take = RunFolder(job.run_dir).latest()
-        if job.started is None or take is None or take.record.get("created", 0.0) < job.started:
-            return  # the job has not made its take yet: no clip of it has started
+        if take is None or take.record.get("created", 0.0) < job.created:
+            return  # the job has made no take yet (a re-render's run holds only older ones)
         running = job.progress.get("clip") if job.progress.get("kind") in DENOISING else None
         factors = config_factors(config)
         plan = self.api.revision_plan(config, take.run.root)
