@@ -164,7 +164,7 @@ def choose_placement(
 ) -> Placement:
     """The memory preset and weights format for `spec` on a GPU of `vram_gb` GiB (None: no GPU):
     what the settings say, `auto` filled in by the estimate (see the module doc)."""
-    if vram_gb is None or spec.tiny:
+    if vram_gb is None or spec.tiny or not spec.transformer_params:  # no GPU, or nothing to estimate
         preset = preset_for_vram(vram_gb) if memory == "auto" else MEMORY_PRESETS[memory]
         return Placement(preset, "bf16" if weights == "auto" else weights)
     usable = vram_gb * USABLE_SHARE

@@ -88,6 +88,11 @@ def _tokenizer():
     )
 
 
+def tiny_tokenizer():
+    """The tiny word-level tokenizer of the tiny models (a PreTrainedTokenizerFast)."""
+    return _tokenizer()
+
+
 def _text_encoder():
     from transformers import UMT5Config, UMT5EncoderModel
 
