@@ -11,7 +11,7 @@ import pytest
 
 from wan.catalog import MODELS, local_model
 from wan.catalog.models import VAE22_PARAMS
-from wan.config import SettingsError, config_from_dict
+from wan.config import config_from_dict
 from wan.plan import GenerationPlan, create_plan
 from wan.post.encode import count_frames
 from wan.post.video import open_video
@@ -22,15 +22,9 @@ diffusers = pytest.importorskip("diffusers")
 from wan.render import RenderOptions, RunFolder, render  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("models")
-
-
-def errors_of(settings: dict) -> dict[str, str]:
-    with pytest.raises(SettingsError) as caught:
-        config_from_dict(settings)
-    return {e.key: e.message for e in caught.value.errors}
+@pytest.fixture
+def models_dir(tiny_models_dir):
+    return tiny_models_dir
 
 
 def tiny(model: str, **overrides):
@@ -38,8 +32,8 @@ def tiny(model: str, **overrides):
     return config_from_dict(settings | overrides)[0]
 
 
-def options(models_dir) -> RenderOptions:
-    return RenderOptions(models_dir=str(models_dir), preview_every=0, memory="none")
+def options(models_dir, preview_every: int = 0) -> RenderOptions:
+    return RenderOptions(models_dir=str(models_dir), preview_every=preview_every, memory="none")
 
 
 class Calls:
@@ -179,7 +173,7 @@ def test_an_old_plan_without_the_second_guidance_still_reads():
     assert GenerationPlan.from_dict(data) == plan
 
 
-def test_what_a_model_cannot_do_is_a_field_error_at_submission():
+def test_what_a_model_cannot_do_is_a_field_error_at_submission(errors_of):
     assert "multiple of 32" in errors_of({"model": "ti2v-5b", "W": 848})["W"]
     assert "nearest valid: 1280" in errors_of({"model": "ti2v-5b", "W": 1264, "H": 704})["W"]
     assert "vace-1.3b generates at most 81 frames" in errors_of({"clip_frames": 121})["clip_frames"]
@@ -253,7 +247,7 @@ def test_ti2v_renders_at_24_fps_and_continues_through_its_image_pipeline(models_
     config = tiny("tiny-ti2v", max_frames=30, fps=24, clip_frames=17, steps=3)
     plan = create_plan(config)
     assert plan.model_fps == 24 and plan.model_frames == 30
-    result = render(plan, tmp_path / "run", options=options(models_dir))
+    result = render(plan, tmp_path / "run", options=options(models_dir, preview_every=2))
     folder = RunFolder(result.run_dir)
     assert [name for name, _ in calls.pipelines] == ["WanPipeline", "WanImageToVideoPipeline"]
     assert "guidance_scale_2" not in calls.pipelines[0][1]
@@ -262,6 +256,8 @@ def test_ti2v_renders_at_24_fps_and_continues_through_its_image_pipeline(models_
     last = folder.read_model_frames([plan.clips[1].model_start_frame - 1])[0]
     np.testing.assert_array_equal(np.asarray(calls.pipelines[1][1]["image"]), last)
     assert len(list(folder.model_frames_dir.glob("*.png"))) == 30
+    # the latent preview is fitted to the Wan 2.2 VAE (48 channels, 16x spatial) as to any other
+    assert (folder.root / "previews" / "latest.png").is_file()
     assert count_frames(result.video) == 30
     info, frames = open_video(result.video)
     frames.close()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from wan.catalog import MODELS
-from wan.config import SettingsError, config_from_dict
+from wan.config import config_from_dict
 from wan.config.memory import MEMORY_PRESETS
 from wan.models.memory import AUTO_WEIGHTS, ClipSize, choose_placement, estimate_gpu_gb, memory_table
 from wan.plan import create_plan
@@ -26,15 +26,9 @@ from wan.models.tiny import build_tiny_pipeline  # noqa: E402
 from wan.render import RenderOptions, RunFolder, render  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("models")
-
-
-def errors_of(settings: dict) -> dict[str, str]:
-    with pytest.raises(SettingsError) as caught:
-        config_from_dict(settings)
-    return {e.key: e.message for e in caught.value.errors}
+@pytest.fixture
+def models_dir(tiny_models_dir):
+    return tiny_models_dir
 
 
 def tiny(model: str, **overrides):
@@ -74,7 +68,7 @@ def loaded(monkeypatch):
 # -- settings -------------------------------------------------------------------------------------
 
 
-def test_the_weights_settings_and_their_rules(tmp_path):
+def test_the_weights_settings_and_their_rules(tmp_path, errors_of):
     high, low = tmp_path / "high.gguf", tmp_path / "low.gguf"
     high.write_bytes(b"")
     low.write_bytes(b"")
@@ -90,6 +84,13 @@ def test_the_weights_settings_and_their_rules(tmp_path):
         "give the low-noise expert's .gguf file too"
         in errors_of({"model": "t2v-a14b", "weights": "gguf", "weights_file": str(high)})["weights_file_2"]
     )
+    with_i2v = {
+        "model": "t2v-1.3b",
+        "i2v_model": "i2v-14b-480p",
+        "weights": "gguf",
+        "weights_file": str(high),
+    }
+    assert "the I2V model would need its own" in errors_of(with_i2v)["weights"]
     assert (
         "has one transformer"
         in errors_of({"weights": "gguf", "weights_file": str(high), "weights_file_2": str(low)})[
@@ -107,7 +108,7 @@ def test_the_weights_settings_and_their_rules(tmp_path):
     assert "cannot run on weights nf4" in errors_of({"weights": "nf4", "speed_fp8": "torchao"})["speed_fp8"]
 
 
-def test_a_gguf_file_outside_the_models_folder_is_refused_to_callers(tmp_path):
+def test_a_gguf_file_outside_the_models_folder_is_refused_to_callers(tmp_path, errors_of):
     from wan.config import FileAccess, file_access
 
     outside = tmp_path / "elsewhere.gguf"
@@ -252,6 +253,10 @@ def test_auto_prefers_quality_then_keeps_everything_on_the_gpu_when_it_fits():
     explicit = choose_placement("balanced", "int8", MODELS["t2v-a14b"], 12)
     assert (explicit.weights, explicit.preset.name) == ("int8", "balanced")
     assert AUTO_WEIGHTS[0] == "bf16" and "gguf" not in AUTO_WEIGHTS
+    # a GGUF file's own size is what its weights need
+    small = choose_placement("auto", "gguf", MODELS["t2v-14b"], 16, gguf_bytes=int(8.5 * 1024**3))
+    large = choose_placement("auto", "gguf", MODELS["t2v-14b"], 16, gguf_bytes=15 * 1024**3)
+    assert (small.preset.name, large.preset.name) == ("conservative", "aggressive")
 
 
 def test_the_models_listing_shows_the_memory_of_each_weights_format(capsys):

@@ -146,6 +146,24 @@ class ModelSpec:
 _A14B_T2V_PARAMS = 14_288_491_584
 _A14B_I2V_PARAMS = 14_288_901_184
 _VACE_14B_PARAMS = 17_337_592_896
+# sampling defaults and layout of the Wan 2.2 models (the module doc says where they come from);
+# VACE-Fun and the tiny stand-ins share them
+_A14B_T2V = {
+    "default_steps": 40,
+    "default_guidance": 4.0,
+    "experts": 2,
+    "boundary_ratio": 0.875,
+    "default_guidance_2": 3.0,
+    "flow_shift": 12.0,
+}
+_A14B_I2V = {
+    **_A14B_T2V,
+    "default_guidance": 3.5,
+    "boundary_ratio": 0.9,
+    "default_guidance_2": 3.5,
+    "flow_shift": 5.0,
+}
+_TI2V = {"native_fps": 24, "max_frames": 121, "flow_shift": 5.0, "size_multiple": 32, "vae": "wan2.2"}
 
 MODELS: dict[str, ModelSpec] = {
     spec.id: spec
@@ -212,13 +230,8 @@ MODELS: dict[str, ModelSpec] = {
             "A14B",
             "Wan 2.2 T2V A14B: text-to-video, two 14B experts (high / low noise), 480p and 720p",
             sizes=(SIZE_480P, SIZE_720P),
-            default_steps=40,
-            default_guidance=4.0,
             transformer_params=_A14B_T2V_PARAMS,
-            experts=2,
-            boundary_ratio=0.875,
-            default_guidance_2=3.0,
-            flow_shift=12.0,
+            **_A14B_T2V,
         ),
         ModelSpec(
             "i2v-a14b",
@@ -227,13 +240,8 @@ MODELS: dict[str, ModelSpec] = {
             "A14B",
             "Wan 2.2 I2V A14B: image-to-video, two 14B experts, continues clips from their last frame",
             sizes=(SIZE_480P, SIZE_720P),
-            default_steps=40,
-            default_guidance=3.5,
             transformer_params=_A14B_I2V_PARAMS,
-            experts=2,
-            boundary_ratio=0.9,
-            default_guidance_2=3.5,
-            flow_shift=5.0,
+            **_A14B_I2V,
         ),
         ModelSpec(
             "ti2v-5b",
@@ -242,12 +250,8 @@ MODELS: dict[str, ModelSpec] = {
             "5B",
             "Wan 2.2 TI2V 5B: text- and image-to-video, 24 fps, up to 121 frames, 1280x704",
             sizes=(SIZE_TI2V,),
-            native_fps=24,
-            max_frames=121,
             transformer_params=4_999_787_712,
-            flow_shift=5.0,
-            size_multiple=32,
-            vae="wan2.2",
+            **_TI2V,
         ),
         ModelSpec(
             "vace-fun-a14b",
@@ -256,13 +260,8 @@ MODELS: dict[str, ModelSpec] = {
             "A14B",
             "Wan 2.2 VACE-Fun A14B: VACE with two 14B experts, 480p and 720p",
             sizes=(SIZE_480P, SIZE_720P),
-            default_steps=40,
-            default_guidance=4.0,
             transformer_params=_VACE_14B_PARAMS,
-            experts=2,
-            boundary_ratio=0.875,
-            default_guidance_2=3.0,
-            flow_shift=12.0,
+            **_A14B_T2V,
         ),
         # Tiny random models built with the real classes (wan.models.tiny): for tests and a quick
         # check of an install. Their output is noise.
@@ -278,12 +277,7 @@ MODELS: dict[str, ModelSpec] = {
             "tiny",
             "tiny random two-expert T2V model, as Wan 2.2 T2V-A14B (tests)",
             tiny=True,
-            default_steps=40,
-            default_guidance=4.0,
-            experts=2,
-            boundary_ratio=0.875,
-            default_guidance_2=3.0,
-            flow_shift=12.0,
+            **_A14B_T2V,
         ),
         ModelSpec(
             "tiny-i2v-2experts",
@@ -292,12 +286,7 @@ MODELS: dict[str, ModelSpec] = {
             "tiny",
             "tiny random two-expert I2V model, as Wan 2.2 I2V-A14B (tests)",
             tiny=True,
-            default_steps=40,
-            default_guidance=3.5,
-            experts=2,
-            boundary_ratio=0.9,
-            default_guidance_2=3.5,
-            flow_shift=5.0,
+            **_A14B_I2V,
         ),
         ModelSpec(
             "tiny-vace-2experts",
@@ -306,12 +295,7 @@ MODELS: dict[str, ModelSpec] = {
             "tiny",
             "tiny random two-expert VACE model, as Wan 2.2 VACE-Fun A14B (tests)",
             tiny=True,
-            default_steps=40,
-            default_guidance=4.0,
-            experts=2,
-            boundary_ratio=0.875,
-            default_guidance_2=3.0,
-            flow_shift=12.0,
+            **_A14B_T2V,
         ),
         ModelSpec(
             "tiny-ti2v",
@@ -320,11 +304,7 @@ MODELS: dict[str, ModelSpec] = {
             "tiny",
             "tiny random TI2V model with the Wan 2.2 VAE's layout, as Wan 2.2 TI2V-5B (tests)",
             tiny=True,
-            native_fps=24,
-            max_frames=121,
-            flow_shift=5.0,
-            size_multiple=32,
-            vae="wan2.2",
+            **_TI2V,
         ),
     )
 }

@@ -349,9 +349,14 @@ class WanConfig(SettingsGroup):
         return []
 
     def _rule_gguf_files_match_the_experts(self) -> list[FieldError]:
-        weights, experts = self.weights, max(spec.experts for spec in self._specs())
+        weights, experts = self.weights, self.model_spec.experts
         if weights.format != "gguf":
             return []
+        if self.i2v_spec is not None:
+            message = (
+                "GGUF files hold one model's transformer; with i2v_model the I2V model would need its own"
+            )
+            return [FieldError("weights", weights.format, message)]
         if experts == 2 and not weights.file_2:
             message = f"{self.model_spec.id} has two experts: give the low-noise expert's .gguf file too"
             return [FieldError("weights_file_2", weights.file_2, message)]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..catalog.models import GIB, TEXT_ENCODER_PARAMS, WEIGHT_BYTES, ModelSpec
@@ -161,9 +162,11 @@ def choose_placement(
     *,
     usable_formats: tuple[str, ...] = AUTO_WEIGHTS,
     clip: ClipSize = ClipSize(),
+    gguf_bytes: int | None = None,
 ) -> Placement:
     """The memory preset and weights format for `spec` on a GPU of `vram_gb` GiB (None: no GPU):
-    what the settings say, `auto` filled in by the estimate (see the module doc)."""
+    what the settings say, `auto` filled in by the estimate (see the module doc); `gguf_bytes`:
+    the size of the largest GGUF file, when the weights are gguf."""
     if vram_gb is None or spec.tiny or not spec.transformer_params:  # no GPU, or nothing to estimate
         preset = preset_for_vram(vram_gb) if memory == "auto" else MEMORY_PRESETS[memory]
         return Placement(preset, "bf16" if weights == "auto" else weights)
@@ -173,13 +176,13 @@ def choose_placement(
     for format in formats or ["bf16"]:
         for name in presets:
             preset = MEMORY_PRESETS[name]
-            estimate = estimate_gpu_gb(spec, format, preset.offload, clip)
+            estimate = estimate_gpu_gb(spec, format, preset.offload, clip, gguf_bytes=gguf_bytes)
             if estimate.total <= usable:
                 reason = f"{format} + {name}: about {estimate.total:.1f} of {vram_gb:.0f} GiB"
                 return Placement(_with_text_encoder(preset, estimate, usable), format, estimate.total, reason)
     fallback = MEMORY_PRESETS["aggressive"] if memory == "auto" else MEMORY_PRESETS[memory]
     format = "bf16" if weights == "auto" else weights
-    estimate = estimate_gpu_gb(spec, format, fallback.offload, clip)
+    estimate = estimate_gpu_gb(spec, format, fallback.offload, clip, gguf_bytes=gguf_bytes)
     reason = f"{format} + {fallback.name}: nothing lighter fits {vram_gb:.0f} GiB by the estimate"
     return Placement(_with_text_encoder(fallback, estimate, usable), format, estimate.total, reason)
 
@@ -197,8 +200,15 @@ def place_models(
     format they load in; QuantizationUnavailable before anything loads when it cannot run here."""
     largest = max(specs, key=lambda spec: spec.experts * spec.transformer_params)
     vram = detect_vram_gb() if device.type == "cuda" else None
+    sizes = [Path(path).stat().st_size for path in files if Path(path).is_file()]
     placement = choose_placement(
-        memory, weights, largest, vram, usable_formats=usable_weights(device.type), clip=clip
+        memory,
+        weights,
+        largest,
+        vram,
+        usable_formats=usable_weights(device.type),
+        clip=clip,
+        gguf_bytes=max(sizes) if sizes else None,
     )
     chosen = Weights(placement.weights, files if placement.weights == "gguf" else ())
     check_weights(chosen, device.type)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .architectures import transformer_class
+from .architectures import VAE22_CONFIG, transformer_class
 
 # Words the tiny tokenizer knows; anything else becomes <unk>.
 _VOCABULARY = [
@@ -151,20 +151,13 @@ TINY_VAE_CONFIG = {
 # The Wan 2.2 VAE's architecture (residual, 2x2 patches, 16x spatial, 48 latent channels) with
 # 4 base channels instead of 160 (and 256 for the decoder).
 TINY_VAE22_CONFIG = {
+    **VAE22_CONFIG,
     "base_dim": 4,
     "decoder_base_dim": 4,
-    "z_dim": 48,
     "dim_mult": [1, 1, 1, 1],
     "num_res_blocks": 1,
-    "temperal_downsample": [False, True, True],
-    "is_residual": True,
-    "in_channels": 12,
-    "out_channels": 12,
-    "patch_size": 2,
-    "scale_factor_temporal": 4,
-    "scale_factor_spatial": 16,
-    "latents_mean": [0.0] * 48,
-    "latents_std": [1.0] * 48,
+    "latents_mean": [0.0] * VAE22_CONFIG["z_dim"],
+    "latents_std": [1.0] * VAE22_CONFIG["z_dim"],
 }
 
 
