@@ -33,7 +33,6 @@ from .fields import (
     FieldError,
     FourNPlusOne,
     Integer,
-    MultipleOf,
     Number,
     SettingsError,
     Text,
@@ -42,6 +41,7 @@ from .fields import (
 from .files import ImageFile, caller_path
 from .group import SettingsGroup, group_field, group_from_mapping
 from .interpolation import InterpolationOptions
+from .lora import LoraOptions
 from .memory import MemoryOptions
 from .movement import MovementOptions
 from .output import OutputOptions
@@ -90,6 +90,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "interpolation": InterpolationOptions,
     "memory": MemoryOptions,
     "speed": SpeedOptions,
+    "lora": LoraOptions,
     "output": OutputOptions,
 }
 
@@ -103,7 +104,9 @@ def _schedule_text(value: Any) -> str:
     return text
 
 
-FRAME_SIZE = MultipleOf(64, 2048, step=16, reason=" (Wan's VAE and patch size need it)")
+# Any size: the model renders at the nearest size it takes (wan.catalog.sizes) and the output is
+# resized to exactly this one.
+FRAME_SIZE = Integer(64, 2048)
 SCHEDULE = Converted(_schedule_text, "a Deforum keyframe schedule such as 0:(0), 30:(5*sin(t/10))")
 
 
@@ -162,9 +165,11 @@ class WanConfig(SettingsGroup):
     fps: float = setting(
         16.0, Number(0.0, 240.0, exclusive_minimum=True), "Output frame rate", label="Frames per second"
     )
-    width: int = setting(832, FRAME_SIZE, "Frame width in pixels", key="W", label="Width", aliases=("width",))
+    width: int = setting(
+        832, FRAME_SIZE, "Frame width in pixels (any size)", key="W", label="Width", aliases=("width",)
+    )
     height: int = setting(
-        480, FRAME_SIZE, "Frame height in pixels", key="H", label="Height", aliases=("height",)
+        480, FRAME_SIZE, "Frame height in pixels (any size)", key="H", label="Height", aliases=("height",)
     )
     seed: int = setting(-1, Integer(-1, SEED_MAX), "Seed; -1 picks a random one when planning")
     seed_behavior: str = setting(
@@ -249,6 +254,7 @@ class WanConfig(SettingsGroup):
     interpolation: InterpolationOptions = group_field(InterpolationOptions)
     memory: MemoryOptions = group_field(MemoryOptions)
     speed: SpeedOptions = group_field(SpeedOptions)
+    lora: LoraOptions = group_field(LoraOptions)
     output: OutputOptions = group_field(OutputOptions)
 
     def __post_init__(self) -> None:
@@ -325,6 +331,16 @@ class WanConfig(SettingsGroup):
         if self.model_spec.kind == "i2v" and not self.init_image:
             message = f"{self.model_spec.id} starts from an image: give init_image"
             return [FieldError("init_image", self.init_image, message)]
+        return []
+
+    def _rule_lora_weights_evaluate(self) -> list[FieldError]:
+        return self.lora.weight_errors(self.max_frames, self.seed)
+
+    def _rule_steps_fit_a_fixed_step_list(self) -> list[FieldError]:
+        fixed = SPEED_PRESETS[self.speed.preset].timesteps
+        if self.steps is not None and fixed and self.steps != len(fixed):
+            message = f"speed_preset {self.speed.preset} runs its {len(fixed)} fixed steps; leave steps null"
+            return [FieldError("steps", self.steps, message)]
         return []
 
     def _rule_prompts_cover_the_animation(self) -> list[FieldError]:

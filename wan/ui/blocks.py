@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from ..catalog import MODELS, shake_presets
-from ..config import SettingsError, WanConfig, all_specs, config_from_dict, fields
+from ..config import EXPERTS, SettingsError, WanConfig, all_specs, config_from_dict, fields
 from ..prompts.models import ENHANCER_MODELS
 from ..service import JobService
 from . import compat
@@ -32,7 +32,8 @@ from .actions import (
     progress_bar,
     prompts_text,
 )
-from .layout import LONG_TEXT, RESOLUTIONS, SLIDERS, Section, tabs
+from .layout import LONG_TEXT, LORA_SECTION, RESOLUTIONS, SLIDERS, Section, tabs
+from .lora_rows import HELP, PARTS, ROW_KEYS, SLIDER_RANGE, SLIDER_STEP, row_values
 
 POLL_SECONDS = 1.0
 CSS_FILE = Path(__file__).resolve().parents[2] / "style.css"
@@ -95,6 +96,47 @@ def _section(
     if not section.keys:
         return
     with gr.Accordion(section.title, open=section.open):
+        for key in section.keys:
+            made[key] = control(specs[key], values[key])
+
+
+def _lora_control(key: str, value: Any, choices: list[str]) -> Any:
+    """One control of a LoRA row (`lora_2_weight`: row 2's weight slider)."""
+    row, part = key.split("_")[1], key.rsplit("_", 1)[1]
+    common = {
+        "label": f"LoRA {row}" if part == "file" else part.capitalize(),
+        "info": f"{HELP[part]} [loras]",
+        "value": value,
+        "elem_id": f"wan_{key}",
+    }
+    if part == "file":
+        return compat.make(gr.Dropdown, choices=choices, allow_custom_value=True, **common)
+    if part == "weight":
+        low, high = SLIDER_RANGE
+        return compat.make(gr.Slider, minimum=low, maximum=high, step=SLIDER_STEP, **common)
+    if part == "schedule":
+        return compat.make(gr.Textbox, max_lines=1, placeholder="0:(0.8), 96:(0.2)", **common)
+    return compat.make(gr.Dropdown, choices=list(EXPERTS), **common)
+
+
+def _lora_section(
+    section: Section,
+    specs: dict[str, fields.Spec],
+    values: dict[str, Any],
+    made: dict[str, Any],
+    start: WanConfig,
+    names: dict[str, str],
+) -> None:
+    """The LoRA rows (wan.ui.lora_rows), one row each of a LoRA dropdown (the LoRAs found, by
+    name), weight slider, optional schedule and expert; then any setting the section lists."""
+    shown = {file: name for name, file in names.items()}
+    rows = dict(zip(ROW_KEYS, row_values(start.lora.loras, shown), strict=True))
+    choices = ["", *names]
+    with gr.Accordion(section.title, open=section.open or bool(start.lora.loras)):
+        for first in range(0, len(ROW_KEYS), len(PARTS)):
+            with gr.Row():
+                for key in ROW_KEYS[first : first + len(PARTS)]:
+                    made[key] = _lora_control(key, rows[key], choices)
         for key in section.keys:
             made[key] = control(specs[key], values[key])
 
@@ -195,7 +237,11 @@ def _analysis_tabs(
 
 
 def _model_and_output_tabs(
-    tab: _Tab, specs: dict[str, fields.Spec], values: dict[str, Any], layout: dict[str, tuple[Section, ...]]
+    tab: _Tab,
+    specs: dict[str, fields.Spec],
+    values: dict[str, Any],
+    layout: dict[str, tuple[Section, ...]],
+    loras: tuple[WanConfig, dict[str, str]],
 ) -> None:
     with gr.Tab("Model & memory"):
         tab.parts["resolution"] = compat.make(
@@ -206,7 +252,10 @@ def _model_and_output_tabs(
             info="Sets Width and Height to a size Wan was trained on",
         )
         for section in layout["Model & memory"]:
-            _section(section, specs, values, tab.made)
+            if section.title == LORA_SECTION:
+                _lora_section(section, specs, values, tab.made, *loras)
+            else:
+                _section(section, specs, values, tab.made)
     with gr.Tab("Output"):
         for section in layout["Output"]:
             _section(section, specs, values, tab.made)
@@ -373,7 +422,7 @@ def build_ui(
                 with gr.Tab("Prompts & schedules"):
                     _prompts_tab(tab, actions, start, specs, values, layout["Prompts & schedules"])
                 _analysis_tabs(tab, specs, values, layout["Prompt enhancement"])
-                _model_and_output_tabs(tab, specs, values, layout)
+                _model_and_output_tabs(tab, specs, values, layout, (start, actions.lora_names()))
                 _jobs_tab(tab, actions)
             with gr.Column(scale=2):
                 _generate_panel(tab)
