@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from wan.config import (
     FileAccess,
+    LoraSpec,
     SettingsError,
     config_from_dict,
     file_access,
@@ -370,3 +371,132 @@ def test_the_fixed_step_scheduler_runs_exactly_its_steps_reproducibly():
     ]
     with pytest.raises(ValueError, match="runs its 4 fixed steps"):
         pipe.scheduler.set_timesteps(8)
+
+
+# -- renders ---------------------------------------------------------------------------------------
+
+
+def _render(tmp_path, name, settings):
+    from wan.render import RenderOptions, render
+
+    base = {"model": "tiny", "W": 64, "H": 64, "fps": 16, "steps": 2, "clip_frames": 9, "seed": 7}
+    config, _ = config_from_dict(base | settings)
+    options = RenderOptions(
+        models_dir=str(tmp_path.parent / "tiny-models"),
+        preview_every=0,
+        memory="none",
+        speed=config.speed,
+        write_video=False,
+        quality_checks=False,
+        interpolation=None,
+    )
+    return render(create_plan(config), tmp_path / name, options=options)
+
+
+def test_a_weight_schedule_gives_each_clip_its_weight_and_weight_0_is_no_lora(loras, tmp_path):
+    from wan.render import RunFolder
+
+    # two clips of 9 frames (overlap 1): frames 0-8 and 9-16; the weight is 0 until frame 8, then 1
+    settings = {"max_frames": 17, "clip_overlap": 1}
+    lora = {"file": str(loras / "musubi.safetensors"), "weight": "0:(0), 8:(0), 9:(1)"}
+    plain = RunFolder(_render(tmp_path, "plain", settings).run_dir)
+    scheduled = RunFolder(_render(tmp_path, "scheduled", settings | {"loras": [lora]}).run_dir)
+    records = [scheduled.clip_metadata(i)["loras"] for i in (0, 1)]
+    assert [r[0]["weight"] for r in records] == [0.0, 1.0]
+    assert {r[0]["mode"] for r in records} == {"adapter"}
+    first, second = range(9), range(9, 17)
+    np.testing.assert_array_equal(scheduled.read_model_frames(first), plain.read_model_frames(first))
+    assert not np.array_equal(scheduled.read_model_frames(second), plain.read_model_frames(second))
+
+
+def test_a_distilled_preset_renders_its_fixed_steps_with_its_lora(loras, tmp_path, monkeypatch):
+    seen = []
+    forward = diffusers.WanVACETransformer3DModel.forward
+
+    def spy(self, *args, **kwargs):
+        seen.append(round(float(kwargs["timestep"].flatten()[0]), 3))
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(diffusers.WanVACETransformer3DModel, "forward", spy)
+    settings = {
+        "max_frames": 9,
+        "steps": None,
+        "speed_preset": "lightx2v",
+        "speed_lora": str(loras / "diffusers.safetensors"),
+    }
+    result = _render(tmp_path, "distilled", settings)
+    assert result.plan.steps == 4 and result.plan.guidance_scale == 1.0 and result.plan.flow_shift == 5.0
+    assert seen == [1000.0, 937.5, 833.333, 625.0]  # the fixed steps, one forward each (no guidance)
+    (record,) = result.metrics["clips"][0]["loras"]
+    assert record["mode"] == "fused" and record["weight"] == 1.0
+
+
+def test_an_expert_the_model_lacks_stops_the_render_before_any_file(loras, tmp_path):
+    lora = {"file": str(loras / "musubi.safetensors"), "expert": "high"}
+    with pytest.raises(LoraError, match=r"musubi\.safetensors: expert high needs a model with two experts"):
+        _render(tmp_path, "run", {"max_frames": 9, "loras": [lora]})
+    assert not (tmp_path / "run").exists()
+
+
+# -- the service -----------------------------------------------------------------------------------
+
+
+def test_the_service_finds_loras_in_its_folders_and_the_hosts_and_lists_them(loras, tmp_path):
+    from wan.service import JobService, WanAPI
+    from wan.service.schema import settings_schema
+
+    models = tmp_path / "models"
+    save_tiny_lora(models / "loras" / "own.safetensors")
+    api = WanAPI(output_dir=tmp_path / "out", models_dir=models, lora_dirs=[loras])  # loras: the WebUI's
+    service = JobService(api, tmp_path / "jobs", start=False)
+    try:
+        config = service.settings({"loras": ["own:0.5", {"file": "styles/ink", "expert": "both"}]})
+        assert [lora.file for lora in config.lora.loras] == [
+            str((models / "loras" / "own.safetensors").resolve()),
+            str(loras / "styles" / "ink.safetensors"),
+        ]
+        outside = save_tiny_lora(tmp_path / "elsewhere" / "x.safetensors")
+        with pytest.raises(SettingsError, match="not allowed"):
+            service.settings({"loras": [str(outside)]})
+        plan = service.plan({"loras": "own:0:(1), 80:(0)", "max_frames": 81}, seed=1)
+        assert plan.clips[0].loras[0].weight == 0.5
+    finally:
+        service.close()
+    listing = api.list_models()
+    assert [found["name"] for found in listing["loras"]] == [
+        "diffusers",
+        "musubi",
+        "original",
+        "own",
+        "styles/ink",
+    ]
+    assert listing["lora_folders"] == [str(models / "loras"), str(loras)]
+    assert settings_schema()["properties"]["loras"]["anyOf"][0]["items"]["properties"]["expert"]["enum"] == [
+        "both",
+        "high",
+        "low",
+    ]
+
+
+def test_the_tab_sends_its_lora_rows_as_the_loras_setting(loras, tmp_path):
+    from wan.service import JobService, WanAPI
+    from wan.ui.actions import FORM_KEYS, TabActions, form_values, settings_from_values
+
+    api = WanAPI(output_dir=tmp_path / "out", models_dir=tmp_path / "models", lora_dirs=[loras])
+    service = JobService(api, tmp_path / "jobs", start=False)
+    try:
+        actions = TabActions(service)
+        assert set(actions.lora_names()) == {"diffusers", "musubi", "original", "styles/ink"}
+        values = form_values(config_from_dict({"max_frames": 33, "clip_frames": 17})[0])
+        row = FORM_KEYS.index("lora_1_file")
+        values[row : row + 4] = ["styles/ink", 0.5, "0:(1), 32:(0)", "both"]
+        config = service.settings(settings_from_values(values))
+        assert config.lora.loras == (
+            LoraSpec(str(loras / "styles" / "ink.safetensors"), "0:(1), 32:(0)", "both"),
+        )
+        rows, _image, message = actions.analyse(values, plot=False)
+        assert len(rows) == 3 and not message.startswith("⚠")
+        values[row] = "missing-lora"
+        assert "no LoRA of that name" in actions.analyse(values, plot=False)[2]
+    finally:
+        service.close()

@@ -68,7 +68,7 @@ def run_runtime(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    """`models`: the known video and enhancer models and which are on this machine."""
+    """`models`: the known video and enhancer models and which are on this machine, and the LoRAs."""
     listing = api_of(args).list_models()
     if args.json:
         print(json.dumps(listing, indent=2))
@@ -89,6 +89,11 @@ def run_models(args: argparse.Namespace) -> int:
         state = "present" if row["present"] else ("built on first use" if row["tiny"] else "not downloaded")
         where = f"  ({row['hub_id']})" if row["hub_id"] else "  (tiny random model for tests)"
         print(f"  {row['id']:<14} {row['vram_gb_bf16']:5.1f} GB  {state}{where}")
+    print(f"LoRAs (loras, speed_lora), in {', '.join(listing['lora_folders'])}:")
+    for row in listing["loras"]:
+        print(f"  {row['name']:<30} {row['file']}")
+    if not listing["loras"]:
+        print("  none")
     return 0
 
 

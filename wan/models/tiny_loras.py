@@ -37,16 +37,29 @@ def tiny_lora_state(
 ) -> dict[str, Any]:
     """A random LoRA for the tiny transformer of `kind` (vace, t2v, i2v) in format `fmt`, on the
     first `blocks` blocks (default: all)."""
+    return random_lora_state(tiny_transformer_config(kind), fmt, rank=rank, seed=seed, blocks=blocks)
+
+
+def random_lora_state(
+    config: dict[str, Any],
+    fmt: str = "diffusers",
+    *,
+    rank: int = 2,
+    seed: int = 0,
+    blocks: int | None = None,
+    scale: float = 0.5,
+) -> dict[str, Any]:
+    """A random LoRA for a Wan transformer of `config` (a diffusers transformer configuration) in
+    format `fmt`; A and B entries are normal with standard deviation `scale`."""
     import torch
 
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
-    config = tiny_transformer_config(kind)
     dim = config["num_attention_heads"] * config["attention_head_dim"]
     generator = torch.Generator().manual_seed(seed)
 
     def random(*shape: int) -> Any:
-        return torch.randn(*shape, generator=generator) * 0.5
+        return torch.randn(*shape, generator=generator) * scale
 
     state: dict[str, Any] = {}
     for block in range(config["num_layers"] if blocks is None else blocks):
