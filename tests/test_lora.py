@@ -298,6 +298,18 @@ def test_keys_that_match_nothing_are_an_error_naming_the_file_and_keys(tmp_path)
         LoraError, match=r"vace3.safetensors: \d+ of its \d+ keys match no layer.*blocks\.2\."
     ):
         apply_loras(_pipeline("t2v"), clips(1.0, file=tmp_path / "vace3.safetensors"))
+    # same layer names, another model size (a 14B LoRA on a 1.3B model)
+    from wan.models.tiny import tiny_transformer_config
+    from wan.models.tiny_loras import random_lora_state
+
+    wider = tiny_transformer_config("t2v") | {"attention_head_dim": 16}
+    save_file(random_lora_state(wider), str(tmp_path / "wider.safetensors"))
+    with pytest.raises(LoraError) as caught:
+        apply_loras(_pipeline(), clips(1.0, file=tmp_path / "wider.safetensors"))
+    assert "wider.safetensors: 36 of its matrices do not fit the transformer's layers, e.g. " in str(
+        caught.value
+    )
+    assert "transformer.blocks.0.attn1.to_q (LoRA 2x32, layer 24->24)" in str(caught.value)
     (tmp_path / "junk.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(LoraError, match=r"junk\.safetensors is not a Wan LoRA diffusers can read"):
         apply_loras(_pipeline(), clips(1.0, file=tmp_path / "junk.safetensors"))

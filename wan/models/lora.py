@@ -125,17 +125,43 @@ def unmatched_keys(state: dict[str, Any], layers: set[str]) -> list[str]:
     return missing
 
 
+def misfits(state: dict[str, Any], modules: dict[str, Any]) -> list[str]:
+    """`layer (LoRA a x b, layer c x d)` for each LoRA matrix whose size does not fit its Linear
+    layer (a LoRA for another model size): A takes the layer's inputs, B gives its outputs."""
+    found = []
+    for key, value in state.items():
+        layer = modules.get(layer_of(key).removeprefix("transformer."))
+        inputs, outputs = getattr(layer, "in_features", None), getattr(layer, "out_features", None)
+        if inputs is None or getattr(value, "ndim", 0) != 2:
+            continue
+        if (key.endswith(".lora_A.weight") and value.shape[1] != inputs) or (
+            key.endswith(".lora_B.weight") and value.shape[0] != outputs
+        ):
+            found.append(
+                f"{layer_of(key)} (LoRA {value.shape[0]}x{value.shape[1]}, layer {inputs}->{outputs})"
+            )
+    return found
+
+
+def _shown(keys: list[str]) -> str:
+    more = f" (and {len(keys) - SHOWN_KEYS} more)" if len(keys) > SHOWN_KEYS else ""
+    return ", ".join(keys[:SHOWN_KEYS]) + more
+
+
 def _check_keys(pipe: Any, file: str, state: dict[str, Any], components: list[str]) -> None:
     for component in components:
-        layers = {name for name, _ in getattr(pipe, component).named_modules()}
-        missing = unmatched_keys(state, layers)
+        modules = dict(getattr(pipe, component).named_modules())
+        missing = unmatched_keys(state, set(modules))
         if missing:
-            shown = ", ".join(missing[:SHOWN_KEYS]) + (
-                f" (and {len(missing) - SHOWN_KEYS} more)" if len(missing) > SHOWN_KEYS else ""
-            )
             raise LoraError(
                 f"LoRA {Path(file).name}: {len(missing)} of its {len(state)} keys match no layer of the "
-                f"{component} of this model, e.g. {shown}; is it a LoRA for another model?"
+                f"{component} of this model, e.g. {_shown(missing)}; is it a LoRA for another model?"
+            )
+        wrong = misfits(state, modules)
+        if wrong:
+            raise LoraError(
+                f"LoRA {Path(file).name}: {len(wrong)} of its matrices do not fit the {component}'s layers, "
+                f"e.g. {_shown(wrong)}; is it a LoRA for another model size?"
             )
 
 
