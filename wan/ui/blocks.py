@@ -123,12 +123,13 @@ def _lora_section(
     section: Section,
     specs: dict[str, fields.Spec],
     values: dict[str, Any],
-    made: dict[str, Any],
+    tab: _Tab,
     start: WanConfig,
     names: dict[str, str],
 ) -> None:
     """The LoRA rows (wan.ui.lora_rows), one row each of a LoRA dropdown (the LoRAs found, by
-    name), weight slider, optional schedule and expert; then any setting the section lists."""
+    name), weight slider, optional schedule and expert, a button that looks for LoRAs again; then
+    any setting the section lists."""
     shown = {file: name for name, file in names.items()}
     rows = dict(zip(ROW_KEYS, row_values(start.lora.loras, shown), strict=True))
     choices = ["", *names]
@@ -136,9 +137,10 @@ def _lora_section(
         for first in range(0, len(ROW_KEYS), len(PARTS)):
             with gr.Row():
                 for key in ROW_KEYS[first : first + len(PARTS)]:
-                    made[key] = _lora_control(key, rows[key], choices)
+                    tab.made[key] = _lora_control(key, rows[key], choices)
+        tab.parts["refresh_loras"] = gr.Button("Look for LoRAs again", elem_id="wan_refresh_loras")
         for key in section.keys:
-            made[key] = control(specs[key], values[key])
+            tab.made[key] = control(specs[key], values[key])
 
 
 def _table(headers: list[str], label: str, elem_id: str) -> Any:
@@ -253,7 +255,7 @@ def _model_and_output_tabs(
         )
         for section in layout["Model & memory"]:
             if section.title == LORA_SECTION:
-                _lora_section(section, specs, values, tab.made, *loras)
+                _lora_section(section, specs, values, tab, *loras)
             else:
                 _section(section, specs, values, tab.made)
     with gr.Tab("Output"):
@@ -361,6 +363,12 @@ def _wire(tab: _Tab, actions: TabActions) -> None:
             lambda job, name=name: actions.act(name, job), inputs=[p["job_id"]], outputs=[p["message"]]
         )
     p["refresh_jobs"].click(actions.job_rows, inputs=[], outputs=[p["jobs_table"]])
+    lora_files = [made[key] for key in ROW_KEYS if key.endswith("_file")]
+    p["refresh_loras"].click(
+        lambda: [gr.update(choices=["", *actions.lora_names()]) for _ in lora_files],
+        inputs=[],
+        outputs=lora_files,
+    )
     p["batch"].click(
         lambda files: actions.submit_files(compat.file_paths(files)),
         inputs=[p["batch_files"]],
