@@ -100,7 +100,7 @@ def test_planning_does_not_import_torch():
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
-        ({"W": 850}, "W: must be a multiple of 16"),
+        ({"W": 5000}, "W: must be a whole number from 64 to 2048"),
         ({"guidence_scale": 5}, "did you mean 'guidance_scale'"),
         ({"translation_x": "0:(0), 30:(sinn(t))"}, "translation_x: keyframe 2, character 12"),
     ],

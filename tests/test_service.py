@@ -153,7 +153,7 @@ def test_submit_validates_every_item_and_names_it(tmp_path):
     service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", start=False)
     try:
         with pytest.raises(SettingsError) as caught:
-            service.submit([{"max_frames": 17}, {"W": 100}, "nonsense"])
+            service.submit([{"max_frames": 17}, {"W": 10}, "nonsense"])
         keys = [error.key for error in caught.value.errors]
         assert keys == ["[1].W", "[2].settings"]
         assert service.store.list() == []  # nothing of a bad batch is queued

@@ -173,9 +173,13 @@ def test_an_old_plan_without_the_second_guidance_still_reads():
     assert GenerationPlan.from_dict(data) == plan
 
 
+def test_a_size_off_the_models_multiple_renders_at_the_nearest_one_it_takes():
+    plan = create_plan(config_from_dict({"model": "ti2v-5b", "W": 848, "H": 480, "seed": 1})[0])
+    assert (plan.width, plan.height) == (848, 480)  # the output as asked
+    assert plan.render_width % 32 == 0 and plan.render_height % 32 == 0 and "multiple of 32" in plan.size_note
+
+
 def test_what_a_model_cannot_do_is_a_field_error_at_submission(errors_of):
-    assert "multiple of 32" in errors_of({"model": "ti2v-5b", "W": 848})["W"]
-    assert "nearest valid: 1280" in errors_of({"model": "ti2v-5b", "W": 1264, "H": 704})["W"]
     assert "vace-1.3b generates at most 81 frames" in errors_of({"clip_frames": 121})["clip_frames"]
     assert config_from_dict({"model": "ti2v-5b", "clip_frames": 121})[0].frames_per_clip() == 121
     assert (

@@ -44,6 +44,7 @@ VaeKind = Literal["wan2.1", "wan2.2"]
 SIZE_480P = (832, 480)
 SIZE_720P = (1280, 720)
 SIZE_TI2V = (1280, 704)
+TINY_SIZES = ((128, 80),)
 # diffusers' Wan docs: "5.0 for 720P, 3.0 for 480P".
 FLOW_SHIFT_480P = 3.0
 FLOW_SHIFT_720P = 5.0
@@ -100,7 +101,9 @@ class ModelSpec:
     boundary_ratio: float | None = None
     default_guidance_2: float | None = None
     flow_shift: float | None = None
-    size_multiple: int = 16
+    size_multiple: int = (
+        16  # frame sides are multiples of this: the VAE's 8x (16x for 2.2's) times the 2x2 patch
+    )
     vae: VaeKind = "wan2.1"
     image_encoder: bool = False
 
@@ -264,11 +267,21 @@ MODELS: dict[str, ModelSpec] = {
             **_A14B_T2V,
         ),
         # Tiny random models built with the real classes (wan.models.tiny): for tests and a quick
-        # check of an install. Their output is noise.
-        ModelSpec("tiny", "", "vace", "tiny", "tiny random VACE model (tests, install check)", tiny=True),
-        ModelSpec("tiny-t2v", "", "t2v", "tiny", "tiny random T2V model (tests)", tiny=True),
+        # check of an install. Their output is noise. Their nominal "trained" size is small, so a
+        # size that is not a multiple of 16 renders small and fast (wan.catalog.sizes).
         ModelSpec(
-            "tiny-i2v", "", "i2v", "tiny", "tiny random I2V model (tests)", tiny=True, image_encoder=True
+            "tiny", "", "vace", "tiny", "tiny random VACE model (tests, install check)", TINY_SIZES, tiny=True
+        ),
+        ModelSpec("tiny-t2v", "", "t2v", "tiny", "tiny random T2V model (tests)", TINY_SIZES, tiny=True),
+        ModelSpec(
+            "tiny-i2v",
+            "",
+            "i2v",
+            "tiny",
+            "tiny random I2V model (tests)",
+            TINY_SIZES,
+            tiny=True,
+            image_encoder=True,
         ),
         ModelSpec(
             "tiny-t2v-2experts",
@@ -276,6 +289,7 @@ MODELS: dict[str, ModelSpec] = {
             "t2v",
             "tiny",
             "tiny random two-expert T2V model, as Wan 2.2 T2V-A14B (tests)",
+            TINY_SIZES,
             tiny=True,
             **_A14B_T2V,
         ),
@@ -285,6 +299,7 @@ MODELS: dict[str, ModelSpec] = {
             "i2v",
             "tiny",
             "tiny random two-expert I2V model, as Wan 2.2 I2V-A14B (tests)",
+            TINY_SIZES,
             tiny=True,
             **_A14B_I2V,
         ),
@@ -294,6 +309,7 @@ MODELS: dict[str, ModelSpec] = {
             "vace",
             "tiny",
             "tiny random two-expert VACE model, as Wan 2.2 VACE-Fun A14B (tests)",
+            TINY_SIZES,
             tiny=True,
             **_A14B_T2V,
         ),
@@ -303,6 +319,7 @@ MODELS: dict[str, ModelSpec] = {
             "ti2v",
             "tiny",
             "tiny random TI2V model with the Wan 2.2 VAE's layout, as Wan 2.2 TI2V-5B (tests)",
+            ((128, 64),),
             tiny=True,
             **_TI2V,
         ),

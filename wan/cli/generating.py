@@ -41,7 +41,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from ..render import RunFolder
 
     flags = {"model": args.model, "memory_preset": args.memory, "speed_preset": args.speed}
-    config, report = load(args.settings, args.set, flags)
+    config, report = load(args.settings, args.set, flags, models_dir=getattr(args, "models_dir", None))
     print_report(report)
     api = api_of(args)
     if args.resume:
@@ -104,7 +104,7 @@ def run_enhance(args: argparse.Namespace) -> int:
         "enhance_max_words": args.max_words,
         "enhance_api_url": args.api_url,
     }
-    config, report = load(args.settings, args.set, flags)
+    config, report = load(args.settings, args.set, flags, models_dir=getattr(args, "models_dir", None))
     print_report(report)
     api = api_of(args)
     plan = api.create_generation_plan(config, seed=args.seed)

@@ -95,7 +95,7 @@ def _memory(row: dict[str, Any]) -> list[str]:
 
 
 def list_models(args: argparse.Namespace) -> int:
-    """`models` (list): the known video and enhancer models and which are on this machine."""
+    """`models` (list): the known video and enhancer models, which are here, and the LoRAs."""
     listing = api_of(args).list_models()
     if args.json:
         print(json.dumps(listing, indent=2))
@@ -120,6 +120,11 @@ def list_models(args: argparse.Namespace) -> int:
         state = "present" if row["present"] else ("built on first use" if row["tiny"] else "not downloaded")
         where = f"  ({row['hub_id']})" if row["hub_id"] else "  (tiny random model for tests)"
         print(f"  {row['id']:<14} {row['vram_gb_bf16']:5.1f} GB  {state}{where}")
+    print(f"LoRAs (loras, speed_lora), in {', '.join(listing['lora_folders'])}:")
+    for row in listing["loras"]:
+        print(f"  {row['name']:<30} {row['file']}")
+    if not listing["loras"]:
+        print("  none")
     return 0
 
 

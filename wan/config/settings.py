@@ -33,7 +33,6 @@ from .fields import (
     FieldError,
     FourNPlusOne,
     Integer,
-    MultipleOf,
     Number,
     SettingsError,
     Text,
@@ -42,6 +41,7 @@ from .fields import (
 from .files import ImageFile, caller_path
 from .group import SettingsGroup, group_field, group_from_mapping
 from .interpolation import InterpolationOptions
+from .lora import LoraOptions
 from .memory import MemoryOptions
 from .movement import MovementOptions
 from .output import OutputOptions
@@ -93,6 +93,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "interpolation": InterpolationOptions,
     "memory": MemoryOptions,
     "speed": SpeedOptions,
+    "lora": LoraOptions,
     "output": OutputOptions,
     "weights": WeightsOptions,
 }
@@ -107,7 +108,9 @@ def _schedule_text(value: Any) -> str:
     return text
 
 
-FRAME_SIZE = MultipleOf(64, 2048, step=16, reason=" (Wan's VAE and patch size need it)")
+# Any size: the model renders at the nearest size it takes (wan.catalog.sizes) and the output is
+# resized to exactly this one.
+FRAME_SIZE = Integer(64, 2048)
 SCHEDULE = Converted(_schedule_text, "a Deforum keyframe schedule such as 0:(0), 30:(5*sin(t/10))")
 
 
@@ -174,9 +177,11 @@ class WanConfig(SettingsGroup):
     fps: float = setting(
         16.0, Number(0.0, 240.0, exclusive_minimum=True), "Output frame rate", label="Frames per second"
     )
-    width: int = setting(832, FRAME_SIZE, "Frame width in pixels", key="W", label="Width", aliases=("width",))
+    width: int = setting(
+        832, FRAME_SIZE, "Frame width in pixels (any size)", key="W", label="Width", aliases=("width",)
+    )
     height: int = setting(
-        480, FRAME_SIZE, "Frame height in pixels", key="H", label="Height", aliases=("height",)
+        480, FRAME_SIZE, "Frame height in pixels (any size)", key="H", label="Height", aliases=("height",)
     )
     seed: int = setting(-1, Integer(-1, SEED_MAX), "Seed; -1 picks a random one when planning")
     seed_behavior: str = setting(
@@ -270,6 +275,7 @@ class WanConfig(SettingsGroup):
     interpolation: InterpolationOptions = group_field(InterpolationOptions)
     memory: MemoryOptions = group_field(MemoryOptions)
     speed: SpeedOptions = group_field(SpeedOptions)
+    lora: LoraOptions = group_field(LoraOptions)
     output: OutputOptions = group_field(OutputOptions)
     weights: WeightsOptions = group_field(WeightsOptions)
 
@@ -322,16 +328,6 @@ class WanConfig(SettingsGroup):
                 message = f"{spec.id} generates at most {spec.max_frames} frames"
                 return [FieldError("clip_frames", self.clip_frames, message)]
         return []
-
-    def _rule_size_fits_the_model(self) -> list[FieldError]:
-        errors = []
-        step = max(spec.size_multiple for spec in self._specs())
-        for key, value in (("W", self.width), ("H", self.height)):
-            if value % step:
-                nearest = max(step, round(value / step) * step)
-                message = f"{self.model_spec.id} needs a multiple of {step}; nearest valid: {nearest}"
-                errors.append(FieldError(key, value, message))
-        return errors
 
     def _rule_i2v_model_keeps_the_frame_rate(self) -> list[FieldError]:
         i2v, spec = self.i2v_spec, self.model_spec
@@ -417,6 +413,16 @@ class WanConfig(SettingsGroup):
         if self.model_spec.kind == "i2v" and not self.init_image:
             message = f"{self.model_spec.id} starts from an image: give init_image"
             return [FieldError("init_image", self.init_image, message)]
+        return []
+
+    def _rule_lora_weights_evaluate(self) -> list[FieldError]:
+        return self.lora.weight_errors(self.max_frames, self.seed)
+
+    def _rule_steps_fit_a_fixed_step_list(self) -> list[FieldError]:
+        fixed = SPEED_PRESETS[self.speed.preset].timesteps
+        if self.steps is not None and fixed and self.steps != len(fixed):
+            message = f"speed_preset {self.speed.preset} runs its {len(fixed)} fixed steps; leave steps null"
+            return [FieldError("steps", self.steps, message)]
         return []
 
     def _rule_prompts_cover_the_animation(self) -> list[FieldError]:

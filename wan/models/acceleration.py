@@ -1,9 +1,9 @@
 """Applying a ResolvedSpeed to a loaded pipeline, in two steps around the memory preset:
 
-1. prepare_weights, before the weights are placed: a step-distilled LoRA fused into the
-   transformer; fp8 storage when the weights setting says fp8 (diffusers' layerwise casting:
-   weights kept in float8_e4m3fn and cast to the compute dtype layer by layer; saves memory,
-   costs time);
+1. prepare_weights, before the weights are placed (and after the LoRAs, wan.models.lora, which
+   load the step-distilled LoRA too): fp8 storage when the weights setting says fp8 (diffusers'
+   layerwise casting: weights kept in float8_e4m3fn and cast to the compute dtype layer by
+   layer; saves memory, costs time);
 2. apply_speed, after: the attention kernel pinned on the transformer, fp8 compute (torchao's
    dynamic float8 activations and weights on the Linear layers of the blocks), the step cache,
    and last regional torch.compile of the repeated blocks (so it compiles the hooks with them).
@@ -18,17 +18,15 @@ the VAE decode is a stack of 3D convolutions whose default algorithms are often 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .attention import fastest_backend, set_backend
 from .caching import StepCache
 from .loading import experts
 from .quantization import BF16, Weights, store_fp8
-from .speed import ResolvedSpeed, SpeedUnavailable
+from .speed import ResolvedSpeed
 
 
 @dataclass
@@ -76,21 +74,8 @@ class AppliedSpeed:
             cache.after_clip()
 
 
-def load_lora(pipe: Any, path: str) -> None:
-    """Fuse a LoRA file into the transformer and drop its adapter layers (needs peft)."""
-    if importlib.util.find_spec("peft") is None:
-        raise SpeedUnavailable("speed_lora needs the peft package: pip install peft")
-    if not Path(path).is_file():
-        raise SpeedUnavailable(f"speed_lora: no such file: {path}")
-    pipe.load_lora_weights(path, adapter_name="speed")
-    pipe.fuse_lora(components=["transformer"], lora_scale=1.0)
-    pipe.unload_lora_weights()
-
-
 def prepare_weights(pipe: Any, speed: ResolvedSpeed, dtype: Any, weights: Weights = BF16) -> None:
     """Step 1 (see the module doc): before the memory preset places the weights."""
-    if speed.lora:
-        load_lora(pipe, speed.lora)
     if weights.format == "fp8":
         store_fp8(experts(pipe), dtype)
 

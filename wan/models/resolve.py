@@ -12,13 +12,12 @@ The models folder is, in order: an explicit argument, $WAN_MODELS_DIR, the WebUI
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..catalog import ModelSpec, model_spec
+from ..config.folders import default_models_dir
 from ..errors import WanError
 
 
@@ -33,20 +32,6 @@ class ModelLocation:
     spec: ModelSpec
     path: Path
     source: str  # folder, models dir, hf cache, download, built
-
-
-def default_models_dir() -> Path:
-    """The folder where Wan models live (see the module doc for the order)."""
-    if os.environ.get("WAN_MODELS_DIR"):
-        return Path(os.environ["WAN_MODELS_DIR"]).expanduser()
-    shared = sys.modules.get("modules.shared")  # only present inside the WebUI
-    flag = getattr(getattr(shared, "cmd_opts", None), "wan_models_dir", None)
-    if flag:
-        return Path(flag).expanduser()
-    paths = sys.modules.get("modules.paths")
-    if paths is not None and getattr(paths, "models_path", None):
-        return Path(paths.models_path) / "wan"
-    return Path("models") / "wan"
 
 
 def _is_pipeline(folder: Path) -> bool:

@@ -5,22 +5,26 @@ Needs neither torch nor a GPU."""
 from .create import camera_path, create_plan, movement_by_prompt, prompt_windows, with_movement
 from .enhance import adopt_prompts, enhance_plan, enhancement_note, enhancement_requests, with_enhancement
 from .layout import MIN_SEGMENT_FRAMES
-from .plan import PLAN_VERSION, ClipPlan, Conditioning, GenerationPlan
+from .loras import clip_loras, weight_frame
+from .plan import PLAN_VERSION, ClipLora, ClipPlan, Conditioning, GenerationPlan
 
 __all__ = [
     "MIN_SEGMENT_FRAMES",
     "PLAN_VERSION",
+    "ClipLora",
     "ClipPlan",
     "Conditioning",
     "GenerationPlan",
     "adopt_prompts",
     "camera_path",
+    "clip_loras",
     "create_plan",
     "enhance_plan",
     "enhancement_note",
     "enhancement_requests",
     "movement_by_prompt",
     "prompt_windows",
+    "weight_frame",
     "with_enhancement",
     "with_movement",
 ]

@@ -18,6 +18,8 @@
    strength) and blended into its prompt (wan.prompts.style).
 6. Each clip's camera motion is described in words (wan.movement) and added to its prompt
    (movement_mode append / prepend / off); the plan keeps the structured analysis.
+7. Each clip takes its LoRAs' weights (wan.plan.loras); the frames are rendered at the size the
+   model takes nearest to the output size (wan.catalog.sizes), which the plan records with why.
 Prompt enhancement (wan.plan.enhance) is a separate step on a finished plan, since it runs a
 language model.
 
@@ -29,14 +31,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog import ModelSpec
-from ..config import WanConfig
+from ..catalog import ModelSpec, RenderSize, render_size
+from ..config import SPEED_PRESETS, WanConfig
 from ..movement import CameraPath, MovementAnalysis, analyze_windows, channels_for
 from ..prompts.style import apply_style, clip_styles
 from ..seeds import clip_seeds, resolve_seed
 from ..timebase import Timebase
 from .layout import ClipSlot, clip_slots, continuation, prompt_segments
-from .plan import ClipPlan, Conditioning, GenerationPlan
+from .loras import clip_loras
+from .plan import ClipLora, ClipPlan, Conditioning, GenerationPlan
 
 
 def camera_path(config: WanConfig, seed: int | None = None) -> CameraPath:
@@ -125,8 +128,7 @@ def _seeds(config: WanConfig, base_seed: int, starts: list[int]) -> list[int]:
     )
 
 
-def _size_warnings(config: WanConfig, spec: ModelSpec) -> list[str]:
-    size = (config.width, config.height)
+def _size_warnings(size: tuple[int, int], spec: ModelSpec) -> list[str]:
     if not spec.hub_id or size in spec.sizes or size[::-1] in spec.sizes:  # portrait is fine
         return []
     trained = " or ".join(f"{w}x{h}" for w, h in spec.sizes)
@@ -158,14 +160,17 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
     seeds = _seeds(config, base_seed, starts)
     styles = clip_styles(config.style, windows, config.max_frames)
     movements = _movements(config, windows, base_seed)
+    loras = clip_loras(config, list(zip(starts, ends, strict=True)))
     clips = [
-        _clip(config, spec, joined, index, slot, (first, end), seed, movement, style)
-        for index, (slot, first, end, seed, movement, style) in enumerate(
-            zip(slots, starts, ends, seeds, movements, styles, strict=True)
+        _clip(config, spec, joined, index, slot, (first, end), seed, movement, style, used)
+        for index, (slot, first, end, seed, movement, style, used) in enumerate(
+            zip(slots, starts, ends, seeds, movements, styles, loras, strict=True)
         )
     ]
     warnings += [f"clip {clip.index} has an empty prompt" for clip in clips if not clip.base_prompt]
-    warnings += _size_warnings(config, spec)
+    # 7. the size the model renders at
+    size = render_size(config.width, config.height, spec)
+    warnings += _size_warnings((size.width, size.height), spec)
     return GenerationPlan(
         clips=tuple(clips),
         model=spec.id,
@@ -179,16 +184,27 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
         steps=config.sampling_steps(),
         guidance_scale=config.guidance(),
         guidance_scale_2=config.guidance_2(),
-        flow_shift=config.flow_shift
-        if config.flow_shift is not None
-        else spec.flow_shift_for(config.width, config.height),
+        flow_shift=_flow_shift(config, spec, size),
         seed=base_seed,
         seed_behavior=config.seed_behavior,
         clip_frames=config.frames_per_clip(),
         clip_overlap=joined.overlap,
         init_image=config.init_image if joined.from_image else "",
         warnings=tuple(warnings),
+        render_width=size.width,
+        render_height=size.height,
+        size_note=size.reason,
+        timesteps=SPEED_PRESETS[config.speed.preset].timesteps,
     )
+
+
+def _flow_shift(config: WanConfig, spec: ModelSpec, size: RenderSize) -> float:
+    """The settings' flow shift, else the speed preset's (a step-distilled LoRA's published one),
+    else the model's reference value at the rendered resolution."""
+    if config.flow_shift is not None:
+        return config.flow_shift
+    preset = SPEED_PRESETS[config.speed.preset].flow_shift
+    return preset if preset is not None else spec.flow_shift_for(size.width, size.height)
 
 
 def _clip(
@@ -201,6 +217,7 @@ def _clip(
     seed: int,
     movement: MovementAnalysis,
     style: str,
+    loras: tuple[ClipLora, ...],
 ) -> ClipPlan:
     """One clip: its prompt (style and movement phrase added), conditioning and model."""
     first, end = output_range
@@ -236,4 +253,5 @@ def _clip(
         movement=movement,
         style=style,
         movement_phrase=phrase,
+        loras=loras,
     )

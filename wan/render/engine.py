@@ -4,15 +4,17 @@ render() reads top to bottom like a diffusers pipeline call:
 1. check the run folder: a new run, or a resume of the very same plan;
 2. for each clip not on disk yet:
    a. the pipeline of the clip's model, loaded on first use: prompts encoded once, the text
-      encoder released, the speed preset's weight changes (LoRA, fp8 storage), the memory
-      preset, then the rest of the speed preset (attention kernel, step cache, torch.compile);
+      encoder released, the LoRAs (fused, or adapters weighted per clip), a fixed-step scheduler
+      for a step-distilled preset, fp8 storage, the memory preset, then the rest of the speed
+      preset (attention kernel, step cache, torch.compile);
    b. its conditioning: text only, the init image, or the tail of the video so far;
    c. denoising with progress, previews, pause and cancel; an out-of-memory error frees memory,
       moves to the next memory preset and retries the clip;
    d. checks (NaN, black frames) and colour coherence with the first clip;
    e. its new frames, then its metadata, to disk;
-3. the output frames at the output fps (interpolated, or the nearest model frames), the MP4 and
-   the quality report, in one streaming pass (output.py);
+   Clips are rendered at the plan's render size; the output stage resizes to the output size.
+3. the output frames at the output fps (interpolated, or the nearest model frames) and at the
+   output size, the MP4 and the quality report, in one streaming pass (output.py);
 4. metrics.json, with the quality report under "quality".
 """
 
@@ -40,6 +42,7 @@ from ..models.loading import (
     load_pipeline,
     release_text_encoder,
 )
+from ..models.lora import AppliedLoras, apply_loras, check_experts, has_two_experts
 from ..models.memory import ClipSize, place_models
 from ..models.quantization import Weights
 from ..models.resolve import ModelLocation, resolve_model
@@ -116,6 +119,7 @@ class _Loaded:
     pipe: Any
     previewer: LatentPreviewer | None
     speed: AppliedSpeed
+    loras: AppliedLoras
     image_pipe: Any = None  # TI2V: the same components as an image-to-video pipeline
 
 
@@ -218,16 +222,19 @@ class _Session:
         previewer = None
         if self.options.preview_every > 0:
             previewer = LatentPreviewer.fit(pipe.vae, pipe.vae_scale_factor_spatial)
+        clips = [c for c in self.plan.clips if c.model == model]
+        loras = apply_loras(pipe, clips, model=model)
+        if self.plan.timesteps:
+            from ..models.schedulers import use_fixed_steps
+
+            use_fixed_steps(pipe, self.plan.timesteps, self.plan.flow_shift)
         prepare_weights(pipe, speed, self.dtype, self.weights)
         apply_memory(pipe, memory, self.device)
-        tokens = max(
-            video_tokens(pipe.transformer.config, c.num_frames, self.plan.height, self.plan.width)
-            for c in self.plan.clips
-            if c.model == model
-        )
+        height, width = self.plan.render_height, self.plan.render_width
+        tokens = max(video_tokens(pipe.transformer.config, c.num_frames, height, width) for c in clips)
         applied = apply_speed(pipe, speed, self.device, tokens=tokens, steps=self.plan.steps)
         image_pipe = image_pipeline(pipe) if spec.kind == "ti2v" else None
-        self.loaded = _Loaded(model, memory, pipe, previewer, applied, image_pipe)
+        self.loaded = _Loaded(model, memory, pipe, previewer, applied, loras, image_pipe)
         return self.loaded
 
     def unload(self) -> None:
@@ -241,7 +248,7 @@ class _Session:
         """The pipeline arguments that condition the clip."""
         kind = model_spec(clip.model).kind
         if clip.conditioning == "init_image":
-            kept = [load_init_image(self.plan.init_image, self.plan.width, self.plan.height)]
+            kept = [load_init_image(self.plan.init_image, self.plan.render_width, self.plan.render_height)]
         elif clip.conditioning == "previous_clip":
             start = clip.model_start_frame
             kept = list(self.folder.read_model_frames(range(start - clip.overlap_frames, start)))
@@ -257,6 +264,8 @@ class _Session:
     def denoise(self, clip: ClipPlan, loaded: _Loaded, conditioning: dict[str, Any]) -> np.ndarray:
         """Run the pipeline for one clip; returns its frames as float RGB in [0, 1]."""
         import torch
+
+        from ..models.schedulers import seed_scheduler_noise
 
         pipe = loaded.image_pipe if "image" in conditioning and loaded.image_pipe is not None else loaded.pipe
         positive, negative = self.embeddings[clip.model][(clip.prompt, clip.negative_prompt)]
@@ -289,12 +298,14 @@ class _Session:
             return {}
 
         generator = torch.Generator(device="cpu").manual_seed(clip.seed)
+        loaded.loras.before_clip(clip)
+        seed_scheduler_noise(pipe, clip.seed)
         with loaded.speed.running(self.device):
             output = pipe(
                 prompt_embeds=positive.to(device),
                 negative_prompt_embeds=negative.to(device),
-                height=self.plan.height,
-                width=self.plan.width,
+                height=self.plan.render_height,
+                width=self.plan.render_width,
                 num_frames=clip.num_frames,
                 num_inference_steps=self.plan.steps,
                 guidance_scale=self.plan.guidance_scale,
@@ -327,6 +338,7 @@ class _Session:
             "memory_preset": loaded.memory.name,
             "weights": self.weights.format,
             "speed": speed,
+            "loras": loaded.loras.record(clip),
             "attempts": attempts,
             "seconds": round(seconds, 4),
             "seconds_per_frame": round(seconds / clip.num_frames, 4),
@@ -448,8 +460,11 @@ def render(
         weights=options.weights,
         files=options.weights_files,
         device=device,
-        clip=ClipSize(max(clip.num_frames for clip in plan.clips), plan.height, plan.width),
+        clip=ClipSize(max(clip.num_frames for clip in plan.clips), plan.render_height, plan.render_width),
     )
+    for model, location in locations.items():  # a LoRA for an expert the model lacks: before any file
+        uses = [(lora.file, lora.expert) for clip in plan.clips if clip.model == model for lora in clip.loras]
+        check_experts(uses, has_two_experts(location.path), model)
     folder = RunFolder(run_dir)
     folder.start(plan, settings, resume=resume)
     session = _Session(

@@ -18,7 +18,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import DEFAULT_OUTPUT_DIR, EnhancementOptions, WanConfig, config_from_dict, preset_for_vram
+from ..config import (
+    DEFAULT_OUTPUT_DIR,
+    EnhancementOptions,
+    WanConfig,
+    config_from_dict,
+    default_lora_folders,
+    list_loras,
+    lora_search,
+    preset_for_vram,
+)
 from ..movement import MovementAnalysis
 from ..plan import GenerationPlan, adopt_prompts, create_plan, enhance_plan, movement_by_prompt
 from ..prompts import EnhancedPrompt, EnhancerError, PromptContext, PromptEnhancementEngine
@@ -66,22 +75,39 @@ class WanAPI:
         models_dir: str | Path | None = None,
         allow_download: bool = False,
         device: str | None = None,
+        lora_dirs: Sequence[str | Path] = (),
     ) -> None:
         self.output_dir = Path(output_dir) if output_dir is not None else DEFAULT_OUTPUT_DIR
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self.allow_download = allow_download
         self.device = device
+        self.lora_dirs = tuple(Path(folder) for folder in lora_dirs)
+
+    def lora_folders(self) -> tuple[Path, ...]:
+        """Where LoRA names are looked up: `<models folder>/loras`, then `lora_dirs` (the WebUI's)."""
+        return default_lora_folders(self.models_dir, self.lora_dirs)
+
+    def list_loras(self) -> list[dict[str, str]]:
+        """The LoRA files in the LoRA folders, by the name settings may use."""
+        return list_loras(self.lora_folders())
+
+    def config(
+        self, settings: WanConfig | Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+    ) -> WanConfig:
+        """as_config, with LoRA names looked up in this API's LoRA folders."""
+        with lora_search(self.lora_folders()):
+            return as_config(settings, overrides)
 
     # -- no GPU ---------------------------------------------------------------------------------
     def create_generation_plan(
         self, config: WanConfig | Mapping[str, Any], *, seed: int | None = None
     ) -> GenerationPlan:
         """Cut the animation into clips (no torch, milliseconds)."""
-        return create_plan(as_config(config), seed=seed)
+        return create_plan(self.config(config), seed=seed)
 
     def analyze_movement(self, config: WanConfig | Mapping[str, Any]) -> list[MovementAnalysis]:
         """The camera movement of each prompt's frames, from settings with camera schedules."""
-        return movement_by_prompt(as_config(config))
+        return movement_by_prompt(self.config(config))
 
     def list_models(self) -> dict[str, Any]:
         """The Wan and enhancer models this tool knows, and which are on this machine."""
@@ -130,7 +156,13 @@ class WanAPI:
             }
             for model in ENHANCER_MODELS.values()
         ]
-        return {"models_dir": str(models_dir), "models": video, "enhancers": enhancers}
+        return {
+            "models_dir": str(models_dir),
+            "models": video,
+            "enhancers": enhancers,
+            "lora_folders": [str(folder) for folder in self.lora_folders()],
+            "loras": self.list_loras(),
+        }
 
     def system_info(self, gpus: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
         """Python, library versions, the GPUs (`gpus`, as workers report them; probed here when
@@ -264,7 +296,7 @@ class WanAPI:
         `callback` receives ProgressEvents; `control` (a RenderControl) pauses and cancels."""
         from ..render import RenderOptions, render
 
-        config = as_config(settings)
+        config = self.config(settings)
         if resume and run_dir is None:
             raise ValueError("resume needs the run folder to continue")
         if plan is None:

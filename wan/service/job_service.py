@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import FieldError, FileAccess, SettingsError, WanConfig, file_access
+from ..config import FieldError, FileAccess, SettingsError, WanConfig, file_access, lora_search
 from ..errors import WanError
 from ..movement import MovementAnalysis
 from ..plan import GenerationPlan
@@ -113,9 +113,12 @@ class JobService:
 
     def default_access(self, *extra_inputs: str | Path) -> FileAccess:
         """Callers may name input files in the queue's inputs folder (and `extra_inputs`, e.g. the
-        UI's upload folder), models in the models folder, and outputs in the output folder."""
+        UI's upload folder), models in the models folder and the LoRA folders, and outputs in the
+        output folder."""
         return FileAccess.restricted(
-            inputs=[self.inputs_dir, *extra_inputs], models=[self.models_dir()], outputs=[self.api.output_dir]
+            inputs=[self.inputs_dir, *extra_inputs],
+            models=[self.models_dir(), *self.api.lora_folders()],
+            outputs=[self.api.output_dir],
         )
 
     def models_dir(self) -> Path:
@@ -140,7 +143,7 @@ class JobService:
             raise SettingsError(
                 [FieldError("settings", None, "must be a JSON object of settings", echo=False)]
             )
-        with file_access(self.access):
+        with file_access(self.access), lora_search(self.api.lora_folders()):
             config = as_config(data)
         problem = self.chat_servers.problem(config.enhancement, own_key=own_key)
         if problem is not None:

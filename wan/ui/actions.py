@@ -1,8 +1,9 @@
 """What the tab's buttons do, as plain functions of plain values (no gradio here), so every
 action is tested without a browser and the Gradio callbacks are wiring only.
 
-Form values arrive in FORM_KEYS order: the prompt schedule (JSON text), then every settings key
-of wan.ui.layout. Every action goes through the JobService, so settings are validated as any
+Form values arrive in FORM_KEYS order: the prompt schedule (JSON text), every settings key of
+wan.ui.layout, then the LoRA rows (wan.ui.lora_rows), which become the one `loras` setting.
+Every action goes through the JobService, so settings are validated as any
 caller's are (only files in the allowed folders); a settings file a caller picks must be an
 upload (inside `uploads`: a file value can name any path). Errors never raise into the UI:
 each action returns a message that names the fields and what they allow.
@@ -26,6 +27,7 @@ from ..config import (
     config_from_dict,
     fields,
     load_settings,
+    lora_search,
     save_settings,
 )
 from ..errors import WanError
@@ -33,8 +35,9 @@ from ..progress import format_seconds
 from ..prompts import EnhancedPrompt
 from ..service import JobService
 from .layout import all_section_keys
+from .lora_rows import ROW_KEYS, loras_of_rows, row_values
 
-FORM_KEYS = ("prompts", *all_section_keys())
+FORM_KEYS = ("prompts", *all_section_keys(), *ROW_KEYS)
 # numbers that may be left empty for "the default": shown as text boxes, "" meaning None
 OPTIONAL_NUMBERS = frozenset(
     spec.key
@@ -80,12 +83,15 @@ def blank_none(value: Any) -> Any:
     return "" if value is None else value
 
 
-def form_values(config: WanConfig) -> list[Any]:
-    """A config as form values, in FORM_KEYS order."""
+def form_values(config: WanConfig, lora_names: dict[str, str] | None = None) -> list[Any]:
+    """A config as form values, in FORM_KEYS order (`lora_names`: file -> the name the LoRA
+    dropdown shows)."""
     data = config.to_dict()
+    settings = FORM_KEYS[1 : len(FORM_KEYS) - len(ROW_KEYS)]
     return [
         prompts_text(config),
-        *(blank_none(data[key]) if key in OPTIONAL_NUMBERS else data[key] for key in FORM_KEYS[1:]),
+        *(blank_none(data[key]) if key in OPTIONAL_NUMBERS else data[key] for key in settings),
+        *row_values(config.lora.loras, lora_names),
     ]
 
 
@@ -102,6 +108,7 @@ def settings_from_values(values: Sequence[Any]) -> dict[str, Any]:
             ]
         )
     data = dict(zip(FORM_KEYS, values, strict=True))
+    data["loras"] = loras_of_rows([data.pop(key) for key in ROW_KEYS])
     for key in OPTIONAL_NUMBERS & data.keys():
         if data[key] is None or (isinstance(data[key], str) and not data[key].strip()):
             data[key] = None
@@ -192,13 +199,19 @@ class TabActions:
         except WanError as exc:
             return None, warn(exc)
 
+    def lora_names(self) -> dict[str, str]:
+        """The LoRAs found, by name (what the LoRA dropdowns offer)."""
+        return {found["name"]: found["file"] for found in self.service.api.list_loras()}
+
     def _read(self, path: Path, name: str) -> tuple[list[Any] | None, str]:
         try:
-            config, report = load_settings(path)
+            with lora_search(self.service.api.lora_folders()):
+                config, report = load_settings(path)
         except WanError as exc:
             return None, warn(exc)
         notes = "\n".join(f"- {line}" for line in report.lines())
-        return form_values(config), f"Imported {name}." + (f"\n{notes}" if notes else "")
+        shown = {file: name for name, file in self.lora_names().items()}
+        return form_values(config, shown), f"Imported {name}." + (f"\n{notes}" if notes else "")
 
     def preset_names(self) -> list[str]:
         """Saved presets, by name."""

@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from ..catalog import MODELS, shake_presets
-from ..config import SettingsError, WanConfig, all_specs, config_from_dict, fields
+from ..config import EXPERTS, SettingsError, WanConfig, all_specs, config_from_dict, fields
 from ..prompts.models import ENHANCER_MODELS
 from ..service import JobService
 from . import compat
@@ -33,7 +33,8 @@ from .actions import (
     progress_bar,
     prompts_text,
 )
-from .layout import LONG_TEXT, RESOLUTIONS, SLIDERS, Section, tabs
+from .layout import LONG_TEXT, LORA_SECTION, RESOLUTIONS, SLIDERS, Section, tabs
+from .lora_rows import HELP, PARTS, ROW_KEYS, SLIDER_RANGE, SLIDER_STEP, row_values
 
 POLL_SECONDS = 1.0
 DOWNLOAD_POLL_SECONDS = 2.0
@@ -99,6 +100,49 @@ def _section(
     with gr.Accordion(section.title, open=section.open):
         for key in section.keys:
             made[key] = control(specs[key], values[key])
+
+
+def _lora_control(key: str, value: Any, choices: list[str]) -> Any:
+    """One control of a LoRA row (`lora_2_weight`: row 2's weight slider)."""
+    row, part = key.split("_")[1], key.rsplit("_", 1)[1]
+    common = {
+        "label": f"LoRA {row}" if part == "file" else part.capitalize(),
+        "info": f"{HELP[part]} [loras]",
+        "value": value,
+        "elem_id": f"wan_{key}",
+    }
+    if part == "file":
+        return compat.make(gr.Dropdown, choices=choices, allow_custom_value=True, **common)
+    if part == "weight":
+        low, high = SLIDER_RANGE
+        return compat.make(gr.Slider, minimum=low, maximum=high, step=SLIDER_STEP, **common)
+    if part == "schedule":
+        return compat.make(gr.Textbox, max_lines=1, placeholder="0:(0.8), 96:(0.2)", **common)
+    return compat.make(gr.Dropdown, choices=list(EXPERTS), **common)
+
+
+def _lora_section(
+    section: Section,
+    specs: dict[str, fields.Spec],
+    values: dict[str, Any],
+    tab: _Tab,
+    start: WanConfig,
+    names: dict[str, str],
+) -> None:
+    """The LoRA rows (wan.ui.lora_rows), one row each of a LoRA dropdown (the LoRAs found, by
+    name), weight slider, optional schedule and expert, a button that looks for LoRAs again; then
+    any setting the section lists."""
+    shown = {file: name for name, file in names.items()}
+    rows = dict(zip(ROW_KEYS, row_values(start.lora.loras, shown), strict=True))
+    choices = ["", *names]
+    with gr.Accordion(section.title, open=section.open or bool(start.lora.loras)):
+        for first in range(0, len(ROW_KEYS), len(PARTS)):
+            with gr.Row():
+                for key in ROW_KEYS[first : first + len(PARTS)]:
+                    tab.made[key] = _lora_control(key, rows[key], choices)
+        tab.parts["refresh_loras"] = gr.Button("Look for LoRAs again", elem_id="wan_refresh_loras")
+        for key in section.keys:
+            tab.made[key] = control(specs[key], values[key])
 
 
 def _table(headers: list[str], label: str, elem_id: str) -> Any:
@@ -221,6 +265,7 @@ def _model_and_output_tabs(
     specs: dict[str, fields.Spec],
     values: dict[str, Any],
     layout: dict[str, tuple[Section, ...]],
+    loras: tuple[WanConfig, dict[str, str]],
 ) -> None:
     with gr.Tab("Model & memory"):
         tab.parts["resolution"] = compat.make(
@@ -231,7 +276,10 @@ def _model_and_output_tabs(
             info="Sets Width and Height to a size Wan was trained on",
         )
         for section in layout["Model & memory"]:
-            _section(section, specs, values, tab.made)
+            if section.title == LORA_SECTION:
+                _lora_section(section, specs, values, tab, *loras)
+            else:
+                _section(section, specs, values, tab.made)
         tab.parts["model_facts"] = gr.Markdown(
             actions.model_facts(values["model"]), elem_id="wan_model_facts"
         )
@@ -341,6 +389,12 @@ def _wire(tab: _Tab, actions: TabActions) -> None:
             lambda job, name=name: actions.act(name, job), inputs=[p["job_id"]], outputs=[p["message"]]
         )
     p["refresh_jobs"].click(actions.job_rows, inputs=[], outputs=[p["jobs_table"]])
+    lora_files = [made[key] for key in ROW_KEYS if key.endswith("_file")]
+    p["refresh_loras"].click(
+        lambda: [gr.update(choices=["", *actions.lora_names()]) for _ in lora_files],
+        inputs=[],
+        outputs=lora_files,
+    )
     p["batch"].click(
         lambda files: actions.submit_files(compat.file_paths(files)),
         inputs=[p["batch_files"]],
@@ -425,7 +479,7 @@ def build_ui(
                 with gr.Tab("Prompts & schedules"):
                     _prompts_tab(tab, actions, start, specs, values, layout["Prompts & schedules"])
                 _analysis_tabs(tab, specs, values, layout["Prompt enhancement"])
-                _model_and_output_tabs(tab, actions, specs, values, layout)
+                _model_and_output_tabs(tab, actions, specs, values, layout, (start, actions.lora_names()))
                 _jobs_tab(tab, actions)
             with gr.Column(scale=2):
                 _generate_panel(tab)

@@ -79,10 +79,13 @@ ENHANCE_SECTIONS = (
         ("style_text", "style_strength", "style_blend_mode", "style_schedule", "style_temporal_consistency"),
     ),
 )
+# the LoRA rows (wan.ui.lora_rows) are drawn in this section, above any lora setting it lists
+LORA_SECTION = "LoRAs"
 MODEL_SECTIONS = (
     Section("Model", ("model", "i2v_model", "steps", "guidance_scale", "guidance_scale_2", "flow_shift")),
     Section("Size and clips", ("W", "H", "clip_frames", "clip_overlap")),
     Section("Memory", ("memory_preset", "weights", "weights_file", "weights_file_2")),
+    Section(LORA_SECTION, (), open=False),
     Section(
         "Speed",
         (
@@ -93,6 +96,7 @@ MODEL_SECTIONS = (
             "speed_cache_threshold",
             "speed_fp8",
             "speed_lora",
+            "speed_lora_weight",
         ),
         open=False,
     ),
@@ -132,6 +136,8 @@ RESOLUTIONS = (
 
 
 MORE_SECTION = Section("More settings", (), open=False)
+# settings drawn by controls of their own, not from their Spec: the prompt box, the LoRA rows
+OWN_CONTROLS = frozenset({"prompts", "loras"})
 # the section that takes a group's settings no section lists
 GROUP_SECTIONS = {
     "shake": "Camera shake (Shakify)",
@@ -141,6 +147,7 @@ GROUP_SECTIONS = {
     "interpolation": "Interpolation",
     "memory": "Memory",
     "speed": "Speed",
+    "lora": LORA_SECTION,
     "output": "Output",
     "weights": "Memory",
 }
@@ -159,7 +166,7 @@ def tabs() -> dict[str, tuple[Section, ...]]:
     listed = {key for sections in TABS.values() for section in sections for key in section.keys}
     extra: dict[str, list[str]] = {}
     for group, spec in all_specs():
-        if spec.key not in listed and spec.key != "prompts":
+        if spec.key not in listed and spec.key not in OWN_CONTROLS:
             extra.setdefault(GROUP_SECTIONS.get(group or "", MORE_SECTION.title), []).append(spec.key)
     return {
         tab: tuple(
@@ -170,5 +177,5 @@ def tabs() -> dict[str, tuple[Section, ...]]:
 
 
 def all_section_keys() -> tuple[str, ...]:
-    """Every settings key the form shows, in order (the prompt schedule has its own box)."""
+    """Every settings key the form shows, in order (the prompt box and the LoRA rows are apart)."""
     return tuple(key for sections in tabs().values() for section in sections for key in section.keys)

@@ -23,6 +23,7 @@ from .host import (
     cmd_opt,
     host_lock,
     host_progress,
+    lora_dir,
     models_dir,
     output_dir,
     runtime_env,
@@ -44,10 +45,12 @@ def service() -> JobService:
     """The WebUI's one JobService (created, with its dispatcher, on first use)."""
     global _service
     if _service is None:
+        host_loras = lora_dir()
         api = WanAPI(
             output_dir=output_dir(),
             models_dir=models_dir(),
             allow_download=bool(option("wan_allow_download") or cmd_opt("wan_allow_download")),
+            lora_dirs=[host_loras] if host_loras else [],
         )
         created = JobService(
             api,

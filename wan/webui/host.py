@@ -1,7 +1,8 @@
 """What the extension needs from the host WebUI (A1111 1.6-1.10 or Forge), each read from the
 host's own modules when they are there and a harmless default otherwise:
 
-- its command-line flags and paths (output and models folders, where uploads land);
+- its command-line flags and paths (output and models folders, its LoRA folder, where uploads
+  land);
 - the API's access rule (wan.service.auth.host_access: --api-auth, else --gradio-auth, else
   refuse when listening on a network);
 - the GPU gate: the host's generation lock (modules.call_queue.queue_lock, in both hosts), held
@@ -59,6 +60,16 @@ def output_dir() -> Path:
 def models_dir() -> str | None:
     """The Models folder setting, else --wan-models-dir (None: wan.models.resolve's default)."""
     return option("wan_models_dir") or cmd_opt("wan_models_dir") or None
+
+
+def lora_dir() -> Path | None:
+    """The WebUI's own LoRA folder: --lora-dir, else <WebUI>/models/Lora (None outside it)."""
+    flag = cmd_opt("lora_dir")
+    if flag:
+        return Path(flag).expanduser()
+    paths = sys.modules.get("modules.paths")
+    models = getattr(paths, "models_path", None) if paths is not None else None
+    return Path(models) / "Lora" if models else None
 
 
 def runtime_env() -> RuntimeEnv:
