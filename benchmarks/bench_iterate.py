@@ -22,8 +22,9 @@ from pathlib import Path
 from common import append_results, command, load_average, machine, versions
 
 from wan.config import InterpolationOptions, config_from_dict
-from wan.plan import config_factors, create_plan
+from wan.plan import create_plan
 from wan.render import RenderOptions, RunFolder, render
+from wan.render.options import config_factors
 
 PROMPTS = [
     "a misty forest at dawn",
@@ -76,7 +77,7 @@ def main() -> None:
     full_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    rows = RunFolder(run).reuse(changed, config_factors(edited))
+    rows = RunFolder(run).reuse(changed, config_factors(edited, RunFolder(run).latest().auto_picked()))
     listing_ms = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     again = render(changed, run, options=options, mode="revise", settings=edited.to_dict())

@@ -31,18 +31,20 @@ def errors_of(data: dict) -> dict[str, str]:
 def test_defaults_are_valid_and_sensible():
     config = WanConfig()
     assert (config.width, config.height, config.model) == (832, 480, "vace-1.3b")
-    assert config.clip_frames == 81 and config.movement.mode == "append"
+    assert config.clip_frames is None and config.frames_per_clip() == 81 and config.movement.mode == "append"
 
 
-def test_resolution_must_be_a_multiple_of_16_with_nearest_suggestion():
-    errors = errors_of({"W": 850, "H": 487})
-    assert "must be a multiple of 16" in errors["W"] and "nearest valid: 848" in errors["W"]
-    assert "nearest valid: 480" in errors["H"] and "(got 487)" in errors["H"]
+def test_any_frame_size_in_range_is_accepted():
+    config, _ = config_from_dict({"W": 850, "H": 487})
+    assert (config.width, config.height) == (850, 487)
+    errors = errors_of({"W": 20, "H": 4000})
+    assert "from 64 to 2048" in errors["W"] and "(got 4000)" in errors["H"]
 
 
 def test_clip_frames_must_be_4n_plus_1():
     assert "nearest valid: 49" in errors_of({"clip_frames": 50})["clip_frames"]
-    assert "from 5 to 81" in errors_of({"clip_frames": 85})["clip_frames"]
+    assert "from 5 to 121" in errors_of({"clip_frames": 125})["clip_frames"]
+    assert "vace-1.3b generates at most 81 frames" in errors_of({"clip_frames": 85})["clip_frames"]
 
 
 def test_unknown_keys_get_did_you_mean():
@@ -55,7 +57,7 @@ def test_unknown_keys_get_did_you_mean():
 def test_all_errors_are_reported_at_once_with_field_value_and_allowed():
     errors = errors_of(
         {
-            "W": 850,
+            "W": 20,
             "fps": 0,
             "seed_behavior": "iterr",
             "steps": True,
@@ -157,8 +159,8 @@ def test_aliases_and_conflicts():
 
 
 def test_python_construction_validates_and_is_frozen():
-    with pytest.raises(SettingsError, match="W: must be a multiple of 16"):
-        WanConfig(width=850)
+    with pytest.raises(SettingsError, match="W: must be a whole number from 64 to 2048"):
+        WanConfig(width=20)
     config = WanConfig(prompts={"0": "a", "10": "b"}, movement={"sensitivity": 3})
     assert config.prompts == (("0", "a"), ("10", "b")) and config.movement.sensitivity == 3.0
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -120,6 +120,6 @@ def test_deforum_forge_fork_wan_settings_are_translated():
 
 def test_bad_values_in_a_deforum_file_are_errors_naming_the_key():
     with pytest.raises(SettingsError) as caught:
-        config_from_dict(deforum_data() | {"W": 500, "translation_x": "0:(0), 30:(5*sinn(t))"})
+        config_from_dict(deforum_data() | {"W": 5000, "translation_x": "0:(0), 30:(5*sinn(t))"})
     keys = {e.key for e in caught.value.errors}
     assert keys == {"W", "translation_x"}

@@ -4,21 +4,23 @@ kept across re-renders: pure planning, no torch."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from wan.config import SettingsError, config_from_dict
-from wan.plan import ClipPlan, GenerationPlan, adopted_prompts, create_plan
+from wan.plan import ClipPlan, GenerationPlan, adopted_prompts, create_plan, weight_frame
 from wan.plan.fingerprint import (
     CLIP_FIELDS_IGNORED,
     PLAN_FIELDS_IGNORED,
     clip_fingerprints,
     clip_materials,
-    config_factors,
+    model_files,
     what_changed,
 )
+from wan.render.options import config_factors
 
 PROMPTS = {"0": "a misty forest", "40": "a stone path", "80": "an old castle", "120": "a lake at dusk"}
 
@@ -136,18 +138,18 @@ def test_every_field_outside_the_denylists_counts():
 
 
 def test_a_field_another_part_adds_to_the_plan_counts_without_being_listed():
-    """A new ClipPlan field (say, per-clip LoRA weights) changes the fingerprint by itself."""
+    """A new ClipPlan field (say, a control video per clip) changes the fingerprint by itself."""
     plan = create_plan(config())
-    WithLoras = dataclasses.make_dataclass(
-        "WithLoras", [("loras", tuple, dataclasses.field(default=()))], bases=(ClipPlan,), frozen=True
+    WithControl = dataclasses.make_dataclass(
+        "WithControl", [("control", tuple, dataclasses.field(default=()))], bases=(ClipPlan,), frozen=True
     )
     clips = [
-        WithLoras(**{f.name: getattr(c, f.name) for f in dataclasses.fields(ClipPlan)}) for c in plan.clips
+        WithControl(**{f.name: getattr(c, f.name) for f in dataclasses.fields(ClipPlan)}) for c in plan.clips
     ]
-    with_loras = dataclasses.replace(plan, clips=tuple(clips))
+    with_control = dataclasses.replace(plan, clips=tuple(clips))
     factors = config_factors(config())
-    base = clip_fingerprints(with_loras, factors)
-    clips[1] = dataclasses.replace(clips[1], loras=(("detail.safetensors", 0.8),))
+    base = clip_fingerprints(with_control, factors)
+    clips[1] = dataclasses.replace(clips[1], control=("depth.mp4", 0.8))
     after = clip_fingerprints(dataclasses.replace(plan, clips=tuple(clips)), factors)
     assert after[0] == base[0] and all(a != b for a, b in zip(after[1:], base[1:], strict=True))
 
@@ -249,9 +251,10 @@ def test_a_distilled_preview_needs_the_lora_and_runs_without_guidance(tmp_path):
     lora.write_bytes(b"x")
     made = config(preview_enabled=True, preview_speed="distilled", speed_lora=str(lora))
     plan = create_plan(made)
-    assert (plan.steps, plan.guidance_scale) == (4, 1.0)
-    assert made.preview.speed_of(made.speed).preset == "distilled"
-    assert config_factors(made)["speed"]["preset"] == "distilled"
+    assert (plan.steps, plan.guidance_scale, plan.flow_shift) == (4, 1.0, 5.0)
+    assert plan.timesteps == (1000, 750, 500, 250)  # its fixed step list
+    assert made.preview.speed_of(made.speed).preset == "lightx2v"  # "distilled" is its older name
+    assert config_factors(made)["speed"]["preset"] == "lightx2v"
     assert (
         config(speed_lora=str(lora), preview_speed="distilled").preview.speed_of(made.speed).preset
         == "quality"
@@ -278,3 +281,59 @@ def test_enhanced_prompts_are_kept_for_clips_whose_prompt_did_not_change_even_wh
         if clip.index not in missing:
             old = next(o for o in enhanced.clips if o.base_prompt == clip.base_prompt)
             assert clip.prompt.startswith("rich ") and clip.enhancement == "enhanced", (clip.index, old.index)
+
+
+def test_loras_count_by_file_weight_at_each_clip_and_expert(tmp_path):
+    """The loras setting reaches the fingerprint through each clip's LoRAs (wan.plan.loras) without
+    being listed anywhere: the file (by size and time), its weight at each clip, the expert."""
+    lora = tmp_path / "style.safetensors"
+    lora.write_bytes(b"lora weights")
+
+    def with_lora(weight=0.8, expert="both", **more):
+        return fingerprints(loras=[{"file": str(lora), "weight": weight, "expert": expert}], **more)
+
+    base = with_lora()
+    assert changed_from(fingerprints(), base) == (0, True)
+    assert changed_from(base, with_lora(0.5)) == (0, True)
+    assert with_lora("0:(0.8)") == base  # the same weight at every clip (an adapter, not fused)
+    lower = "0:(0.8), 119:(0.8), 120:(0.3)"  # from frame 120 on
+    clips = create_plan(config(loras=[{"file": str(lora), "weight": lower}])).clips
+    first = next(c.index for c in clips if weight_frame(c.start_frame, c.end_frame, 160) >= 120)
+    assert first > 0 and changed_from(base, with_lora(lower)) == (first, True)
+    two = {"model": "tiny-t2v-2experts", "W": 64, "H": 64}
+    assert changed_from(with_lora(**two), with_lora(expert="low", **two)) == (0, True)
+    lora.write_bytes(b"other lora weights")
+    assert changed_from(base, with_lora()) == (0, True)
+
+
+def test_a_local_model_folder_counts_by_its_files(tmp_path):
+    """A pipeline folder's model_index.json says whether it has two experts and where they part;
+    its files count by size and time (a registry model is what its id says)."""
+    folder = tmp_path / "my-wan22"
+    (folder / "transformer").mkdir(parents=True)
+    index = {
+        "_class_name": "WanPipeline",
+        "transformer": ["diffusers", "WanTransformer3DModel"],
+        "transformer_2": ["diffusers", "WanTransformer3DModel"],
+        "boundary_ratio": 0.875,
+    }
+    (folder / "model_index.json").write_text(json.dumps(index))
+    (folder / "transformer" / "diffusion_pytorch_model.safetensors").write_bytes(b"weights")
+    local = {"model": str(folder), "W": 832, "H": 480}
+    base = fingerprints(**local)
+    assert base == fingerprints(**local) and model_files("t2v-1.3b") is None
+    old = clip_materials(create_plan(config(**local)), config_factors(config(**local)))
+    (folder / "model_index.json").write_text(json.dumps(index | {"boundary_ratio": 0.9}))
+    assert changed_from(base, fingerprints(**local)) == (0, True)
+    new = clip_materials(create_plan(config(**local)), config_factors(config(**local)))
+    assert what_changed(old[0], new[0]) == ["model files"]
+
+
+def test_weights_count_as_the_format_auto_picked():
+    """A render records the format `auto` loaded (the GPU decides it); a config that still says
+    auto stands for what that take picked, one that names a format for that format."""
+    picked = config_factors(config()) | {"weights": "nf4"}
+    assert config_factors(config())["weights"] == "auto"
+    assert config_factors(config(), picked)["weights"] == "nf4"
+    assert config_factors(config(weights="bf16"), picked)["weights"] == "bf16"
+    assert fingerprints(weights="fp8") != fingerprints()

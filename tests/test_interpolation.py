@@ -12,9 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wan.config import InterpolationOptions, SettingsError, SpeedOptions, WanConfig
+from wan.config import InterpolationOptions, SettingsError, WanConfig
 from wan.plan import create_plan
-from wan.plan.fingerprint import frame_factors
 from wan.post.interpolation import (
     FlowInterpolator,
     LinearInterpolator,
@@ -29,6 +28,7 @@ from wan.post.resample import (
     plan_samples,
 )
 from wan.post.synthetic import panning_video, square_centre, square_frame
+from wan.render.options import RenderOptions, frame_factors
 from wan.render.output import write_output
 from wan.render.run_folder import RunFolder, read_png, write_png
 from wan.timebase import Timebase
@@ -211,7 +211,7 @@ def model_run(tmp_path, fps: float, max_frames: int):
     plan = create_plan(
         WanConfig(model="tiny", width=64, height=64, fps=fps, max_frames=max_frames, clip_frames=17, seed=1)
     )
-    factors = frame_factors(SpeedOptions(), color_coherence=False)
+    factors = frame_factors(RenderOptions(color_coherence=False))
     take = RunFolder(tmp_path / "run").start(plan, None, mode="new", factors=factors)
     frames = panning_video(range(plan.model_frames), 64, 64, speed=(1.5, 0.5))
     for clip in plan.clips:

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from tiny_animation import PROMPTS, SETTINGS
 
-from wan.config import InterpolationOptions, SpeedOptions, config_from_dict
+from wan.config import InterpolationOptions, config_from_dict
 from wan.plan import create_plan
-from wan.plan.fingerprint import frame_factors
 from wan.post.encode import count_frames
 from wan.render import RenderOptions, Revision, RunFolder, render
+from wan.render.options import config_factors, frame_factors
 from wan.render.run_folder import read_png
 
 torch = pytest.importorskip("torch")
@@ -255,7 +255,7 @@ def test_a_run_folder_of_the_earlier_layout_resumes(models_dir, base_run, tmp_pa
 def test_a_clip_is_stored_completely_or_not_at_all(tmp_path):
     plan = plan_of()
     folder = RunFolder(tmp_path / "run")
-    take = folder.start(plan, None, mode="new", factors=frame_factors(SpeedOptions(), True))
+    take = folder.start(plan, None, mode="new", factors=frame_factors(RenderOptions()))
     frames = np.zeros((plan.clips[0].new_frames, 64, 64, 3), np.uint8)
 
     def failing(target):
@@ -272,9 +272,11 @@ def test_a_clip_is_stored_completely_or_not_at_all(tmp_path):
 
 
 def test_what_a_re_render_will_do_is_known_before_it_starts(models_dir, run):
-    rows = RunFolder(run).reuse(
-        plan_of(prompts=PROMPTS | {"17": "a frozen lake"}), frame_factors(SpeedOptions(), True)
-    )
+    take = RunFolder(run).latest()
+    assert take.record["factors"]["weights"] == "bf16"  # what weights auto loaded on the CPU
+    edited = config(prompts=PROMPTS | {"17": "a frozen lake"})
+    assert config_factors(edited)["weights"] == "auto"
+    rows = RunFolder(run).reuse(create_plan(edited), config_factors(edited, take.auto_picked()))
     assert [(r.index, r.reused, r.take) for r in rows] == [
         (0, True, 1),
         (1, True, 1),

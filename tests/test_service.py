@@ -153,7 +153,7 @@ def test_submit_validates_every_item_and_names_it(tmp_path):
     service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", start=False)
     try:
         with pytest.raises(SettingsError) as caught:
-            service.submit([{"max_frames": 17}, {"W": 100}, "nonsense"])
+            service.submit([{"max_frames": 17}, {"W": 10}, "nonsense"])
         keys = [error.key for error in caught.value.errors]
         assert keys == ["[1].W", "[2].settings"]
         assert service.store.list() == []  # nothing of a bad batch is queued
@@ -309,3 +309,30 @@ def test_a_job_of_a_worker_that_died_is_interrupted_and_resumable(tmp_path):
         assert "the worker process stopped (exit code 139)" in job.error
     finally:
         service.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Ctrl-C reaches a process group on POSIX")
+@pytest.mark.parametrize("how", ["input closed", "ctrl-c"])
+def test_a_worker_process_stops_cleanly(tmp_path, how):
+    """The server closes a worker's input, or Ctrl-C in the WebUI's terminal reaches the worker
+    too (its input still open): either way it ends with status 0 and no fatal error."""
+    import signal
+
+    from wan.runtime import RuntimeEnv
+    from wan.service.workers import ProcessWorkers
+
+    store = JobStore(tmp_path / "jobs")
+    pool = ProcessWorkers(store, RuntimeEnv.current(), idle_exit=None)
+    pool.ensure()
+    deadline = time.time() + 120
+    while not pool.ready():
+        assert time.time() < deadline, pool.log_path("worker-0").read_text()
+        time.sleep(0.2)
+    process = pool.slots[0].process
+    if how == "ctrl-c":
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    pool.stop(timeout=60)
+    assert process.returncode == 0
+    log = pool.log_path("worker-0").read_text()
+    assert "Fatal Python error" not in log and "Traceback" not in log

@@ -81,7 +81,10 @@ def test_real_architectures_have_the_registry_parameter_counts():
 def test_a_bad_preset_name_names_the_setting_and_the_allowed_values():
     with pytest.raises(SettingsError) as caught:
         config_from_dict({"speed_preset": "turbo"})
-    assert "speed_preset: must be one of quality, fast, fastest, distilled (got 'turbo')" in str(caught.value)
+    assert "speed_preset: must be one of quality, fast, fastest, lightx2v, causvid (got 'turbo')" in str(
+        caught.value
+    )
+    assert "lightx2v, causvid" in SpeedOptions.specs()[0].check.describe()
     with pytest.raises(SettingsError, match="speed_cache: must be one of"):
         SpeedOptions(cache="teacache")
 
@@ -178,7 +181,15 @@ def test_lossy_presets_change_the_plan_only_where_the_settings_leave_it_open(tmp
     distilled = create_plan(
         config_from_dict(base | {"speed_preset": "distilled", "speed_lora": str(lora)})[0]
     )
-    assert (distilled.steps, distilled.guidance_scale) == (4, 1.0)
+    assert (distilled.steps, distilled.guidance_scale, distilled.flow_shift) == (4, 1.0, 5.0)
+    assert distilled.timesteps == (1000, 750, 500, 250)
+    assert [(c.loras[-1].file, c.loras[-1].weight) for c in distilled.clips] == [(str(lora), 1.0)]
+    causvid = create_plan(config_from_dict(base | {"speed_preset": "causvid", "speed_lora": str(lora)})[0])
+    assert (causvid.steps, causvid.guidance_scale, causvid.flow_shift) == (12, 1.0, 3.0)
+    assert causvid.timesteps == ()
+    assert causvid.clips[0].loras[-1].weight == 0.3
+    with pytest.raises(SettingsError, match="steps: speed_preset lightx2v runs its 4 fixed steps"):
+        config_from_dict(base | {"speed_preset": "lightx2v", "speed_lora": str(lora), "steps": 8})
 
 
 # -- applied to the tiny models ------------------------------------------------------------------
@@ -288,13 +299,12 @@ def test_regional_compile_compiles_each_repeated_block(monkeypatch):
     assert compiled and all(options == {"fullgraph": False} for _, options in compiled)
 
 
-def test_layerwise_fp8_storage_applies_on_the_cpu():
-    pipe = _pipeline("t2v")
-    applied = _apply(pipe, SpeedOptions(fp8="layerwise"), "t2v")
-    weights = {p.dtype for name, p in pipe.transformer.named_parameters() if name.endswith("to_q.weight")}
-    assert weights == {torch.float8_e4m3fn} and applied.record()["fp8"] == "layerwise"
-    frames = _generate(pipe)
-    assert frames.shape == (17, 64, 64, 3) and np.isfinite(frames).all()
+def test_fp8_storage_is_the_weights_setting_now():
+    with pytest.raises(SettingsError) as caught:
+        config_from_dict({"speed_fp8": "layerwise"})
+    moved = "speed_fp8: fp8 storage (layerwise) is now the weights setting: set weights to fp8"
+    assert moved in str(caught.value)
+    assert config_from_dict({"weights": "fp8"})[0].weights.format == "fp8"
 
 
 def test_attention_on_the_cpu_is_native_and_pinned_on_the_model_only():
@@ -318,17 +328,16 @@ def test_attention_on_the_cpu_is_native_and_pinned_on_the_model_only():
 def test_a_lora_without_peft_is_a_clear_error(tmp_path, monkeypatch):
     import importlib.util
 
+    from wan.models.lora import LoraError, read_lora
+
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a)
     )
     lora = tmp_path / "distill.safetensors"
     lora.write_bytes(b"")
-    resolved = resolve_speed(
-        SpeedOptions(preset="distilled", lora=str(lora)), CPU, offload="none", kind="t2v"
-    )
-    with pytest.raises(ValueError, match="speed_lora needs the peft package"):
-        prepare_weights(_pipeline("t2v"), resolved, torch.float32)
+    with pytest.raises(LoraError, match="LoRAs need the peft package"):
+        read_lora(_pipeline("t2v"), str(lora))
 
 
 def test_render_records_the_speed_it_used_and_offloading_works_with_a_cache(tmp_path):
@@ -359,4 +368,4 @@ def test_generate_rejects_an_unknown_speed_preset(tmp_path, capsys):
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"max_frames": 17}))
     assert main(["generate", str(settings), "--speed", "turbo", "--out", str(tmp_path / "run")]) == 2
-    assert "speed_preset: must be one of quality, fast, fastest, distilled" in capsys.readouterr().err
+    assert "speed_preset: must be one of quality, fast, fastest, lightx2v, causvid" in capsys.readouterr().err

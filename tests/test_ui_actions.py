@@ -84,9 +84,9 @@ def test_unknown_keys_are_named_but_their_values_never_shown(actions, uploads):
 
 def test_importing_a_broken_file_explains(actions, uploads):
     broken = uploads / "broken.json"
-    broken.write_text('{"W": 100}')
+    broken.write_text('{"W": 10}')
     values, message = actions.import_file(str(broken))
-    assert values is None and "W: must be a multiple of 16" in message
+    assert values is None and "W: must be a whole number from 64 to 2048" in message
     assert actions.import_file(None) == (None, "Choose a settings file first.")
 
 
@@ -112,7 +112,7 @@ def test_analysis_table_has_a_row_per_clip(actions):
     assert "panning" in rows[0][3] and rows[0][4].startswith("a fox")
     assert message.startswith("2 clip(s)")
     values = form_values(config)
-    values[FORM_KEYS.index("W")] = 100
+    values[FORM_KEYS.index("W")] = 10
     assert actions.analyse(values, plot=False)[2].startswith("⚠ 1 setting is not valid")
 
 

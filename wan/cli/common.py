@@ -33,18 +33,24 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def load(
-    path: str | None, overrides: Sequence[str] = (), flags: Mapping[str, Any] | None = None
+    path: str | None,
+    overrides: Sequence[str] = (),
+    flags: Mapping[str, Any] | None = None,
+    *,
+    models_dir: str | None = None,
 ) -> tuple[WanConfig, ImportReport]:
     """The settings of a file (or the defaults), with `--set` values and command-line `flags`
-    (settings key -> value, None for not given) on top: what the user says explicitly wins."""
-    from ..config import config_from_dict, read_settings_file
+    (settings key -> value, None for not given) on top: what the user says explicitly wins.
+    LoRA names are looked up in `<models_dir>/loras` (default: the default models folder's)."""
+    from ..config import config_from_dict, default_lora_folders, lora_search, read_settings_file
 
     data = read_settings_file(path) if path is not None else {}
     if not isinstance(data, dict):
         raise UserError(f"'{path}' must hold a JSON object of settings")
     explicit = dict(parse_override(item) for item in overrides)
     explicit |= {key: value for key, value in (flags or {}).items() if value is not None}
-    return config_from_dict(data, explicit)
+    with lora_search(default_lora_folders(models_dir)):
+        return config_from_dict(data, explicit)
 
 
 def print_report(report: ImportReport) -> None:

@@ -76,7 +76,7 @@ def run_generate(args: argparse.Namespace) -> int:
     }
     if args.resume and args.from_run:
         raise UserError("--resume continues a run as it was; --from re-renders what changed: give one")
-    config, report = load(args.settings, args.set, flags)
+    config, report = load(args.settings, args.set, flags, models_dir=getattr(args, "models_dir", None))
     print_report(report)
     api = api_of(args)
     if args.resume:
@@ -154,7 +154,7 @@ def run_enhance(args: argparse.Namespace) -> int:
         "enhance_max_words": args.max_words,
         "enhance_api_url": args.api_url,
     }
-    config, report = load(args.settings, args.set, flags)
+    config, report = load(args.settings, args.set, flags, models_dir=getattr(args, "models_dir", None))
     print_report(report)
     api = api_of(args)
     plan = api.create_generation_plan(config, seed=args.seed)

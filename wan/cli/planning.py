@@ -18,10 +18,15 @@ MAX_SCHEDULE_LENGTH = 20_000
 
 def format_plan(plan: GenerationPlan, width: int, mode: str) -> str:
     """The plan as a table for a terminal of `width` columns."""
+    size = f"{plan.width}x{plan.height}"
+    if plan.resized:
+        size += f" (rendered at {plan.render_width}x{plan.render_height})"
+    steps = f"{plan.steps} steps" + (f" {list(plan.timesteps)}" if plan.timesteps else "")
     lines = [
         f"model {plan.model}"
         + (f" + {plan.i2v_model}" if plan.i2v_model else "")
-        + f" | {plan.width}x{plan.height} | {plan.steps} steps | guidance {plan.guidance_scale:g}"
+        + f" | {size} | {steps} | guidance {plan.guidance_scale:g}"
+        + (f" / {plan.guidance_scale_2:g} (low noise)" if plan.guidance_scale_2 is not None else "")
         + f" | flow shift {plan.flow_shift:g} | seed {plan.seed} ({plan.seed_behavior})",
         f"{plan.output_frames} frames at {plan.output_fps:g} fps ({plan.duration_seconds:.2f} s) = "
         f"{plan.model_frames} model frames at {plan.model_fps} fps, in {len(plan.clips)} clip(s) "
@@ -54,9 +59,26 @@ def format_plan(plan: GenerationPlan, width: int, mode: str) -> str:
         prompt = row[6] if len(row[6]) <= prompt_room else row[6][: prompt_room - 3] + "..."
         lines.append("  ".join([*cells, prompt]).rstrip())
     lines += ["", f"movement ({mode}):"] + [f"  clip {c.index}: {c.movement.description}" for c in plan.clips]
+    lines += _lora_lines(plan)
+    if plan.size_note:
+        lines += ["", f"size: {plan.size_note}"]
     if plan.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in plan.warnings]
     return "\n".join(lines)
+
+
+def _lora_lines(plan: GenerationPlan) -> list[str]:
+    """Each clip's LoRA weights, by LoRA (none: no lines)."""
+    if not plan.clips or not plan.clips[0].loras:
+        return []
+    from pathlib import Path
+
+    lines = ["", "loras (weight per clip):"]
+    for index, lora in enumerate(plan.clips[0].loras):
+        weights = ", ".join(f"{clip.loras[index].weight:g}" for clip in plan.clips)
+        expert = f", {lora.expert} expert" if lora.expert != "both" else ""
+        lines.append(f"  {Path(lora.file).name}{expert}: {weights}")
+    return lines
 
 
 def run_plan(args: argparse.Namespace) -> int:

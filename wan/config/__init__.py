@@ -2,14 +2,15 @@
 edge; JSON I/O and Deforum settings import; which files callers may name.
 
 Every setting is declared once, in the module of its group (shake, movement, enhancement,
-style, interpolation, memory, speed, output, preview) or in settings.py for the animation itself; the
-CLI, the UI, the REST schema and validation all read those declarations.
+style, interpolation, memory, speed, lora, output, weights, preview) or in settings.py for the
+animation itself; the CLI, the UI, the REST schema and validation all read those declarations.
 """
 
 from .deforum import ImportReport
 from .enhancement import ENHANCE_BACKENDS, LANGUAGES, EnhancementOptions
 from .fields import FieldError, SettingsError, Spec, did_you_mean
 from .files import FileAccess, current_file_access, file_access
+from .folders import default_lora_folders, default_models_dir, lora_folders, lora_search
 from .interpolation import INTERPOLATION_METHODS, INTERPOLATION_QUALITIES, InterpolationOptions
 from .load import (
     all_specs,
@@ -20,6 +21,7 @@ from .load import (
     read_settings_file,
     save_settings,
 )
+from .lora import EXPERTS, MAX_LORAS, LoraOptions, LoraSpec, list_loras
 from .memory import MEMORY_CHOICES, MEMORY_PRESETS, MemoryOptions, MemoryPreset, preset_for_vram
 from .movement import MovementOptions
 from .output import DEFAULT_OUTPUT_DIR, OutputOptions
@@ -43,10 +45,12 @@ __all__ = [
     "DEFAULT_NEGATIVE_PROMPT",
     "DEFAULT_OUTPUT_DIR",
     "ENHANCE_BACKENDS",
+    "EXPERTS",
     "GROUPS",
     "INTERPOLATION_METHODS",
     "INTERPOLATION_QUALITIES",
     "LANGUAGES",
+    "MAX_LORAS",
     "MEMORY_CHOICES",
     "MEMORY_PRESETS",
     "MOVEMENT_SCHEDULES",
@@ -57,6 +61,8 @@ __all__ = [
     "FileAccess",
     "ImportReport",
     "InterpolationOptions",
+    "LoraOptions",
+    "LoraSpec",
     "MemoryOptions",
     "MemoryPreset",
     "MovementOptions",
@@ -72,10 +78,15 @@ __all__ = [
     "all_specs",
     "config_from_dict",
     "current_file_access",
+    "default_lora_folders",
+    "default_models_dir",
     "default_of",
     "did_you_mean",
     "file_access",
+    "list_loras",
     "load_settings",
+    "lora_folders",
+    "lora_search",
     "model_of",
     "parse_settings_text",
     "preset_for_vram",

@@ -2,7 +2,7 @@
 
 A preview renders the same plan — the same clips, seeds and prompts (the movement words are
 worked out at the full size, so they do not change) — at `preview_scale` of the size, with
-`preview_steps` steps and, if asked, another speed preset (`preview_speed`, e.g. `distilled`).
+`preview_steps` steps and, if asked, another speed preset (`preview_speed`, e.g. `lightx2v`).
 The planner applies it (wan.plan.preview). "Render this" is the same settings with
 `preview_enabled` false and `from_run` naming the preview's run folder: the full render then
 keeps the preview's seeds and enhanced prompts.
@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from .fields import Choice, Flag, Integer, Number, setting
 from .group import SettingsGroup
-from .speed import SPEED_PRESETS, SpeedOptions
+from .speed import SPEED_ALIASES, SPEED_PRESETS, SpeedOptions
 
 PREVIEW_SPEEDS = ("same", *SPEED_PRESETS)
 # the smallest preview side: one latent of Wan's VAE (8 px) per patch (2), twice
@@ -51,8 +51,9 @@ class PreviewOptions(SettingsGroup):
     )
     speed: str = setting(
         "same",
-        Choice(PREVIEW_SPEEDS),
-        "Speed preset of the preview: same (the render's), fast, fastest or distilled (needs speed_lora)",
+        Choice(PREVIEW_SPEEDS, SPEED_ALIASES),
+        "Speed preset of the preview: same (the render's), fast, fastest, or a step-distilled one, "
+        "lightx2v or causvid (needs speed_lora)",
         label="Preview speed preset",
     )
 
@@ -75,7 +76,7 @@ class PreviewOptions(SettingsGroup):
         return min(full_steps, max(4, round(full_steps / 3)))
 
     def guidance(self, full_guidance: float) -> float:
-        """The preview's guidance scale (a distilled preset runs without guidance)."""
+        """The preview's guidance scale (a step-distilled preset runs without guidance)."""
         preset = SPEED_PRESETS.get(self.speed)
         return preset.guidance_scale if preset is not None and preset.guidance_scale else full_guidance
 

@@ -7,7 +7,16 @@
 | fast      | lossy              | quality + First Block Cache (threshold 0.05)                          |
 | fastest   | lossy              | First Block Cache 0.1, fp8 compute (torchao; compute capability 8.9+  |
 |           |                    | where installed), 30 steps                                            |
-| distilled | lossy              | a step-distilled LoRA (speed_lora): 4 steps, no guidance              |
+| lightx2v  | lossy              | lightx2v's StepDistill-CfgDistill LoRA (speed_lora): its 4 fixed      |
+|           |                    | steps (1000, 750, 500, 250), guidance 1, flow shift 5 (`distilled`)   |
+| causvid   | lossy              | the CausVid LoRA (speed_lora) at weight 0.3: 12 UniPC steps,          |
+|           |                    | guidance 1                                                            |
+
+The step-distilled presets set what their LoRA was published with: the steps (a fixed list of
+timesteps needs a scheduler of ours, wan.models.schedulers), the guidance, the flow shift and the
+LoRA's weight; `steps`, `guidance_scale`, `flow_shift` and `speed_lora_weight` override them.
+Their LoRA loads like any other (wan.models.lora), fused at its weight. `distilled` (the name of
+earlier releases) means `lightx2v`.
 
 What each choice means on a given device is decided by wan.models.speed.
 """
@@ -15,18 +24,28 @@ What each choice means on a given device is decided by wan.models.speed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from .fields import Choice, FieldError, Number, setting
-from .files import LocalFile
+from .fields import Choice, Converted, FieldError, Invalid, Number, setting
 from .group import SettingsGroup
+from .lora import WEIGHT_LIMIT, resolve_lora_file
 
 ATTENTION_CHOICES = ("auto", "native", "flash", "cudnn", "efficient", "flex", "flash_attn")
 COMPILE_CHOICES = ("auto", "off", "regional")
 CACHE_CHOICES = ("auto", "none", "first_block", "mag", "taylorseer", "sea")
-FP8_CHOICES = ("auto", "off", "layerwise", "torchao")
+FP8_CHOICES = ("auto", "off", "torchao")
 # diffusers' defaults of the caches that decide by a threshold
 CACHE_THRESHOLDS = {"first_block": 0.05, "mag": 0.06, "sea": 0.25}
+
+
+@dataclass(frozen=True)
+class Fp8Choice(Choice):
+    """speed_fp8's choices; its former `layerwise` (fp8 storage) is the weights setting's fp8."""
+
+    def __call__(self, value: Any) -> str:
+        if isinstance(value, str) and value.strip().lower() == "layerwise":
+            raise Invalid("fp8 storage (layerwise) is now the weights setting: set weights to fp8")
+        return super().__call__(value)
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,10 @@ class SpeedPreset:
     steps: int | None = None
     guidance_scale: float | None = None
     needs_lora: bool = False
+    flow_shift: float | None = None
+    timesteps: tuple[int, ...] = ()  # a fixed step list (of 1000): the scheduler runs exactly these
+    lora_weight: float = 1.0
+    source: str = ""  # where the published LoRA is
 
 
 SPEED_PRESETS: dict[str, SpeedPreset] = {
@@ -69,16 +92,37 @@ SPEED_PRESETS: dict[str, SpeedPreset] = {
             steps=30,
         ),
         SpeedPreset(
-            "distilled",
+            "lightx2v",
             False,
-            "a step-distilled LoRA (speed_lora): 4 steps without classifier-free guidance",
+            "lightx2v's step- and CFG-distilled LoRA (speed_lora): its 4 fixed steps, guidance 1, shift 5",
             steps=4,
             guidance_scale=1.0,
             needs_lora=True,
+            flow_shift=5.0,
+            timesteps=(1000, 750, 500, 250),
+            source="lightx2v/Wan2.1-T2V-14B-StepDistill-CfgDistill; as a LoRA: Kijai/WanVideo_comfy, "
+            "Lightx2v/lightx2v_T2V_14B_cfg_step_distill_lora_rank*.safetensors (and I2V 480p ones)",
+        ),
+        SpeedPreset(
+            "causvid",
+            False,
+            "the CausVid LoRA (speed_lora) at weight 0.3: 12 steps, guidance 1",
+            steps=12,
+            guidance_scale=1.0,
+            needs_lora=True,
+            lora_weight=0.3,
+            source="Kijai/WanVideo_comfy, Wan21_CausVid_14B_T2V_lora_rank32.safetensors "
+            "(1.3B: Wan21_CausVid_bidirect2_T2V_1_3B_lora_rank32.safetensors)",
         ),
     )
 }
 DEFAULT_SPEED_PRESET = "quality"
+# earlier names of presets
+SPEED_ALIASES = {"distilled": "lightx2v"}
+
+
+def _optional_lora_file(value: object) -> str:
+    return "" if value is None or (isinstance(value, str) and not value.strip()) else resolve_lora_file(value)
 
 
 def effective_cache(cache: str, preset: str) -> str:
@@ -94,8 +138,9 @@ class SpeedOptions(SettingsGroup):
 
     preset: str = setting(
         DEFAULT_SPEED_PRESET,
-        Choice(tuple(SPEED_PRESETS)),
-        "quality is lossless; fast, fastest and distilled trade some quality for speed",
+        Choice(tuple(SPEED_PRESETS), SPEED_ALIASES),
+        "quality is lossless; fast and fastest trade some quality for speed; lightx2v and causvid run "
+        "their step-distilled LoRA with its published steps, guidance and shift",
         label="Speed preset",
     )
     attention: str = setting(
@@ -125,16 +170,29 @@ class SpeedOptions(SettingsGroup):
     )
     fp8: str = setting(
         "auto",
-        Choice(FP8_CHOICES),
-        "fp8: auto (the preset's), off, layerwise (fp8 storage: less memory, slower), torchao (fp8 compute)",
-        label="fp8",
+        Fp8Choice(FP8_CHOICES),
+        "fp8 compute: auto (the preset's), off, torchao (Ada/Hopper GPUs; fp8 storage is weights fp8)",
+        label="fp8 compute",
     )
     lora: str = setting(
         "",
-        LocalFile("models", (".safetensors",), "a LoRA"),
-        "Step-distilled LoRA fused into the transformer (needed by the distilled preset)",
+        Converted(
+            _optional_lora_file, "empty, or a LoRA file (.safetensors): a name in the LoRA folders or a path"
+        ),
+        "The step-distilled LoRA of the lightx2v and causvid presets (a name in the LoRA folders or a path)",
         label="Step-distilled LoRA",
     )
+    lora_weight: float | None = setting(
+        None,
+        Number(-WEIGHT_LIMIT, WEIGHT_LIMIT, optional=True),
+        "Weight of the step-distilled LoRA (null: the preset's, e.g. 0.3 for causvid)",
+        label="Step-distilled LoRA weight",
+    )
+
+    @property
+    def distill_lora_weight(self) -> float:
+        """The weight the step-distilled LoRA is fused at."""
+        return self.lora_weight if self.lora_weight is not None else SPEED_PRESETS[self.preset].lora_weight
 
     @property
     def cache_in_effect(self) -> str:
@@ -148,6 +206,13 @@ class SpeedOptions(SettingsGroup):
                 + self.cache_in_effect
             )
             return [FieldError("speed_cache_threshold", self.cache_threshold, message)]
+        return []
+
+    def _rule_weight_needs_a_lora(self) -> list[FieldError]:
+        if self.lora_weight is not None and not self.lora:
+            return [
+                FieldError("speed_lora_weight", self.lora_weight, "applies to speed_lora, which is empty")
+            ]
         return []
 
     def _rule_preset_needs_lora(self) -> list[FieldError]:

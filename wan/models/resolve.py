@@ -12,13 +12,12 @@ The models folder is, in order: an explicit argument, $WAN_MODELS_DIR, the WebUI
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..catalog import ModelSpec, model_spec
+from ..config.folders import default_models_dir
 from ..errors import WanError
 
 
@@ -33,20 +32,6 @@ class ModelLocation:
     spec: ModelSpec
     path: Path
     source: str  # folder, models dir, hf cache, download, built
-
-
-def default_models_dir() -> Path:
-    """The folder where Wan models live (see the module doc for the order)."""
-    if os.environ.get("WAN_MODELS_DIR"):
-        return Path(os.environ["WAN_MODELS_DIR"]).expanduser()
-    shared = sys.modules.get("modules.shared")  # only present inside the WebUI
-    flag = getattr(getattr(shared, "cmd_opts", None), "wan_models_dir", None)
-    if flag:
-        return Path(flag).expanduser()
-    paths = sys.modules.get("modules.paths")
-    if paths is not None and getattr(paths, "models_path", None):
-        return Path(paths.models_path) / "wan"
-    return Path("models") / "wan"
 
 
 def _is_pipeline(folder: Path) -> bool:
@@ -74,7 +59,8 @@ def download_command(hub_id: str, target: Path) -> str:
     return f"hf download {hub_id} --local-dir {target}"
 
 
-def _download_hint(hub_id: str, target: Path) -> str:
+def download_hint(hub_id: str, target: Path) -> str:
+    """How to download a model by hand, for error messages."""
     return (
         f"Download it with:\n  {download_command(hub_id, target)}\n"
         f"  (older huggingface_hub: huggingface-cli download {hub_id} --local-dir {target})\n"
@@ -105,14 +91,14 @@ def locate(
             path = Path(snapshot_download(hub_id, local_dir=target))
         except Exception as exc:  # offline, hub unreachable, disk full: the hub raises many kinds
             raise ModelNotFoundError(
-                f"downloading {hub_id} into {target} failed: {exc}\n" + _download_hint(hub_id, target)
+                f"downloading {hub_id} into {target} failed: {exc}\n" + download_hint(hub_id, target)
             ) from exc
         return path, "download"
     looked = "\n".join(f"  - {c}" for c in candidates)
     raise ModelNotFoundError(
         f"{label} ({hub_id}) is not on this machine. Looked in:\n{looked}\n"
         f"  - the Hugging Face cache ({_hf_cache_dir()})\n"
-        + _download_hint(hub_id, target)
+        + download_hint(hub_id, target)
         + "or allow downloads (--allow-download, or the WebUI setting) and run again."
     )
 

@@ -12,14 +12,16 @@ from .enhance import (
     enhancement_requests,
     with_enhancement,
 )
-from .fingerprint import clip_fingerprints, clip_materials, config_factors, frame_factors, what_changed
+from .fingerprint import clip_fingerprints, clip_materials, what_changed
 from .layout import MIN_SEGMENT_FRAMES
-from .plan import PLAN_VERSION, ClipPlan, Conditioning, GenerationPlan
+from .loras import clip_loras, weight_frame
+from .plan import PLAN_VERSION, ClipLora, ClipPlan, Conditioning, GenerationPlan
 from .preview import preview_plan
 
 __all__ = [
     "MIN_SEGMENT_FRAMES",
     "PLAN_VERSION",
+    "ClipLora",
     "ClipPlan",
     "Conditioning",
     "GenerationPlan",
@@ -27,16 +29,16 @@ __all__ = [
     "adopted_prompts",
     "camera_path",
     "clip_fingerprints",
+    "clip_loras",
     "clip_materials",
-    "config_factors",
     "create_plan",
     "enhance_plan",
     "enhancement_note",
     "enhancement_requests",
-    "frame_factors",
     "movement_by_prompt",
     "preview_plan",
     "prompt_windows",
+    "weight_frame",
     "what_changed",
     "with_enhancement",
     "with_movement",

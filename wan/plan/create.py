@@ -1,12 +1,14 @@
 """How a GenerationPlan is made from settings (create_plan). Pure and fast; no torch.
 
-1. The animation's duration is laid on the model's frame axis (16 fps for Wan 2.1): output
-   frame j sits at model position j * 16 / fps, and enough model frames are planned to cover
-   the last output frame (Timebase).
+1. The animation's duration is laid on the model's frame axis at the model's own frame rate
+   (16 fps for Wan 2.1 and 2.2 A14B, 24 for TI2V-5B): output frame j sits at model position
+   j * model fps / fps, and enough model frames are planned to cover the last output frame
+   (Timebase).
 2. Every prompt keyframe becomes a cut at the first model frame not earlier than it, so a
    prompt never starts before its keyframe. A prompt that would get fewer than
    MIN_SEGMENT_FRAMES model frames is merged away (reported in `warnings`).
-3. Each prompt segment is split into as few clips as fit `clip_frames`, balanced in length.
+3. Each prompt segment is split into as few clips as fit `clip_frames` (by default the model's
+   longest clip: 81 frames, 121 for TI2V-5B), balanced in length.
    Clip k > 0 first regenerates the last `overlap` frames of what came before (its
    conditioning, dropped when joined); every clip generates 4n+1 frames, and only the last clip
    of a segment may generate up to 3 extra frames at its end that are dropped ("trim") so the
@@ -17,7 +19,9 @@
    strength) and blended into its prompt (wan.prompts.style).
 6. Each clip's camera motion is described in words (wan.movement) and added to its prompt
    (movement_mode append / prepend / off); the plan keeps the structured analysis.
-7. A preview (preview_enabled) keeps all of that and makes the frames smaller and with fewer
+7. Each clip takes its LoRAs' weights (wan.plan.loras); the frames are rendered at the size the
+   model takes nearest to the output size (wan.catalog.sizes), which the plan records with why.
+8. A preview (preview_enabled) keeps all of that and makes the frames smaller and with fewer
    steps (wan.plan.preview).
 Prompt enhancement (wan.plan.enhance) is a separate step on a finished plan, since it runs a
 language model.
@@ -30,14 +34,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog import ModelSpec, default_flow_shift
-from ..config import WanConfig
+from ..catalog import ModelSpec, RenderSize, render_size
+from ..config import SPEED_PRESETS, WanConfig
 from ..movement import CameraPath, MovementAnalysis, analyze_windows, channels_for
 from ..prompts.style import apply_style, clip_styles
 from ..seeds import clip_seeds, resolve_seed
 from ..timebase import Timebase
 from .layout import ClipSlot, clip_slots, continuation, prompt_segments
-from .plan import ClipPlan, Conditioning, GenerationPlan
+from .loras import clip_loras
+from .plan import ClipLora, ClipPlan, Conditioning, GenerationPlan
 from .preview import preview_plan
 
 
@@ -98,7 +103,7 @@ class _Continuation:
 def _continuation(config: WanConfig, spec: ModelSpec, warnings: list[str]) -> _Continuation:
     overlap, continuer, notes = continuation(config, spec, config.i2v_spec)
     warnings += notes
-    from_image = bool(config.init_image) and (spec.kind != "t2v" or config.i2v_spec is not None)
+    from_image = bool(config.init_image) and (spec.takes_image or config.i2v_spec is not None)
     if config.init_image and not from_image:
         warnings.append(f"{spec.id} cannot start from an image; init_image is not used")
     return _Continuation(overlap, continuer, from_image)
@@ -129,8 +134,7 @@ def _seeds(config: WanConfig, base_seed: int, starts: list[int]) -> list[int]:
     return [chosen.get(index, seed) for index, seed in enumerate(seeds)]
 
 
-def _size_warnings(config: WanConfig, spec: ModelSpec) -> list[str]:
-    size = (config.width, config.height)
+def _size_warnings(size: tuple[int, int], spec: ModelSpec) -> list[str]:
     if not spec.hub_id or size in spec.sizes or size[::-1] in spec.sizes:  # portrait is fine
         return []
     trained = " or ".join(f"{w}x{h}" for w, h in spec.sizes)
@@ -151,7 +155,7 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
     # 2. how clips continue one another
     joined = _continuation(config, spec, warnings)
     # 3. clips
-    slots = clip_slots(segments, joined.overlap, config.clip_frames)
+    slots = clip_slots(segments, joined.overlap, config.frames_per_clip())
     if joined.overlap == 0 and spec.kind == "t2v" and len(slots) > 1:
         warnings.append(
             f"{spec.id} cannot continue a clip, so each of the {len(slots)} clips starts afresh; "
@@ -162,14 +166,17 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
     seeds = _seeds(config, base_seed, starts)
     styles = clip_styles(config.style, windows, config.max_frames)
     movements = _movements(config, windows, base_seed)
+    loras = clip_loras(config, list(zip(starts, ends, strict=True)))
     clips = [
-        _clip(config, spec, joined, index, slot, (first, end), seed, movement, style)
-        for index, (slot, first, end, seed, movement, style) in enumerate(
-            zip(slots, starts, ends, seeds, movements, styles, strict=True)
+        _clip(config, spec, joined, index, slot, (first, end), seed, movement, style, used)
+        for index, (slot, first, end, seed, movement, style, used) in enumerate(
+            zip(slots, starts, ends, seeds, movements, styles, loras, strict=True)
         )
     ]
     warnings += [f"clip {clip.index} has an empty prompt" for clip in clips if not clip.base_prompt]
-    warnings += _size_warnings(config, spec)
+    # 7. the size the model renders at
+    size = render_size(config.width, config.height, spec)
+    warnings += _size_warnings((size.width, size.height), spec)
     warnings += [
         f"clip_seeds names clip {index}, but the plan has {len(clips)} clip(s); ignored"
         for index, _seed in config.clip_seeds
@@ -187,17 +194,29 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
         model_frames=model_frames,
         steps=config.sampling_steps(),
         guidance_scale=config.guidance(),
-        flow_shift=config.flow_shift
-        if config.flow_shift is not None
-        else default_flow_shift(config.width, config.height),
+        guidance_scale_2=config.guidance_2(),
+        flow_shift=_flow_shift(config, spec, size),
         seed=base_seed,
         seed_behavior=config.seed_behavior,
-        clip_frames=config.clip_frames,
+        clip_frames=config.frames_per_clip(),
         clip_overlap=joined.overlap,
         init_image=config.init_image if joined.from_image else "",
         warnings=tuple(warnings),
+        render_width=size.width,
+        render_height=size.height,
+        size_note=size.reason,
+        timesteps=SPEED_PRESETS[config.speed.preset].timesteps,
     )
-    return preview_plan(plan, config.preview)
+    return preview_plan(plan, config)
+
+
+def _flow_shift(config: WanConfig, spec: ModelSpec, size: RenderSize) -> float:
+    """The settings' flow shift, else the speed preset's (a step-distilled LoRA's published one),
+    else the model's reference value at the rendered resolution."""
+    if config.flow_shift is not None:
+        return config.flow_shift
+    preset = SPEED_PRESETS[config.speed.preset].flow_shift
+    return preset if preset is not None else spec.flow_shift_for(size.width, size.height)
 
 
 def _clip(
@@ -210,6 +229,7 @@ def _clip(
     seed: int,
     movement: MovementAnalysis,
     style: str,
+    loras: tuple[ClipLora, ...],
 ) -> ClipPlan:
     """One clip: its prompt (style and movement phrase added), conditioning and model."""
     first, end = output_range
@@ -245,4 +265,5 @@ def _clip(
         movement=movement,
         style=style,
         movement_phrase=phrase,
+        loras=loras,
     )

@@ -6,12 +6,16 @@ A clip's fingerprint hashes:
 - every field of its ClipPlan except those in CLIP_FIELDS_IGNORED (its prompt as the model gets
   it, negative prompt, seed, model, frame counts and positions, overlap, trim, conditioning, and
   any field added later, e.g. LoRA weights);
-- every field of the GenerationPlan except those in PLAN_FIELDS_IGNORED (size, steps, guidance,
-  flow shift, and any field added later, e.g. a render size or quantization);
-- the render settings that change frames (`frame_factors`): the lossy speed settings (preset,
-  step cache and its threshold, fp8, the distilled LoRA) and colour coherence;
+- every field of the GenerationPlan except those in PLAN_FIELDS_IGNORED (the render size, steps,
+  the fixed step list, guidance of each expert, flow shift, and any field added later);
+- the render options that change frames (`factors`, wan.render.options.frame_factors: again a
+  denylist): the lossy speed settings (preset, step cache and its threshold, fp8, the distilled
+  LoRA and its weight), the weights format and files, colour coherence;
 - the content of the init image (a clip that starts from it), and the size and modification time
-  of any weights file a plan field names (`*.safetensors`, ...);
+  of any weights file a plan field or factor names (LoRAs, GGUF files: `*.safetensors`, ...);
+- the files of a model that is a local pipeline folder, by size and modification time
+  (model_index.json says whether it has two experts and where they part); a model of the
+  registry is what its id says;
 - the fingerprints of the clips it depends on: the clip before it when it continues from it
   (its overlap frames are the tail of the video so far), and the first clip when colour coherence
   matches it to the first clip's colours.
@@ -20,9 +24,12 @@ The lists are denylists on purpose: a field nobody listed counts, so a setting a
 later can never be reused wrongly. What is ignored either does not reach the model (output frame
 ranges, the movement analysis, `base_prompt` / `style` / `movement_phrase`, which `prompt` already
 holds, enhancement notes), or computes the same frames in another order (attention kernel,
-torch.compile, memory preset, device). Post-processing (output fps, interpolation, CRF, quality
-checks) is not in the plan's clips at all; an output fps that needs other model frames changes the
-clips' frame positions and prompts' cuts, and so their fingerprints.
+torch.compile, memory preset, device, a LoRA fused into the weights or kept as an adapter at the
+same weight). The weights format counts as the one the render loaded: what `auto` picked on its
+GPU (wan.render.options.config_factors). Post-processing (output fps, interpolation, CRF, quality
+checks, the output size when the render size stays) is not in the clips at all; an output fps
+that needs other model frames changes the clips' frame positions and prompts' cuts, and so their
+fingerprints.
 
 Caveat: MagCache (`speed_cache: mag`) calibrates on the first clip a session renders, so a clip
 rendered with it may differ slightly between a full render and a re-render from a later clip.
@@ -35,9 +42,9 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from ..config import SpeedOptions, WanConfig
 from .plan import GenerationPlan
 
 FINGERPRINT_VERSION = 1
@@ -45,6 +52,9 @@ FINGERPRINT_LENGTH = 16  # hex digits (64 bits)
 PLAN_FIELDS_IGNORED = frozenset(
     {
         "clips",  # each clip is fingerprinted on its own
+        "width",  # the output size: the model renders at render_width x render_height and the
+        "height",  # output stage resizes to it
+        "size_note",  # a note
         "model",  # each clip names the model that renders it
         "i2v_model",
         "output_frames",  # the output stage's
@@ -72,21 +82,9 @@ CLIP_FIELDS_IGNORED = frozenset(
         "enhancement",  # a note
     }
 )
-SPEED_FIELDS_IGNORED = frozenset({"attention", "compile"})  # the same computation in another order
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".gguf")
 # what each dependency is called when a fingerprint changes because of it
 DEPENDENCY_WORDS = {"after": "the clip before it", "reference": "the first clip (colour reference)"}
-
-
-def frame_factors(speed: SpeedOptions, color_coherence: bool) -> dict[str, Any]:
-    """The render settings that change frames (see the module doc)."""
-    lossy = {name: value for name, value in speed.values().items() if name not in SPEED_FIELDS_IGNORED}
-    return {"speed": lossy, "color_coherence": bool(color_coherence)}
-
-
-def config_factors(config: WanConfig) -> dict[str, Any]:
-    """The frame factors of a config's render (its preview's speed preset when it is a preview)."""
-    return frame_factors(config.preview.speed_of(config.speed), config.output.color_coherence)
 
 
 def _file_hash(path: str) -> str:
@@ -128,6 +126,26 @@ def _with_file_identities(value: Any) -> Any:
     return value
 
 
+def model_files(model: str) -> dict[str, list[int]] | None:
+    """The files of a model that is a local pipeline folder (resolved as wan.models.resolve does:
+    a folder with model_index.json wins over a registry id), each as [bytes, modified_ns] by its
+    path in the folder; None for a model of the registry."""
+    folder = Path(model).expanduser()
+    if not (folder / "model_index.json").is_file():
+        return None
+    files: dict[str, list[int]] = {}
+    for root, folders, names in os.walk(folder):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))  # .cache: downloads
+        for name in names:
+            path = os.path.join(root, name)
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            files[os.path.relpath(path, folder)] = [info.st_size, info.st_mtime_ns]
+    return files
+
+
 def _plain(value: Any) -> Any:
     """A dataclass's fields as JSON-ready data (nested dataclasses too)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -155,6 +173,7 @@ def clip_materials(plan: GenerationPlan, factors: Mapping[str, Any]) -> list[dic
     """What determines each clip's frames (see the module doc), the dependencies as fingerprints."""
     shared = _fields_except(plan, PLAN_FIELDS_IGNORED)
     factors = _with_file_identities(dict(factors))
+    models = {model: model_files(model) for model in dict.fromkeys(clip.model for clip in plan.clips)}
     materials: list[dict[str, Any]] = []
     fingerprints: list[str] = []
     for position, clip in enumerate(plan.clips):
@@ -162,6 +181,7 @@ def clip_materials(plan: GenerationPlan, factors: Mapping[str, Any]) -> list[dic
             "version": FINGERPRINT_VERSION,
             "plan": shared,
             "clip": _fields_except(clip, CLIP_FIELDS_IGNORED),
+            "model_files": models[clip.model],
             "factors": factors if position > 0 else {**factors, "color_coherence": False},
             "init_image": content_hash(plan.init_image) if clip.conditioning == "init_image" else None,
             "after": fingerprints[-1] if clip.conditioning == "previous_clip" and fingerprints else None,
@@ -186,6 +206,9 @@ def what_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         changed += [name for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)]
     if old.get("init_image") != new.get("init_image"):
         changed.append("init image")
+    same_model = (old.get("clip") or {}).get("model") == (new.get("clip") or {}).get("model")
+    if same_model and old.get("model_files") != new.get("model_files"):
+        changed.append("model files")
     changed += [words for key, words in DEPENDENCY_WORDS.items() if old.get(key) != new.get(key)]
     return list(dict.fromkeys(changed))
 
@@ -195,7 +218,6 @@ __all__ = [
     "PLAN_FIELDS_IGNORED",
     "clip_fingerprints",
     "clip_materials",
-    "config_factors",
-    "frame_factors",
+    "model_files",
     "what_changed",
 ]

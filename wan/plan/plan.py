@@ -4,7 +4,7 @@ through JSON losslessly (plan.json of every run). How a plan is made: wan.plan.c
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Literal
 
 from ..movement import MovementAnalysis
@@ -14,12 +14,22 @@ Conditioning = Literal["text", "init_image", "previous_clip"]
 
 
 @dataclass(frozen=True)
+class ClipLora:
+    """A LoRA as one clip uses it: its file, its weight at this clip and its expert."""
+
+    file: str
+    weight: float
+    expert: str = "both"
+
+
+@dataclass(frozen=True)
 class ClipPlan:
     """One generation call. Frame ranges are end-exclusive; `num_frames` is what the model
     generates: `overlap_frames` conditioning frames + the new frames + `trim_frames`.
     `prompt` is what the model is given: `base_prompt` (from the prompt schedule) with the clip's
     `style` blended in and its `movement_phrase` added, or the enhancer's rewrite of them
-    (`enhancement` then says by which model, or why the rewrite was not used)."""
+    (`enhancement` then says by which model, or why the rewrite was not used). `loras`: the
+    LoRAs the clip is rendered with, at their weight for this clip (wan.plan.loras)."""
 
     index: int
     start_frame: int
@@ -40,6 +50,7 @@ class ClipPlan:
     style: str = ""
     movement_phrase: str = ""
     enhancement: str = ""
+    loras: tuple[ClipLora, ...] = ()
 
     @property
     def new_frames(self) -> int:
@@ -49,7 +60,10 @@ class ClipPlan:
 
 @dataclass(frozen=True)
 class GenerationPlan:
-    """Everything needed to generate the video, clip by clip; JSON round-trips losslessly."""
+    """Everything needed to generate the video, clip by clip; JSON round-trips losslessly.
+    `width` x `height` is the output size; the model renders at `render_width` x `render_height`
+    (wan.catalog.sizes; 0: the output size), `size_note` says why they differ. `timesteps`: the
+    fixed step list of a step-distilled preset (empty: the scheduler spaces `steps` itself)."""
 
     clips: tuple[ClipPlan, ...]
     model: str
@@ -70,6 +84,22 @@ class GenerationPlan:
     init_image: str
     warnings: tuple[str, ...] = ()
     version: int = PLAN_VERSION
+    # the low-noise expert's guidance of a two-expert model (Wan 2.2 A14B); None: one expert
+    guidance_scale_2: float | None = None
+    render_width: int = 0
+    render_height: int = 0
+    size_note: str = ""
+    timesteps: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.render_width or not self.render_height:
+            object.__setattr__(self, "render_width", self.width)
+            object.__setattr__(self, "render_height", self.height)
+
+    @property
+    def resized(self) -> bool:
+        """Whether the output frames are resized from the rendered ones."""
+        return (self.render_width, self.render_height) != (self.width, self.height)
 
     @property
     def duration_seconds(self) -> float:
@@ -82,10 +112,15 @@ class GenerationPlan:
         return sum(clip.num_frames for clip in self.clips)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: the plan's settings, then `clips` and `warnings` as lists."""
+        """JSON-ready dict: the plan's settings, then `clips`, `warnings` and `timesteps` as lists."""
         data = asdict(self)
-        data["clips"] = [asdict(clip) | {"movement": clip.movement.to_dict()} for clip in self.clips]
+        data["clips"] = [
+            asdict(clip)
+            | {"movement": clip.movement.to_dict(), "loras": [asdict(lora) for lora in clip.loras]}
+            for clip in self.clips
+        ]
         data["warnings"] = list(self.warnings)
+        data["timesteps"] = list(self.timesteps)
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -103,11 +138,21 @@ class GenerationPlan:
             clips = tuple(
                 ClipPlan(
                     **{k: c[k] for k in clip_names if k in c}
-                    | {"movement": MovementAnalysis.from_dict(c["movement"])}
+                    | {
+                        "movement": MovementAnalysis.from_dict(c["movement"]),
+                        "loras": tuple(ClipLora(**lora) for lora in c.get("loras", ())),
+                    }
                 )
                 for c in data["clips"]
             )
-            values = {k: data[k] for k in names if k not in ("clips", "warnings")}
-            return cls(clips=clips, warnings=tuple(data.get("warnings", ())), **values)
+            # fields added after a plan was written keep their defaults (guidance_scale_2, render size)
+            optional = {f.name for f in fields(cls) if f.default is not MISSING}
+            values = {
+                k: data[k]
+                for k in names
+                if k not in ("clips", "warnings", "timesteps") and (k in data or k not in optional)
+            }
+            timesteps = tuple(int(t) for t in data.get("timesteps", ()))
+            return cls(clips=clips, warnings=tuple(data.get("warnings", ())), timesteps=timesteps, **values)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a generation plan: {exc}") from None

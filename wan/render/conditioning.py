@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..post.fit import cover_crop
+
 GREY = 128
 
 
@@ -20,12 +22,7 @@ def load_init_image(path: str | Path, width: int, height: int) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as image:
-        image = image.convert("RGB")
-        scale = max(width / image.width, height / image.height)
-        size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.LANCZOS)
-        left, top = (size[0] - width) // 2, (size[1] - height) // 2
-        return np.asarray(image.crop((left, top, left + width, top + height)), dtype=np.uint8)
+        return np.asarray(cover_crop(image.convert("RGB"), width, height), dtype=np.uint8)
 
 
 def vace_inputs(kept: list[np.ndarray], num_frames: int) -> tuple[list[Any] | None, list[Any] | None]:

@@ -6,15 +6,17 @@ render() reads top to bottom like a diffusers pipeline call:
 2. for each clip not on disk yet (between clips, new settings from `replan` start a new take that
    reuses what they leave unchanged):
    a. the pipeline of the clip's model, loaded on first use: prompts encoded once, the text
-      encoder released, the speed preset's weight changes (LoRA, fp8 storage), the memory
-      preset, then the rest of the speed preset (attention kernel, step cache, torch.compile);
+      encoder released, the LoRAs (fused, or adapters weighted per clip), a fixed-step scheduler
+      for a step-distilled preset, fp8 storage, the memory preset, then the rest of the speed
+      preset (attention kernel, step cache, torch.compile);
    b. its conditioning: text only, the init image, or the tail of the video so far;
    c. denoising with progress, previews, pause and cancel; an out-of-memory error frees memory,
       moves to the next memory preset and retries the clip;
    d. checks (NaN, black frames) and colour coherence with the first clip;
    e. its new frames, then its metadata, into the run folder's store of clips;
-3. the output frames at the output fps (interpolated, or the nearest model frames), the MP4 and
-   the quality report, in one streaming pass (output.py);
+   Clips are rendered at the plan's render size; the output stage resizes to the output size.
+3. the output frames at the output fps (interpolated, or the nearest model frames) and at the
+   output size, the MP4 and the quality report, in one streaming pass (output.py);
 4. metrics.json, with the quality report under "quality".
 """
 
@@ -22,14 +24,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..catalog import model_spec
-from ..config import InterpolationOptions, MemoryPreset, SpeedOptions, WanConfig
+from ..config import MemoryPreset
 from ..errors import WanError
 from ..models.acceleration import AppliedSpeed, apply_speed, prepare_weights
 from ..models.flops import video_tokens
@@ -39,18 +41,21 @@ from ..models.loading import (
     default_dtype,
     encode_prompts,
     free_memory,
+    image_pipeline,
     load_pipeline,
     release_text_encoder,
 )
-from ..models.memory import resolve_memory
+from ..models.lora import AppliedLoras, apply_loras, check_experts, has_two_experts
+from ..models.memory import ClipSize, Placement, place_models
+from ..models.quantization import Weights
 from ..models.resolve import ModelLocation, resolve_model
 from ..models.speed import DeviceInfo, resolve_speed
 from ..plan import ClipPlan, GenerationPlan
-from ..plan.fingerprint import frame_factors
 from ..post.color import ColorStats, color_stats, match_colors
 from ..post.quality.checker import BLACK_LEVEL
 from .conditioning import as_image, load_init_image, vace_inputs
 from .events import ProgressCallback, ProgressEvent, RenderControl
+from .options import RenderOptions, frame_factors
 from .output import write_output
 from .previews import LatentPreviewer
 from .result import VideoResult
@@ -59,41 +64,6 @@ from .run_folder import Mode, RunFolder, Take
 
 class RenderError(WanError, RuntimeError):
     """A clip that cannot be generated (NaN output, out of memory on every preset, ...)."""
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """How to render: device, memory and speed presets, where models are, what to write.
-    `interpolation` None (or disabled) shows the nearest model frame at each output time."""
-
-    device: str | None = None
-    memory: str = "auto"
-    speed: SpeedOptions = field(default_factory=SpeedOptions)
-    models_dir: str | None = None
-    allow_download: bool = False
-    preview_every: int = 5
-    color_coherence: bool = True
-    save_frames: bool = True
-    write_video: bool = True
-    crf: int = 17
-    max_attempts: int = 4
-    interpolation: InterpolationOptions | None = None
-    quality_checks: bool = True
-
-    @classmethod
-    def of(cls, config: WanConfig, **host: Any) -> RenderOptions:
-        """The options a config asks for; `host` adds where models are, the device and what to
-        write (device, models_dir, allow_download, save_frames, write_video, ...)."""
-        values = {
-            "memory": config.memory.preset,
-            "speed": config.preview.speed_of(config.speed),  # a preview may name its own preset
-            "color_coherence": config.output.color_coherence,
-            "save_frames": config.output.save_frames,
-            "crf": config.output.crf,
-            "interpolation": config.interpolation,
-            "quality_checks": config.output.quality_checks,
-        }
-        return cls(**(values | host))
 
 
 @dataclass(frozen=True)
@@ -127,6 +97,8 @@ class _Loaded:
     pipe: Any
     previewer: LatentPreviewer | None
     speed: AppliedSpeed
+    loras: AppliedLoras
+    image_pipe: Any = None  # TI2V: the same components as an image-to-video pipeline
     made_for: tuple[Any, ...] = ()  # what it was loaded for: flow shift, size, speed settings
 
 
@@ -140,6 +112,8 @@ class _Session:
     device: Any
     dtype: Any
     memory: MemoryPreset
+    weights: Weights = field(default_factory=Weights)
+    placement: Placement | None = None
     locations: dict[str, ModelLocation] = field(default_factory=dict)
     embeddings: dict[str, dict[tuple[str, str], tuple[Any, Any]]] = field(default_factory=dict)
     loaded: _Loaded | None = None
@@ -182,8 +156,12 @@ class _Session:
     # -- models -----------------------------------------------------------------------------------
 
     def made_for(self) -> tuple[Any, ...]:
-        """What a loaded pipeline depends on besides its model (a change reloads it)."""
-        return (self.plan.flow_shift, self.plan.width, self.plan.height, self.plan.steps, self.options.speed)
+        """What a loaded pipeline depends on besides its model (new settings that change it load
+        the model again): the scheduler's shift and steps, the size, the LoRAs, speed and weights."""
+        plan = self.plan
+        loras = tuple(clip.loras for clip in plan.clips)
+        size = (plan.render_width, plan.render_height)
+        return (plan.flow_shift, plan.steps, plan.timesteps, size, loras, self.options.speed, self.weights)
 
     def pipeline(self, clip: ClipPlan) -> _Loaded:
         """The loaded pipeline for the clip's model (loading it if needed, or again when new
@@ -192,6 +170,7 @@ class _Session:
         if (
             loaded is not None
             and loaded.model == clip.model
+            and loaded.memory == self.memory
             and loaded.made_for == self.made_for()
             and (clip.prompt, clip.negative_prompt) in self.embeddings.get(clip.model, {})
         ):
@@ -199,22 +178,32 @@ class _Session:
         self.unload()
         return self.load(clip.model, self.memory)
 
+    def resolve(self, model: str) -> ModelLocation:
+        """Where a model is (ModelNotFoundError names every place looked at)."""
+        return resolve_model(
+            model,
+            models_dir=Path(self.options.models_dir) if self.options.models_dir else None,
+            allow_download=self.options.allow_download,
+        )
+
     def load(self, model: str, memory: MemoryPreset) -> _Loaded:
         if model not in self.locations:
-            self.locations[model] = resolve_model(
-                model,
-                models_dir=Path(self.options.models_dir) if self.options.models_dir else None,
-                allow_download=self.options.allow_download,
-            )
+            self.locations[model] = self.resolve(model)
         location = self.locations[model]
         self.device_info = self.device_info or DeviceInfo.probe(self.device)
+        spec = location.spec
         speed = resolve_speed(
-            self.options.speed, self.device_info, offload=memory.offload, kind=location.spec.kind
+            self.options.speed,
+            self.device_info,
+            offload=memory.offload,
+            kind=spec.kind,
+            experts=spec.experts,
+            weights=self.weights.format,
         )
         self.emit(
             "loading",
             message=f"loading {model} from {location.path} ({memory.name} memory preset, "
-            f"{speed.preset} speed preset)",
+            f"{self.weights.format} weights, {speed.preset} speed preset)",
         )
         encoded = self.embeddings.setdefault(model, {})
         pairs = [
@@ -224,7 +213,11 @@ class _Session:
         ]
         missing = [pair for pair in dict.fromkeys(pairs) if pair not in encoded]
         pipe = load_pipeline(
-            location, dtype=self.dtype, flow_shift=self.plan.flow_shift, text_encoder=bool(missing)
+            location,
+            dtype=self.dtype,
+            flow_shift=self.plan.flow_shift,
+            text_encoder=bool(missing),
+            weights=self.weights,
         )
         if missing:
             self.emit("encoding", message=f"encoding {len(missing)} prompt(s)")
@@ -233,16 +226,27 @@ class _Session:
         previewer = None
         if self.options.preview_every > 0:
             previewer = LatentPreviewer.fit(pipe.vae, pipe.vae_scale_factor_spatial)
-        prepare_weights(pipe, speed, self.dtype)
+        clips = [c for c in self.plan.clips if c.model == model]
+        loras = apply_loras(pipe, clips, model=model)
+        if self.plan.timesteps:
+            from ..models.schedulers import use_fixed_steps
+
+            use_fixed_steps(pipe, self.plan.timesteps, self.plan.flow_shift)
+        prepare_weights(pipe, speed, self.dtype, self.weights)
         apply_memory(pipe, memory, self.device)
-        tokens = max(
-            video_tokens(pipe.transformer.config, c.num_frames, self.plan.height, self.plan.width)
-            for c in self.plan.clips
-            if c.model == model
-        )
+        height, width = self.plan.render_height, self.plan.render_width
+        tokens = max(video_tokens(pipe.transformer.config, c.num_frames, height, width) for c in clips)
         applied = apply_speed(pipe, speed, self.device, tokens=tokens, steps=self.plan.steps)
-        self.loaded = _Loaded(model, memory, pipe, previewer, applied, self.made_for())
+        image_pipe = image_pipeline(pipe) if spec.kind == "ti2v" else None
+        self.loaded = _Loaded(model, memory, pipe, previewer, applied, loras, image_pipe, self.made_for())
         return self.loaded
+
+    def placement_note(self) -> str:
+        """How the models were placed (metrics.json's `placement`)."""
+        placement = self.placement
+        if placement is None:
+            return f"{self.weights.format} + {self.memory.name}"
+        return placement.reason or f"{placement.weights} + {placement.preset.name}"
 
     def unload(self) -> None:
         if self.loaded is not None:
@@ -255,7 +259,7 @@ class _Session:
         """The pipeline arguments that condition the clip."""
         kind = model_spec(clip.model).kind
         if clip.conditioning == "init_image":
-            kept = [load_init_image(self.plan.init_image, self.plan.width, self.plan.height)]
+            kept = [load_init_image(self.plan.init_image, self.plan.render_width, self.plan.render_height)]
         elif clip.conditioning == "previous_clip":
             start = clip.model_start_frame
             kept = list(self.folder.read_model_frames(range(start - clip.overlap_frames, start)))
@@ -264,7 +268,7 @@ class _Session:
         if kind == "vace":
             video, mask = vace_inputs(kept, clip.num_frames)
             return {"video": video, "mask": mask} if video is not None else {}
-        if kind == "i2v":
+        if kind == "i2v" or (kind == "ti2v" and kept):
             return {"image": as_image(kept[-1])}
         return {}
 
@@ -272,8 +276,12 @@ class _Session:
         """Run the pipeline for one clip; returns its frames as float RGB in [0, 1]."""
         import torch
 
-        pipe = loaded.pipe
+        from ..models.schedulers import seed_scheduler_noise
+
+        pipe = loaded.image_pipe if "image" in conditioning and loaded.image_pipe is not None else loaded.pipe
         positive, negative = self.embeddings[clip.model][(clip.prompt, clip.negative_prompt)]
+        if self.plan.guidance_scale_2 is not None and pipe.config.boundary_ratio is not None:
+            conditioning = {**conditioning, "guidance_scale_2": self.plan.guidance_scale_2}
         device = pipe._execution_device
         state: dict[str, Any] = {"started": time.perf_counter(), "previous": None, "previous_sigma": None}
 
@@ -301,12 +309,14 @@ class _Session:
             return {}
 
         generator = torch.Generator(device="cpu").manual_seed(clip.seed)
+        loaded.loras.before_clip(clip)
+        seed_scheduler_noise(pipe, clip.seed)
         with loaded.speed.running(self.device):
             output = pipe(
                 prompt_embeds=positive.to(device),
                 negative_prompt_embeds=negative.to(device),
-                height=self.plan.height,
-                width=self.plan.width,
+                height=self.plan.render_height,
+                width=self.plan.render_width,
                 num_frames=clip.num_frames,
                 num_inference_steps=self.plan.steps,
                 guidance_scale=self.plan.guidance_scale,
@@ -337,7 +347,9 @@ class _Session:
             "index": clip.index,
             "model": clip.model,
             "memory_preset": loaded.memory.name,
+            "weights": self.weights.format,
             "speed": speed,
+            "loras": loaded.loras.record(clip),
             "attempts": attempts,
             "seconds": round(seconds, 4),
             "seconds_per_frame": round(seconds / clip.num_frames, 4),
@@ -406,12 +418,25 @@ class _Session:
 
     def revise(self, revision: Revision) -> None:
         """Go on with new settings: a new take (based on this one, reusing every clip they leave
-        unchanged); the pipeline is loaded again when what it was loaded for changed."""
-        factors = frame_factors(revision.options.speed, revision.options.color_coherence)
+        unchanged); the pipeline is loaded again when what it was loaded for changed. The weights
+        format stays while the weights settings do (`auto` keeps what it picked); new weights or
+        memory settings place the models again."""
+        options = revision.options
+        asked = (options.weights, options.weights_files)
+        if (
+            asked != (self.options.weights, self.options.weights_files)
+            or options.memory != self.options.memory
+        ):
+            for model in dict.fromkeys(clip.model for clip in revision.plan.clips):
+                self.locations.setdefault(model, self.resolve(model))
+            if asked == (self.options.weights, self.options.weights_files):
+                options = replace(options, weights=self.weights.format, weights_files=self.weights.files)
+            placement, self.weights = _placement(revision.plan, options, self.locations, self.device)
+            self.memory, self.placement = placement.preset, placement
         take = self.folder.run.new_take(
             revision.plan,
             revision.settings,
-            factors,
+            _factors(revision.options, self.weights),
             reason="settings changed during the render",
             based_on=self.folder.number,
         )
@@ -430,6 +455,31 @@ def _peak_memory() -> int | None:
     except ImportError:  # Windows
         return None
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
+
+
+def _factors(options: RenderOptions, weights: Weights) -> dict[str, Any]:
+    """The frame factors of a render (wan.render.options), with the weights format it loads:
+    what `auto` picked on this device, not `auto`."""
+    return frame_factors(replace(options, weights=weights.format, weights_files=weights.files))
+
+
+def _placement(
+    plan: GenerationPlan, options: RenderOptions, locations: dict[str, ModelLocation], device: Any
+) -> tuple[Any, Weights]:
+    """(memory placement, weights) of the plan's models on the device; a LoRA for an expert a
+    model lacks is an error (both before any file is written)."""
+    placement, weights = place_models(
+        [locations[model].spec for model in dict.fromkeys(clip.model for clip in plan.clips)],
+        memory=options.memory,
+        weights=options.weights,
+        files=options.weights_files,
+        device=device,
+        clip=ClipSize(max(clip.num_frames for clip in plan.clips), plan.render_height, plan.render_width),
+    )
+    for model in dict.fromkeys(clip.model for clip in plan.clips):
+        uses = [(lora.file, lora.expert) for clip in plan.clips if clip.model == model for lora in clip.loras]
+        check_experts(uses, has_two_experts(locations[model].path), model)
+    return placement, weights
 
 
 def torch_device(name: str | None) -> Any:
@@ -476,14 +526,15 @@ def render(
     mode = mode or ("resume" if resume else "new")
     started = time.perf_counter()
     device = torch_device(options.device)
-    # 1. the take, once the models are known to be there (nothing is left behind otherwise)
+    # 1. the take, once the models are known to be there and their weights format can run here
+    #    (nothing is left behind otherwise)
     models_dir = Path(options.models_dir) if options.models_dir else None
     locations = {
         model: resolve_model(model, models_dir=models_dir, allow_download=options.allow_download)
         for model in dict.fromkeys(clip.model for clip in plan.clips)
     }
-    factors = frame_factors(options.speed, options.color_coherence)
-    take = RunFolder(run_dir).start(plan, settings, mode=mode, factors=factors)
+    placement, weights = _placement(plan, options, locations, device)
+    take = RunFolder(run_dir).start(plan, settings, mode=mode, factors=_factors(options, weights))
     session = _Session(
         plan=plan,
         folder=take,
@@ -492,7 +543,9 @@ def render(
         control=control or RenderControl(),
         device=device,
         dtype=default_dtype(device),
-        memory=resolve_memory(options.memory),
+        memory=placement.preset,
+        weights=weights,
+        placement=placement,
         locations=locations,
     )
     # 2. the clips, in order; between clips, new settings go on in a new take
@@ -529,6 +582,7 @@ def render(
         "speed_preset": options.speed.preset,
         "take": take.number,
         "based_on": take.based_on,
+        "placement": session.placement_note(),
         "model_frames": plan.model_frames,
         "output_frames": plan.output_frames,
         "generation_seconds": round(sum(c["seconds"] for c in clips if not c["reused"]), 4),

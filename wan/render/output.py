@@ -1,10 +1,12 @@
-"""The output stage of a render: model frames -> output frames at the output fps -> frames/,
-the MP4 and the quality report, in one streaming pass.
+"""The output stage of a render: model frames -> output frames at the output fps and the output
+size -> frames/, the MP4 and the quality report, in one streaming pass.
 
 With interpolation, each output frame is synthesised at its exact sample time
 (wan.post.resample) from the two model frames around it, read from disk as needed: only two
 model frames are in memory at a time. Without it, each output frame is the nearest model frame
-(hard-linked into frames/). The quality report is measured on the output frames with their
+(hard-linked into frames/). When the model rendered at another size than the output's
+(GenerationPlan.resized), each output frame is resized and centre-cropped to exactly the output
+size (wan.post.fit) after interpolation. The quality report is measured on the output frames with their
 sample times, so frames held on purpose are not counted as duplicates; clip joins are placed
 where the new clip takes over in the output (output_joins).
 """
@@ -23,6 +25,7 @@ import numpy as np
 from ..config import InterpolationOptions
 from ..plan import GenerationPlan
 from ..post.encode import write_mp4
+from ..post.fit import fit_frame
 from ..post.interpolation import build_interpolator, interpolate_frames
 from ..post.quality import QualityChecker, QualityReport
 from ..post.resample import nearest_model_frames, output_joins, plan_samples
@@ -67,6 +70,11 @@ def _saved(frames: Iterator[np.ndarray], frames_dir: Path) -> Iterator[np.ndarra
         yield frame
 
 
+def _fitted(frames: Iterator[np.ndarray], plan: GenerationPlan) -> Iterator[np.ndarray]:
+    for frame in frames:
+        yield fit_frame(frame, plan.width, plan.height)
+
+
 def _checked(
     frames: Iterator[np.ndarray], checker: QualityChecker, times: list[float]
 ) -> Iterator[np.ndarray]:
@@ -87,19 +95,22 @@ def _source(
     """(output frames, their sample times, how they are made), frames/ written as they pass."""
     if interpolation is None or not interpolation.enabled:
         sources = nearest_model_frames(plan.output_frames, plan.output_fps, plan.model_fps)
-        if frames_dir is not None:
+        nearest = _nearest_frames(folder, sources)
+        if plan.resized:
+            nearest = _fitted(nearest, plan)
+            if frames_dir is not None:
+                nearest = _saved(nearest, frames_dir)
+        elif frames_dir is not None:
             _link_nearest(folder, frames_dir, sources)
-        return (
-            _nearest_frames(folder, sources),
-            [float(s) for s in sources],
-            {"enabled": False, "used": "nearest"},
-        )
+        return nearest, [float(s) for s in sources], {"enabled": False, "used": "nearest"}
     samples = plan_samples(plan.output_frames, plan.output_fps, plan.model_fps, interpolation.strength)
     interpolator, note = build_interpolator(interpolation, models_dir=models_dir, device=device)
     if note:
         emit(note)
     model_frames = (read_png(folder.model_frame_path(i)) for i in range(plan.model_frames))
     frames = interpolate_frames(model_frames, samples, interpolator)
+    if plan.resized:
+        frames = _fitted(frames, plan)
     if frames_dir is not None:
         frames = _saved(frames, frames_dir)
     described = interpolation.values() | {"fps": plan.output_fps, "used": interpolator.name, "note": note}
@@ -134,7 +145,7 @@ def write_output(
         write_mp4(frames, folder.video_path, fps=plan.output_fps, crf=crf)
         video = folder.video_path
     elif checker is not None or (
-        frames_dir is not None and interpolation is not None and interpolation.enabled
+        frames_dir is not None and (plan.resized or (interpolation is not None and interpolation.enabled))
     ):
         for _ in frames:  # the frames (interpolated ones, or for the checks) are made on the way
             pass

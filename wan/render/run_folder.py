@@ -384,6 +384,12 @@ class Take:
         """Whether its output is written (metrics.json is written last)."""
         return self.metrics_path.is_file()
 
+    def auto_picked(self) -> dict[str, Any] | None:
+        """The frame factors this take was rendered with when its weights setting was `auto` (or
+        its settings are not known), which hold the format `auto` picked; else None."""
+        asked = (self.settings or {}).get("weights", "auto")
+        return self.record.get("factors") if asked == "auto" else None
+
     @property
     def based_on(self) -> int | None:
         """The take this one was made from (None for a first take)."""

@@ -30,18 +30,21 @@ from ..config import (
     SettingsError,
     WanConfig,
     config_from_dict,
+    default_lora_folders,
+    list_loras,
+    lora_search,
     preset_for_vram,
 )
 from ..movement import MovementAnalysis
 from ..plan import (
     GenerationPlan,
     adopted_prompts,
-    config_factors,
     create_plan,
     enhance_plan,
     movement_by_prompt,
 )
 from ..prompts import EnhancedPrompt, EnhancerError, PromptContext, PromptEnhancementEngine
+from ..render.options import config_factors
 from ..render.result import VideoResult
 from ..render.run_folder import ClipReuse, RunFolder
 
@@ -94,26 +97,44 @@ class WanAPI:
         models_dir: str | Path | None = None,
         allow_download: bool = False,
         device: str | None = None,
+        lora_dirs: Sequence[str | Path] = (),
     ) -> None:
         self.output_dir = Path(output_dir) if output_dir is not None else DEFAULT_OUTPUT_DIR
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self.allow_download = allow_download
         self.device = device
+        self.lora_dirs = tuple(Path(folder) for folder in lora_dirs)
+
+    def lora_folders(self) -> tuple[Path, ...]:
+        """Where LoRA names are looked up: `<models folder>/loras`, then `lora_dirs` (the WebUI's)."""
+        return default_lora_folders(self.models_dir, self.lora_dirs)
+
+    def list_loras(self) -> list[dict[str, str]]:
+        """The LoRA files in the LoRA folders, by the name settings may use."""
+        return list_loras(self.lora_folders())
+
+    def config(
+        self, settings: WanConfig | Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+    ) -> WanConfig:
+        """as_config, with LoRA names looked up in this API's LoRA folders."""
+        with lora_search(self.lora_folders()):
+            return as_config(settings, overrides)
 
     # -- no GPU ---------------------------------------------------------------------------------
     def create_generation_plan(
         self, config: WanConfig | Mapping[str, Any], *, seed: int | None = None
     ) -> GenerationPlan:
         """Cut the animation into clips (no torch, milliseconds)."""
-        return create_plan(as_config(config), seed=seed)
+        return create_plan(self.config(config), seed=seed)
 
     def analyze_movement(self, config: WanConfig | Mapping[str, Any]) -> list[MovementAnalysis]:
         """The camera movement of each prompt's frames, from settings with camera schedules."""
-        return movement_by_prompt(as_config(config))
+        return movement_by_prompt(self.config(config))
 
     def list_models(self) -> dict[str, Any]:
         """The Wan and enhancer models this tool knows, and which are on this machine."""
         from ..catalog import MODELS
+        from ..models.memory import memory_table
         from ..models.resolve import default_models_dir, is_present
         from ..prompts.models import ENHANCER_MODELS, enhancer_present
 
@@ -132,6 +153,18 @@ class WanAPI:
                     "tiny": spec.tiny,
                     "transformer_gb_bf16": round(weights["transformer"], 2) if weights else None,
                     "download_gb": round(sum(weights.values()), 2) if weights else None,
+                    "experts": spec.experts,
+                    "fps": spec.native_fps,
+                    "max_frames": spec.max_frames,
+                    "sizes": [f"{w}x{h}" for w, h in spec.sizes],
+                    "size_multiple": spec.size_multiple,
+                    "defaults": {
+                        "steps": spec.default_steps,
+                        "guidance_scale": spec.default_guidance,
+                        "guidance_scale_2": spec.default_guidance_2,
+                        "flow_shift": spec.flow_shift,
+                    },
+                    "memory_gb": memory_table(spec) if weights else None,
                 }
             )
         enhancers = [
@@ -145,7 +178,13 @@ class WanAPI:
             }
             for model in ENHANCER_MODELS.values()
         ]
-        return {"models_dir": str(models_dir), "models": video, "enhancers": enhancers}
+        return {
+            "models_dir": str(models_dir),
+            "models": video,
+            "enhancers": enhancers,
+            "lora_folders": [str(folder) for folder in self.lora_folders()],
+            "loras": self.list_loras(),
+        }
 
     def system_info(self, gpus: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
         """Python, library versions, the GPUs (`gpus`, as workers report them; probed here when
@@ -288,7 +327,9 @@ class WanAPI:
             raise SettingsError([FieldError("from_run", "", "name the run folder to compare with")])
         check_run_folder(folder)
         plan = self.revision_plan(config, folder)
-        return plan, RunFolder(folder).reuse(plan, config_factors(config))
+        run = RunFolder(folder)
+        latest = run.latest()
+        return plan, run.reuse(plan, config_factors(config, latest.auto_picked() if latest else None))
 
     def run_dir_for(self, config: WanConfig) -> Path:
         """The run folder of `config`: its from_run; else a new one in its output_dir, else in
@@ -341,7 +382,7 @@ class WanAPI:
         clips for new settings (a Revision, see `revision`)."""
         from ..render import render
 
-        config = as_config(settings)
+        config = self.config(settings)
         if resume and run_dir is None:
             raise ValueError("resume needs the run folder to continue")
         mode = mode or ("resume" if resume else "revise" if config.from_run else "new")

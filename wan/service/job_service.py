@@ -25,15 +25,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import FieldError, FileAccess, SettingsError, WanConfig, file_access
+from ..config import FieldError, FileAccess, SettingsError, WanConfig, file_access, lora_search
 from ..errors import WanError
 from ..movement import MovementAnalysis
-from ..plan import GenerationPlan, clip_fingerprints, clip_materials, config_factors, what_changed
+from ..plan import GenerationPlan, clip_fingerprints, clip_materials, what_changed
+from ..render.options import config_factors
 from ..render.run_folder import ClipReuse, RunFolder
 from ..runtime import RuntimeEnv
 from .api import WanAPI, as_config, check_run_folder
 from .chat_servers import ChatServers
 from .dispatcher import Dispatcher, Gate, Observer
+from .downloads import Downloads, DownloadUnavailable
 from .jobs import FINISHED, RESUMABLE, SETTLED, STATES, IllegalTransition, Job, JobNotFound, JobStore
 from .queue_lock import QueueLock
 from .worker import Generate
@@ -124,6 +126,7 @@ class JobService:
         self.workers = workers
         self.dispatcher = Dispatcher(self.store, workers, gate=gate, observer=observer)
         self.inputs_dir = self.folder / "inputs"
+        self.downloads = Downloads(self.runtime, self.folder / "downloads", self.models_dir())
         self.access = access or self.default_access()
         self.chat_servers = chat_servers or ChatServers.from_environment()
         self._previews = concurrent.futures.ThreadPoolExecutor(
@@ -135,19 +138,25 @@ class JobService:
 
     def default_access(self, *extra_inputs: str | Path) -> FileAccess:
         """Callers may name input files in the queue's inputs folder (and `extra_inputs`, e.g. the
-        UI's upload folder), models in the models folder, and outputs in the output folder."""
-        from ..models.resolve import default_models_dir
-
+        UI's upload folder), models in the models folder and the LoRA folders, and outputs in the
+        output folder."""
         return FileAccess.restricted(
             inputs=[self.inputs_dir, *extra_inputs],
-            models=[self.api.models_dir or default_models_dir()],
+            models=[self.models_dir(), *self.api.lora_folders()],
             outputs=[self.api.output_dir],
         )
+
+    def models_dir(self) -> Path:
+        """The models folder of this server."""
+        from ..models.resolve import default_models_dir
+
+        return self.api.models_dir or default_models_dir()
 
     def close(self) -> None:
         """Stop the workers (a running job becomes interrupted, resumable) and let the queue go."""
         self.dispatcher.stop(timeout=5)
         self.workers.stop()
+        self.downloads.stop()
         self._previews.shutdown(wait=False, cancel_futures=True)
         self.queue_lock.release()
 
@@ -162,7 +171,7 @@ class JobService:
             raise SettingsError(
                 [FieldError("settings", None, "must be a JSON object of settings", echo=False)]
             )
-        with file_access(self.access):
+        with file_access(self.access), lora_search(self.api.lora_folders()):
             config = as_config(over, data) if over is not None else as_config(data)
         if config.from_run:
             check_run_folder(config.from_run)
@@ -279,11 +288,9 @@ class JobService:
     def compare(self, data: Any, run_dir: str | Path | None = None) -> tuple[GenerationPlan, list[ClipReuse]]:
         """What a re-render of a caller's settings into a run folder (`run_dir`, else their
         from_run) does with each clip: reused (from which take) or rendered (and why)."""
-        config = self.settings(data)
-        if run_dir is not None:
-            with file_access(self.access):
-                config = as_config(config, {"from_run": str(run_dir)})
-        return self.api.compare_with_run(config)
+        if run_dir is not None and isinstance(data, Mapping):
+            data = {**data, "from_run": str(run_dir)}
+        return self.api.compare_with_run(self.settings(data))
 
     def patch(self, job_id: str, data: Any) -> Job:
         """New settings (`data` over the job's own) for a queued, paused or running job. A job that
@@ -306,7 +313,7 @@ class JobService:
         if take is None or take.record.get("created", 0.0) < job.created:
             return  # the job has made no take yet (a re-render's run holds only older ones)
         running = job.progress.get("clip") if job.progress.get("kind") in DENOISING else None
-        factors = config_factors(config)
+        factors = config_factors(config, take.auto_picked())
         plan = self.api.revision_plan(config, take.run.root)
         new = clip_fingerprints(plan, factors)
         for index, fingerprint in enumerate(take.fingerprints):
@@ -443,6 +450,23 @@ class JobService:
 
         threading.Thread(target=wait, name="wan-prepare-runtime", daemon=True).start()
         return f"Preparing the runtime at {self.runtime.root}; progress is in {self.runtime.log_path}."
+
+    # -- model files -------------------------------------------------------------------------------
+    def download_model(self, model_id: str) -> str:
+        """Start downloading a registry model into the models folder in a runtime process (never in
+        this one); what happens, in words. DownloadUnavailable when downloads are off here."""
+        from ..catalog import known_model
+
+        spec = known_model(model_id)
+        if spec is None or spec.tiny:
+            raise DownloadUnavailable(f"'{model_id[:64]}' is not a model to download; pick one from the list")
+        if not self.api.allow_download:
+            raise DownloadUnavailable(
+                "downloads are off on this server: start it with --allow-download (in the WebUI: "
+                "--wan-allow-download, or Settings -> Wan Video), or run: "
+                f"python -m wan models download {spec.id}"
+            )
+        return self.downloads.start(spec.id)
 
     # -- what the server knows ---------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

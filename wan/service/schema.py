@@ -31,7 +31,8 @@ def _value_schema(check: Any) -> dict[str, Any]:
         return {"type": "string", "maxLength": check.max_length}
     if isinstance(check, (files.LocalFile, files.LocalFolder)):
         return {"type": "string", "maxLength": 4096}
-    return {}
+    own = getattr(check, "json_schema", None)  # a validator of a structured value says its schema
+    return own() if callable(own) else {}
 
 
 def settings_schema() -> dict[str, Any]:

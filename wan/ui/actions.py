@@ -1,8 +1,9 @@
 """What the tab's buttons do, as plain functions of plain values (no gradio here), so every
 action is tested without a browser and the Gradio callbacks are wiring only.
 
-Form values arrive in FORM_KEYS order: the prompt schedule (JSON text), then every settings key
-of wan.ui.layout. Every action goes through the JobService, so settings are validated as any
+Form values arrive in FORM_KEYS order: the prompt schedule (JSON text), every settings key of
+wan.ui.layout, then the LoRA rows (wan.ui.lora_rows), which become the one `loras` setting.
+Every action goes through the JobService, so settings are validated as any
 caller's are (only files in the allowed folders); a settings file a caller picks must be an
 upload (inside `uploads`: a file value can name any path). Errors never raise into the UI:
 each action returns a message that names the fields and what they allow.
@@ -26,6 +27,7 @@ from ..config import (
     config_from_dict,
     fields,
     load_settings,
+    lora_search,
     save_settings,
 )
 from ..errors import WanError
@@ -33,8 +35,9 @@ from ..progress import format_seconds
 from ..prompts import EnhancedPrompt
 from ..service import JobService
 from .layout import all_section_keys
+from .lora_rows import ROW_KEYS, loras_of_rows, row_values
 
-FORM_KEYS = ("prompts", *all_section_keys())
+FORM_KEYS = ("prompts", *all_section_keys(), *ROW_KEYS)
 # numbers that may be left empty for "the default": shown as text boxes, "" meaning None
 OPTIONAL_NUMBERS = frozenset(
     spec.key
@@ -44,6 +47,15 @@ OPTIONAL_NUMBERS = frozenset(
 MOVEMENT_HEADERS = ["clip", "frames", "seed", "movement", "prompt"]
 ENHANCE_HEADERS = ["clip", "before", "after", "note"]
 JOB_HEADERS = ["job", "state", "progress", "created", "video"]
+MODEL_HEADERS = [
+    "model",
+    "kind",
+    "fps / frames",
+    "size in bf16",
+    "GPU with nf4, offload",
+    "on disk",
+    "download",
+]
 _PRESET_NAME = re.compile(r"[A-Za-z0-9 _.-]{1,64}\Z")
 # the job states shown with a live progress line
 ACTIVE = ("running", "paused")
@@ -81,10 +93,16 @@ def shown(key: str, value: Any) -> Any:
     return json.dumps(value) if isinstance(value, dict) else value
 
 
-def form_values(config: WanConfig) -> list[Any]:
-    """A config as form values, in FORM_KEYS order."""
+def form_values(config: WanConfig, lora_names: dict[str, str] | None = None) -> list[Any]:
+    """A config as form values, in FORM_KEYS order (`lora_names`: file -> the name the LoRA
+    dropdown shows)."""
     data = config.to_dict()
-    return [prompts_text(config), *(shown(key, data[key]) for key in FORM_KEYS[1:])]
+    settings = FORM_KEYS[1 : len(FORM_KEYS) - len(ROW_KEYS)]
+    return [
+        prompts_text(config),
+        *(shown(key, data[key]) for key in settings),
+        *row_values(config.lora.loras, lora_names),
+    ]
 
 
 def settings_from_values(values: Sequence[Any]) -> dict[str, Any]:
@@ -100,6 +118,7 @@ def settings_from_values(values: Sequence[Any]) -> dict[str, Any]:
             ]
         )
     data = dict(zip(FORM_KEYS, values, strict=True))
+    data["loras"] = loras_of_rows([data.pop(key) for key in ROW_KEYS])
     for key in OPTIONAL_NUMBERS & data.keys():
         if data[key] is None or (isinstance(data[key], str) and not data[key].strip()):
             data[key] = None
@@ -190,13 +209,19 @@ class TabActions:
         except WanError as exc:
             return None, warn(exc)
 
+    def lora_names(self) -> dict[str, str]:
+        """The LoRAs found, by name (what the LoRA dropdowns offer)."""
+        return {found["name"]: found["file"] for found in self.service.api.list_loras()}
+
     def _read(self, path: Path, name: str) -> tuple[list[Any] | None, str]:
         try:
-            config, report = load_settings(path)
+            with lora_search(self.service.api.lora_folders()):
+                config, report = load_settings(path)
         except WanError as exc:
             return None, warn(exc)
         notes = "\n".join(f"- {line}" for line in report.lines())
-        return form_values(config), f"Imported {name}." + (f"\n{notes}" if notes else "")
+        shown = {file: name for name, file in self.lora_names().items()}
+        return form_values(config, shown), f"Imported {name}." + (f"\n{notes}" if notes else "")
 
     def preset_names(self) -> list[str]:
         """Saved presets, by name."""
@@ -382,6 +407,67 @@ class TabActions:
             video = job.result.get("video") if job.result else None
             rows.append([job.id, job.state, progress_line(job.to_dict()), created, video or ""])
         return rows
+
+    # -- model files -----------------------------------------------------------------------------
+    @staticmethod
+    def model_facts(model: str | None) -> str:
+        """What the chosen model makes and its defaults, in a line (what null settings become)."""
+        from ..catalog import known_model
+
+        spec = known_model(model or "")
+        if spec is None:
+            return ""
+        sizes = " or ".join(f"{w}×{h}" for w, h in spec.sizes)
+        guidance = f"{spec.default_guidance:g}"
+        if spec.default_guidance_2 is not None:
+            guidance += f" (high noise) / {spec.default_guidance_2:g} (low noise)"
+        shift = f"{spec.flow_shift:g}" if spec.flow_shift is not None else "3 at 480p, 5 at 720p"
+        experts = f", {spec.experts} experts (boundary {spec.boundary_ratio:g})" if spec.experts > 1 else ""
+        return (
+            f"**{spec.id}**{experts}: {spec.native_fps} fps, clips of up to {spec.max_frames} frames, "
+            f"trained at {sizes} (sizes in multiples of {spec.size_multiple}); defaults: "
+            f"{spec.default_steps} steps, guidance {guidance}, flow shift {shift}."
+        )
+
+    def model_rows(self) -> list[list[Any]]:
+        """The video models: what they are, their size, whether they are here, their download."""
+        downloads = self.service.downloads.status()
+        rows = []
+        for row in self.service.api.list_models()["models"]:
+            if row["tiny"]:
+                continue
+            download = downloads.get(row["id"])
+            experts = f" ({row['experts']} experts)" if row["experts"] > 1 else ""
+            nf4 = row["memory_gb"]["nf4"]["offload"] if row["memory_gb"] else None
+            rows.append(
+                [
+                    row["id"],
+                    row["kind"] + experts,
+                    f"{row['fps']} fps, {row['max_frames']}",
+                    f"{row['download_gb']:.1f} GB",
+                    f"{nf4:.1f} GB" if nf4 is not None else "",
+                    row["present"] or "no",
+                    f"{download['state']}: {download['line']}" if download else "",
+                ]
+            )
+        return rows
+
+    def downloadable(self) -> list[str]:
+        """The ids of the models a download can fetch."""
+        return [row[0] for row in self.model_rows()]
+
+    def download(self, model_id: str | None) -> str:
+        """Start downloading a model in a runtime process; a message."""
+        if not model_id:
+            return warn("pick a model to download")
+        try:
+            return self.service.download_model(model_id)
+        except WanError as exc:
+            return warn(exc)
+
+    def downloading(self) -> bool:
+        """Whether a download is running."""
+        return self.service.downloads.active()
 
     # -- the runtime -----------------------------------------------------------------------------
     def runtime_message(self) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import gradio as gr
 
 from ..catalog import MODELS, shake_presets
-from ..config import SettingsError, WanConfig, all_specs, config_from_dict, fields
+from ..config import EXPERTS, SettingsError, WanConfig, all_specs, config_from_dict, fields
 from ..prompts.models import ENHANCER_MODELS
 from ..service import JobService
 from . import compat
@@ -27,6 +27,7 @@ from .actions import (
     ENHANCE_HEADERS,
     FORM_KEYS,
     JOB_HEADERS,
+    MODEL_HEADERS,
     MOVEMENT_HEADERS,
     OPTIONAL_NUMBERS,
     TabActions,
@@ -35,10 +36,12 @@ from .actions import (
     shown,
 )
 from .iterating import IterateActions
-from .layout import LONG_TEXT, MOVEMENT_KEYS, RESOLUTIONS, SLIDERS, Section, tabs
+from .layout import LONG_TEXT, LORA_SECTION, MOVEMENT_KEYS, RESOLUTIONS, SLIDERS, Section, tabs
+from .lora_rows import HELP, PARTS, ROW_KEYS, SLIDER_RANGE, SLIDER_STEP, row_values
 from .timeline import build_timeline, plan_on_load, timeline_poll, wire_timeline
 
 POLL_SECONDS = 1.0
+DOWNLOAD_POLL_SECONDS = 2.0
 PLOT_DEBOUNCE_SECONDS = 0.4
 # the settings whose change redraws the camera curves
 CAMERA_PLOT_KEYS = (*MOVEMENT_KEYS, "shake_name", "shake_intensity", "shake_speed")
@@ -121,6 +124,49 @@ def _section(
                     elem_id="wan_camera_plot",
                 )
                 parts["camera_message"] = gr.Markdown(elem_id="wan_camera_message")
+
+
+def _lora_control(key: str, value: Any, choices: list[str]) -> Any:
+    """One control of a LoRA row (`lora_2_weight`: row 2's weight slider)."""
+    row, part = key.split("_")[1], key.rsplit("_", 1)[1]
+    common = {
+        "label": f"LoRA {row}" if part == "file" else part.capitalize(),
+        "info": f"{HELP[part]} [loras]",
+        "value": value,
+        "elem_id": f"wan_{key}",
+    }
+    if part == "file":
+        return compat.make(gr.Dropdown, choices=choices, allow_custom_value=True, **common)
+    if part == "weight":
+        low, high = SLIDER_RANGE
+        return compat.make(gr.Slider, minimum=low, maximum=high, step=SLIDER_STEP, **common)
+    if part == "schedule":
+        return compat.make(gr.Textbox, max_lines=1, placeholder="0:(0.8), 96:(0.2)", **common)
+    return compat.make(gr.Dropdown, choices=list(EXPERTS), **common)
+
+
+def _lora_section(
+    section: Section,
+    specs: dict[str, fields.Spec],
+    values: dict[str, Any],
+    tab: _Tab,
+    start: WanConfig,
+    names: dict[str, str],
+) -> None:
+    """The LoRA rows (wan.ui.lora_rows), one row each of a LoRA dropdown (the LoRAs found, by
+    name), weight slider, optional schedule and expert, a button that looks for LoRAs again; then
+    any setting the section lists."""
+    shown = {file: name for name, file in names.items()}
+    rows = dict(zip(ROW_KEYS, row_values(start.lora.loras, shown), strict=True))
+    choices = ["", *names]
+    with gr.Accordion(section.title, open=section.open or bool(start.lora.loras)):
+        for first in range(0, len(ROW_KEYS), len(PARTS)):
+            with gr.Row():
+                for key in ROW_KEYS[first : first + len(PARTS)]:
+                    tab.made[key] = _lora_control(key, rows[key], choices)
+        tab.parts["refresh_loras"] = gr.Button("Look for LoRAs again", elem_id="wan_refresh_loras")
+        for key in section.keys:
+            tab.made[key] = control(specs[key], values[key])
 
 
 def _table(headers: list[str], label: str, elem_id: str) -> Any:
@@ -218,8 +264,32 @@ def _analysis_tabs(
         p["enhance_table"] = _table(ENHANCE_HEADERS, "Before / after", "wan_enhance_table")
 
 
+def _model_files(tab: _Tab, actions: TabActions) -> None:
+    """The models, their sizes, which are here, and downloads with their progress."""
+    p = tab.parts
+    with gr.Accordion("Model files", open=False):
+        p["models_table"] = _table(MODEL_HEADERS, "Video models", "wan_models_table")
+        with gr.Row():
+            p["download_model"] = compat.make(
+                gr.Dropdown,
+                choices=actions.downloadable(),
+                label="Model to download",
+                info="Into the models folder, resumable; the server must allow downloads",
+                elem_id="wan_download_model",
+            )
+            p["download"] = gr.Button("Download", elem_id="wan_download")
+            p["refresh_models"] = gr.Button("Refresh", elem_id="wan_refresh_models")
+        p["download_message"] = gr.Markdown(elem_id="wan_download_message")
+        p["download_following"] = compat.make(gr.Textbox, value="", visible=False)
+
+
 def _model_and_output_tabs(
-    tab: _Tab, specs: dict[str, fields.Spec], values: dict[str, Any], layout: dict[str, tuple[Section, ...]]
+    tab: _Tab,
+    actions: TabActions,
+    specs: dict[str, fields.Spec],
+    values: dict[str, Any],
+    layout: dict[str, tuple[Section, ...]],
+    loras: tuple[WanConfig, dict[str, str]],
 ) -> None:
     with gr.Tab("Model & memory"):
         tab.parts["resolution"] = compat.make(
@@ -230,7 +300,14 @@ def _model_and_output_tabs(
             info="Sets Width and Height to a size Wan was trained on",
         )
         for section in layout["Model & memory"]:
-            _section(section, specs, values, tab.made)
+            if section.title == LORA_SECTION:
+                _lora_section(section, specs, values, tab, *loras)
+            else:
+                _section(section, specs, values, tab.made)
+        tab.parts["model_facts"] = gr.Markdown(
+            actions.model_facts(values["model"]), elem_id="wan_model_facts"
+        )
+        _model_files(tab, actions)
     with gr.Tab("Output"):
         for section in layout["Output"]:
             _section(section, specs, values, tab.made)
@@ -357,6 +434,12 @@ def _wire(tab: _Tab, actions: TabActions, iterate: IterateActions) -> None:
             lambda job, name=name: actions.act(name, job), inputs=[p["job_id"]], outputs=[p["message"]]
         )
     p["refresh_jobs"].click(actions.job_rows, inputs=[], outputs=[p["jobs_table"]])
+    lora_files = [made[key] for key in ROW_KEYS if key.endswith("_file")]
+    p["refresh_loras"].click(
+        lambda: [gr.update(choices=["", *actions.lora_names()]) for _ in lora_files],
+        inputs=[],
+        outputs=lora_files,
+    )
     p["batch"].click(
         lambda files: actions.submit_files(compat.file_paths(files)),
         inputs=[p["batch_files"]],
@@ -379,6 +462,29 @@ def _wire(tab: _Tab, actions: TabActions, iterate: IterateActions) -> None:
 
     outputs = [p["progress"], p["bar"], p["preview"], p["video"], p["metrics"], *timeline_outputs]
     compat.follow(p["job_id"], poll, outputs, POLL_SECONDS, actions.settled, state=p["timeline_shown"])
+    made["model"].change(actions.model_facts, inputs=[made["model"]], outputs=[p["model_facts"]])
+    _wire_model_files(tab, actions)
+
+
+def _wire_model_files(tab: _Tab, actions: TabActions) -> None:
+    """Download starts a runtime process; the table follows it until no download runs."""
+    p = tab.parts
+    p["refresh_models"].click(actions.model_rows, inputs=[], outputs=[p["models_table"]])
+
+    def start(model_id: str | None) -> tuple[str, str]:
+        message = actions.download(model_id)
+        return message, (model_id or "") if not message.startswith("⚠") else ""
+
+    p["download"].click(
+        start, inputs=[p["download_model"]], outputs=[p["download_message"], p["download_following"]]
+    )
+    compat.follow(
+        p["download_following"],
+        lambda _model: actions.model_rows(),
+        [p["models_table"]],
+        DOWNLOAD_POLL_SECONDS,
+        lambda _model: not actions.downloading(),
+    )
 
 
 def _runtime_notice(tab: _Tab, actions: TabActions) -> None:
@@ -424,13 +530,14 @@ def build_ui(
                     with gr.Tab("Prompts & schedules"):
                         _prompts_tab(tab, actions, start, specs, values, layout["Prompts & schedules"])
                     _analysis_tabs(tab, specs, values, layout["Prompt enhancement"])
-                    _model_and_output_tabs(tab, specs, values, layout)
+                    _model_and_output_tabs(tab, actions, specs, values, layout, (start, actions.lora_names()))
                     _jobs_tab(tab, actions)
             with gr.Column(scale=2):
                 _generate_panel(tab)
         tab.parts["timeline_shown"] = gr.State("")
         _wire(tab, actions, iterate)
         demo.load(actions.job_rows, inputs=[], outputs=[tab.parts["jobs_table"]])
+        demo.load(actions.model_rows, inputs=[], outputs=[tab.parts["models_table"]])
         show_plan, inputs, outputs = plan_on_load(tab.parts, tab.form, iterate)
         demo.load(show_plan, inputs=inputs, outputs=outputs)
     return demo

@@ -83,10 +83,13 @@ ENHANCE_SECTIONS = (
         ("style_text", "style_strength", "style_blend_mode", "style_schedule", "style_temporal_consistency"),
     ),
 )
+# the LoRA rows (wan.ui.lora_rows) are drawn in this section, above any lora setting it lists
+LORA_SECTION = "LoRAs"
 MODEL_SECTIONS = (
-    Section("Model", ("model", "i2v_model", "steps", "guidance_scale", "flow_shift")),
+    Section("Model", ("model", "i2v_model", "steps", "guidance_scale", "guidance_scale_2", "flow_shift")),
     Section("Size and clips", ("W", "H", "clip_frames", "clip_overlap")),
-    Section("Memory", ("memory_preset",)),
+    Section("Memory", ("memory_preset", "weights", "weights_file", "weights_file_2")),
+    Section(LORA_SECTION, (), open=False),
     Section(
         "Preview (fast, then render)",
         ("preview_enabled", "preview_scale", "preview_steps", "preview_speed"),
@@ -102,6 +105,7 @@ MODEL_SECTIONS = (
             "speed_cache_threshold",
             "speed_fp8",
             "speed_lora",
+            "speed_lora_weight",
         ),
         open=False,
     ),
@@ -142,11 +146,15 @@ RESOLUTIONS = (
     ("480×832 (480p portrait)", 480, 832),
     ("1280×720 (720p landscape, 14B)", 1280, 720),
     ("720×1280 (720p portrait, 14B)", 720, 1280),
+    ("1280×704 (TI2V-5B landscape)", 1280, 704),
+    ("704×1280 (TI2V-5B portrait)", 704, 1280),
     ("624×624 (square)", 624, 624),
 )
 
 
 MORE_SECTION = Section("More settings", (), open=False)
+# settings drawn by controls of their own, not from their Spec: the prompt box, the LoRA rows
+OWN_CONTROLS = frozenset({"prompts", "loras"})
 # the section that takes a group's settings no section lists
 GROUP_SECTIONS = {
     "shake": "Camera shake (Shakify)",
@@ -156,7 +164,9 @@ GROUP_SECTIONS = {
     "interpolation": "Interpolation",
     "memory": "Memory",
     "speed": "Speed",
+    "lora": LORA_SECTION,
     "output": "Output",
+    "weights": "Memory",
     "preview": "Preview (fast, then render)",
 }
 TABS = {
@@ -174,7 +184,7 @@ def tabs() -> dict[str, tuple[Section, ...]]:
     listed = {key for sections in TABS.values() for section in sections for key in section.keys}
     extra: dict[str, list[str]] = {}
     for group, spec in all_specs():
-        if spec.key not in listed and spec.key != "prompts":
+        if spec.key not in listed and spec.key not in OWN_CONTROLS:
             extra.setdefault(GROUP_SECTIONS.get(group or "", MORE_SECTION.title), []).append(spec.key)
     return {
         tab: tuple(
@@ -185,5 +195,5 @@ def tabs() -> dict[str, tuple[Section, ...]]:
 
 
 def all_section_keys() -> tuple[str, ...]:
-    """Every settings key the form shows, in order (the prompt schedule has its own box)."""
+    """Every settings key the form shows, in order (the prompt box and the LoRA rows are apart)."""
     return tuple(key for sections in tabs().values() for section in sections for key in section.keys)

@@ -23,6 +23,7 @@ from .host import (
     cmd_opt,
     host_lock,
     host_progress,
+    lora_dir,
     models_dir,
     output_dir,
     runtime_env,
@@ -44,10 +45,12 @@ def service() -> JobService:
     """The WebUI's one JobService (created, with its dispatcher, on first use)."""
     global _service
     if _service is None:
+        host_loras = lora_dir()
         api = WanAPI(
             output_dir=output_dir(),
             models_dir=models_dir(),
             allow_download=bool(option("wan_allow_download") or cmd_opt("wan_allow_download")),
+            lora_dirs=[host_loras] if host_loras else [],
         )
         created = JobService(
             api,
@@ -98,8 +101,9 @@ def reloading() -> None:
     carry on; the WebUI's interrupt of its own generation does not cancel the Wan job."""
     global _reloading
     _reloading = True
-    if _service is not None and _service.dispatcher.observer is not None:
-        _service.dispatcher.observer.ignore_interrupts = True
+    observer = _service.dispatcher.observer if _service is not None else None
+    if observer is not None and hasattr(observer, "reload_started"):
+        observer.reload_started()
 
 
 def unloaded() -> None:
