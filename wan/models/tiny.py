@@ -64,7 +64,9 @@ TINY_KINDS = {"tiny": "vace", "tiny-t2v": "t2v", "tiny-i2v": "i2v"}
 TEXT_DIM = 32
 
 
-def _tokenizer():
+def tiny_tokenizer():
+    """The tiny word-level tokenizer (padding every prompt to the pipelines' 512 tokens, it also
+    feeds the real text encoder's architecture in benchmarks)."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
@@ -143,7 +145,7 @@ def build_tiny_pipeline(kind: str, seed: int = 0):
 
     torch.manual_seed(seed)
     parts = {
-        "tokenizer": _tokenizer(),
+        "tokenizer": tiny_tokenizer(),
         "text_encoder": _text_encoder(),
         "vae": AutoencoderKLWan(**TINY_VAE_CONFIG),
         "scheduler": UniPCMultistepScheduler(
