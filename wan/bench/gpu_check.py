@@ -38,6 +38,7 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
+from ..errors import WanError
 from .checks import Check, Context, registered
 from .record import append_section, command, load_average, machine, versions
 
@@ -128,7 +129,8 @@ def _release() -> None:
 
 
 def _first_line(error: BaseException) -> str:
-    return f"{type(error).__name__}: " + (str(error).splitlines() or [""])[0][:200]
+    """The error on one line (a multi-line message joined), at most 300 characters."""
+    return f"{type(error).__name__}: " + " ".join(str(error).split())[:300]
 
 
 def _extra_modules() -> tuple[str, ...]:
@@ -206,7 +208,11 @@ class _Worker:
             self.process.wait()
 
 
-class NoGPU(RuntimeError):
+class CheckError(WanError):
+    """A GPU check that cannot run as asked (no GPU, an unknown check); one line for the user."""
+
+
+class NoGPU(CheckError):
     """The check was asked for on a machine without CUDA."""
 
 
@@ -231,12 +237,13 @@ def run_checks(
         worker_process = _Worker(dry_run, facts)
         try:
             ready = worker_process.wait(deadline - time.monotonic())
+            reason = "the worker ended before it was ready (see its messages above)"
         except TimeoutError:
-            ready = None
+            ready, reason = None, "the worker did not start within the budget"
         if ready is None:
             worker_process.stop()
             for check in pending:
-                finish(Outcome(check, "skipped", reason="the worker did not start within the budget"))
+                finish(Outcome(check, "skipped", reason=reason))
             break
         if not ready.get("cuda") and not dry_run:
             worker_process.stop()
@@ -380,8 +387,6 @@ def carry_command(python_version: str | None = None, *, optional: bool = False) 
 
 def run_from_arguments(args: argparse.Namespace) -> int:
     """`python -m wan bench --gpu-check [--dry-run] [--budget S] [--checks a,b] [--results PATH]`."""
-    from ..cli.common import UserError
-
     checks = registered(_extra_modules())
     if args.list_checks:
         for check in checks.values():
@@ -397,7 +402,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         names = [n.strip() for n in args.checks.split(",") if n.strip()]
         unknown = [n for n in names if n not in checks]
         if unknown:
-            raise UserError(f"--checks: unknown {', '.join(unknown)}; known: {', '.join(checks)}")
+            raise CheckError(f"--checks: unknown {', '.join(unknown)}; known: {', '.join(checks)}")
         chosen = [checks[n] for n in checks if n in names]
     budget = args.budget or (DRY_RUN_BUDGET if args.dry_run else DEFAULT_BUDGET)
     results = None if args.results == "-" else Path(args.results or "benchmarks/RESULTS.md")
@@ -433,8 +438,6 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         run_checks(chosen, dry_run=args.dry_run, budget=budget, report=show)
-    except NoGPU as error:
-        raise UserError(str(error)) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
         if outcomes:

@@ -330,6 +330,7 @@ def profile_config(
         "W": width,
         "H": height,
         "clip_frames": count,
+        "clip_overlap": min(config.clip_overlap, max(count - 4, 0)),  # one clip: no overlap is used
         "max_frames": timebase.output_frames_within(count),
         "prompts": {"0": config.prompts[0][1]},  # one prompt: a keyframe would cut the clip
     }
