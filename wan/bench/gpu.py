@@ -130,6 +130,38 @@ def _conditioning(scale: Scale, model: str) -> dict[str, Any]:
     return {"image": Image.fromarray(np.full((scale.height, scale.width, 3), 128, np.uint8))}
 
 
+def _generate(
+    scale: Scale,
+    model: str,
+    pipe: Any,
+    *,
+    steps: int,
+    batcher: Any = None,
+    output_type: str = "latent",
+    callback: Any = None,
+) -> Any:
+    """One pipeline call from fixed random embeddings and seed, guidance 5 (batched with `batcher`)."""
+    import torch
+
+    positive, negative = scale.embeddings(model)
+    armed = batcher.armed(negative) if batcher is not None else contextlib.nullcontext()
+    extra = {"callback_on_step_end": callback} if callback is not None else {}
+    with armed:
+        return pipe(
+            prompt_embeds=positive,
+            negative_prompt_embeds=negative,
+            height=scale.height,
+            width=scale.width,
+            num_frames=scale.frames,
+            num_inference_steps=steps,
+            guidance_scale=5.0,
+            generator=torch.Generator().manual_seed(0),
+            output_type=output_type,
+            **extra,
+            **_conditioning(scale, model),
+        )
+
+
 def _first_error_line(error: BaseException) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0][:100]
 
@@ -233,25 +265,16 @@ class _Path:
 
 def _steps(scale: Scale, model: str, path: _Path, steps: int) -> tuple[list[float], Any]:
     """Each step's seconds and the latents of one pipeline call."""
-    import torch
-
-    positive, negative = scale.embeddings(model)
     timer = PipelineCallTimer(StageRecorder(scale.device), [path.pipe.transformer], steps)
     running = path.applied.running(scale.device) if path.applied else contextlib.nullcontext()
-    batched = path.batcher.armed(negative) if path.batched else contextlib.nullcontext()
-    with running, batched, timer:
-        output = path.pipe(
-            prompt_embeds=positive,
-            negative_prompt_embeds=negative,
-            height=scale.height,
-            width=scale.width,
-            num_frames=scale.frames,
-            num_inference_steps=steps,
-            guidance_scale=5.0,
-            generator=torch.Generator().manual_seed(0),
-            output_type="latent",
-            callback_on_step_end=lambda _p, step, _t, _k: (timer.step_done(step), {})[1],
-            **_conditioning(scale, model),
+    with running, timer:
+        output = _generate(
+            scale,
+            model,
+            path.pipe,
+            steps=steps,
+            batcher=path.batcher if path.batched else None,
+            callback=lambda _p, step, _t, _k: (timer.step_done(step), {})[1],
         )
     if path.applied:
         path.applied.after_clip()
@@ -329,36 +352,15 @@ def _applied(path: _Path) -> str:
 def guidance_rows(scale: Scale, models: Sequence[str], *, steps: int, repeats: int) -> list[str]:
     """Rows `| model | two calls s | batched s | time ratio | max difference |`: whole pipeline
     calls (decode included) with guidance batched and not, taking turns, medians."""
-    import torch
 
     rows = []
     for model in models:
         pipe = scale.pipeline(model)
         batcher = GuidanceBatcher(pipe)
-        positive, negative = scale.embeddings(model)
 
-        def call(
-            batched: bool,
-            pipe: Any = pipe,
-            batcher: Any = batcher,
-            pair: tuple[Any, Any] = (positive, negative),
-            model: str = model,
-        ) -> Any:
-            positive, negative = pair
-            armed = batcher.armed(negative) if batched else contextlib.nullcontext()
-            with armed:
-                return pipe(
-                    prompt_embeds=positive,
-                    negative_prompt_embeds=negative,
-                    height=scale.height,
-                    width=scale.width,
-                    num_frames=scale.frames,
-                    num_inference_steps=steps,
-                    guidance_scale=5.0,
-                    generator=torch.Generator().manual_seed(0),
-                    output_type="np",
-                    **_conditioning(scale, model),
-                ).frames[0]
+        def call(batched: bool, pipe: Any = pipe, batcher: Any = batcher, model: str = model) -> Any:
+            chosen = batcher if batched else None
+            return _generate(scale, model, pipe, steps=steps, batcher=chosen, output_type="np").frames[0]
 
         seconds, frames = take_turns(
             {"two": lambda call=call: call(False), "batched": lambda call=call: call(True)},
@@ -418,25 +420,13 @@ def _preset_run(scale: Scale, model: str, preset: str, steps: int, *, decode: bo
     apply_memory(pipe, memory, scale.device)
     decision = decide_batching(memory, "auto", cache="none", guidance=5.0)
     batcher = GuidanceBatcher(pipe) if decision.enabled else None
-    positive, negative = (e.to(scale.device) for e in scale.embeddings(model))
     if scale.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(scale.device)
 
     def call() -> Any:
-        armed = batcher.armed(negative) if batcher else contextlib.nullcontext()
-        with armed:
-            return pipe(
-                prompt_embeds=positive,
-                negative_prompt_embeds=negative,
-                height=scale.height,
-                width=scale.width,
-                num_frames=scale.frames,
-                num_inference_steps=steps,
-                guidance_scale=5.0,
-                generator=torch.Generator().manual_seed(0),
-                output_type="np" if decode else "latent",
-                **_conditioning(scale, model),
-            )
+        return _generate(
+            scale, model, pipe, steps=steps, batcher=batcher, output_type="np" if decode else "latent"
+        )
 
     seconds = timed(call, 1, scale.sync)[0]
     return seconds, _peak_gib(scale)
@@ -510,13 +500,16 @@ def fp8_rows(scale: Scale, model: str, peak: float, repeats: int) -> list[str]:
             rows.append(f"| {name} | {mode} | fails: {_first_error_line(error)} | | | | |")
             continue
         reference = output if reference is None else reference
-        weights = sum(p.numel() * p.element_size() for p in transformer.parameters()) / GIB
+        try:
+            weights = f"{sum(p.numel() * p.element_size() for p in transformer.parameters()) / GIB:.2f}"
+        except (RuntimeError, TypeError, NotImplementedError):  # a tensor subclass that will not say
+            weights = "?"
         label = {"bf16": str(scale.dtype).removeprefix("torch."), "torchao": "fp8 compute (torchao)"}.get(
             mode, "fp8 storage (layerwise)"
         )
         rows.append(
             f"| {name} | {label} | {seconds:.3g} | {_rate(flop, seconds, peak)} "
-            f"| {_difference(output, reference):.1e} | {weights:.2f} |"
+            f"| {_difference(output, reference):.1e} | {weights} |"
         )
         del transformer, inputs
         free_memory()

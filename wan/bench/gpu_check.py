@@ -151,6 +151,9 @@ class Outcome:
     reason: str = ""
 
 
+_LIVE: list[_Worker] = []  # the worker running now (stopped when this process is terminated)
+
+
 class _Worker:
     """A worker process and a thread that reads its events."""
 
@@ -169,6 +172,7 @@ class _Worker:
         )
         self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
+        _LIVE.append(self)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -195,11 +199,13 @@ class _Worker:
         except (BrokenPipeError, OSError):
             pass
 
-    def stop(self) -> None:
+    def stop(self, *, wait: float = 5.0) -> None:
         """End the worker: quit if it listens, killed with its group if it does not."""
+        if self in _LIVE:
+            _LIVE.remove(self)
         self.send("quit")
         try:
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -429,6 +435,8 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         print("\n".join(["", _title(outcome), "", *outcome.lines]), flush=True)
 
     def on_term(_signum: int, _frame: Any) -> None:
+        for live in list(_LIVE):
+            live.stop(wait=0.5)
         outcomes.append(
             Outcome(Check("interrupted", "the machine was taken away", lambda c: [], 0, 0), "stopped")
         )

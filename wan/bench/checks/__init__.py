@@ -59,7 +59,10 @@ class Context:
             from ..timing import matmul_peak
 
             scale = self.scale
-            self.facts["matmul_peak"] = matmul_peak(scale.device, scale.dtype, size=scale.matmul_size)
+            seconds = 0.2 if self.dry_run else 2.0
+            self.facts["matmul_peak"] = matmul_peak(
+                scale.device, scale.dtype, size=scale.matmul_size, seconds=seconds
+            )
         return float(self.facts["matmul_peak"])
 
     def cuda_only(self, what: str) -> str:

@@ -21,7 +21,7 @@ def _paths(context: Context, model: str) -> list[str]:
     from ..gpu import path_rows
 
     scale = context.scale
-    steps = 2 if context.dry_run else 3
+    steps = 1 if context.dry_run else 3
     rows = path_rows(scale, model, ("quality", "fast"), steps=steps, target=TARGET_STEPS, peak=context.peak())
     return [
         f"{scale.label(model)}, {scale.frames} frames at {scale.width}x{scale.height}, guidance 5: {steps} "
@@ -33,7 +33,7 @@ def _paths(context: Context, model: str) -> list[str]:
     ]
 
 
-@check("t2v_presets", "T2V-1.3B: stock diffusers vs quality vs fast", seconds=200, expected=120, priority=10)
+@check("t2v_presets", "T2V-1.3B: stock diffusers vs quality vs fast", seconds=240, expected=130, priority=10)
 def t2v_presets(context: Context) -> list[str]:
     """Stock diffusers, quality (guidance batched and not) and fast on T2V-1.3B."""
     return _paths(context, "t2v-1.3b")
