@@ -275,24 +275,16 @@ def run_checks(
                 event = worker_process.wait(limit)
             except TimeoutError:
                 pending.pop(0)
-                finish(
-                    Outcome(
-                        check,
-                        "stopped",
-                        time.monotonic() - started,
-                        reason=f"stopped at its {limit:.0f} s limit",
-                    )
-                )
-                worker_process.stop()
+                why = f"its {limit:.0f} s limit" if limit < left else f"the end of the budget ({limit:.0f} s)"
+                finish(Outcome(check, "stopped", time.monotonic() - started, reason=f"stopped at {why}"))
+                worker_process.stop(wait=0.1)  # it is busy: no use asking it to quit
                 break  # a new worker takes the rest
             if event is None:  # the worker died (out of memory on the host, a crash in a kernel)
                 pending.pop(0)
                 code = worker_process.process.wait()
-                finish(
-                    Outcome(
-                        check, "failed", time.monotonic() - started, reason=f"the worker died (exit {code})"
-                    )
-                )
+                died = f"the worker died (exit {code})"
+                finish(Outcome(check, "failed", time.monotonic() - started, reason=died))
+                worker_process.stop()
                 break
             pending.pop(0)
             facts.update(event.get("facts") or {})

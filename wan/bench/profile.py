@@ -196,12 +196,15 @@ def _run_once(setup: ProfileSetup, memory: MemoryPreset, work_dir: Path) -> _Run
     return run
 
 
-def run_profile(setup: ProfileSetup, *, work_dir: Path | None = None) -> dict[str, Any]:
-    """Measure (see the module doc); the result is JSON-ready."""
+def run_profile(
+    setup: ProfileSetup, *, work_dir: Path | None = None, peak_flops: float | None = None
+) -> dict[str, Any]:
+    """Measure (see the module doc; `peak_flops`: a matmul peak measured already); JSON-ready."""
     import torch
 
-    cuda = torch.device(setup.device).type == "cuda"
-    peak_flops = matmul_peak(setup.device, setup.dtype, size=GPU_MATMUL if cuda else CPU_MATMUL)
+    if peak_flops is None:
+        cuda = torch.device(setup.device).type == "cuda"
+        peak_flops = matmul_peak(setup.device, setup.dtype, size=GPU_MATMUL if cuda else CPU_MATMUL)
     memory = resolve_memory(setup.config.memory.preset)
     out_of_memory: list[str] = []
     while True:
@@ -336,6 +339,16 @@ def profile_config(
     }
     profiled, _ = config_from_dict(values | overrides)
     return profiled, notes
+
+
+def grey_image() -> Path:
+    """A grey PNG in a new temporary folder: the start image of an I2V profile (timing does not
+    depend on the picture)."""
+    from PIL import Image
+
+    path = Path(tempfile.mkdtemp(prefix="wan-bench-")) / "grey.png"
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(path)
+    return path
 
 
 def setup_profile(

@@ -27,8 +27,14 @@ def _target(args: argparse.Namespace) -> tuple[Any, str]:
     flags = {"memory_preset": args.memory, "speed_preset": args.speed}
     if target is None:
         raise UserError("bench: give a model id (python -m wan models) or a settings file")
-    if known_model(target) is not None and not Path(target).is_file():
-        config, report = load(None, args.set, flags | {"model": known_model(target).id})
+    spec = known_model(target)
+    if spec is not None and not Path(target).is_file():
+        flags["model"] = spec.id
+        if spec.kind == "i2v":
+            from ..bench.profile import grey_image
+
+            flags["init_image"] = str(grey_image())  # I2V starts from an image; any will do
+        config, report = load(None, args.set, flags)
     else:
         config, report = load(target, args.set, flags)
     print_report(report)

@@ -77,7 +77,7 @@ def profile(context: Context) -> list[str]:
     size, frames = ((scale.width, scale.height), scale.frames) if context.dry_run else (None, None)
     config, notes = profile_config(WanConfig(model="t2v-1.3b"), cuda=cuda, size=size, frames=frames)
     setup = setup_profile(config, device=scale.device, steps=3, asked_model="t2v-1.3b", notes=notes)
-    result = run_profile(setup)
+    result = run_profile(setup, peak_flops=context.peak())
     advice = result["recommendations"]
     mfu = f"{result['mfu']:.1%}" if result["mfu"] is not None else "n/a"
     per_frame = result["seconds_per_output_frame"]
