@@ -43,5 +43,5 @@ def peak(context: Context) -> list[str]:
     flops = context.peak()
     dtype = str(scale.dtype).removeprefix("torch.")
     return [
-        f"- {dtype} {scale.matmul_size}x{scale.matmul_size} torch.matmul loop: {flops / 1e12:.1f} TFLOP/s"
+        f"- {dtype} {scale.matmul_size}x{scale.matmul_size} torch.matmul loop: {flops / 1e12:.3g} TFLOP/s"
     ]

@@ -74,7 +74,7 @@ def profile(context: Context) -> list[str]:
 
     scale = context.scale
     cuda = scale.device.type == "cuda"
-    size, frames = ((scale.width, scale.height), scale.frames) if context.dry_run else (None, None)
+    size, frames = ((scale.width, scale.height), max(scale.frames, 5)) if context.dry_run else (None, None)
     config, notes = profile_config(WanConfig(model="t2v-1.3b"), cuda=cuda, size=size, frames=frames)
     setup = setup_profile(config, device=scale.device, steps=3, asked_model="t2v-1.3b", notes=notes)
     result = run_profile(setup, peak_flops=context.peak())
