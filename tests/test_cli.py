@@ -32,6 +32,7 @@ COMMANDS = (
     "worker",
     "runtime",
     "models",
+    "bench",
 )
 
 

@@ -37,7 +37,7 @@ def format_enhancement(before: GenerationPlan, after: GenerationPlan, results: l
 
 def run_generate(args: argparse.Namespace) -> int:
     """`generate`: plan and render a video; finished clips are kept, so a run can be resumed."""
-    from ..progress import ProgressBar, format_seconds
+    from ..progress import ProgressBar, format_seconds, stage_summary
     from ..render import RunFolder
 
     flags = {"model": args.model, "memory_preset": args.memory, "speed_preset": args.speed}
@@ -85,6 +85,7 @@ def run_generate(args: argparse.Namespace) -> int:
         frames = sum(c.num_frames for c in plan.clips[-result.clips_rendered :])
         rate = f"{seconds / frames:.2f} s/frame"
         print(f"generated {result.clips_rendered} clip(s) in {format_seconds(seconds)} ({rate})")
+        print(f"time went to: {stage_summary(result.metrics.get('stages'))} (metrics.json: stages)")
     if result.video:
         print(f"video: {result.video}")
     if result.frames_dir:

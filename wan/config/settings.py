@@ -409,6 +409,13 @@ class WanConfig(SettingsGroup):
             return [FieldError("speed_cache", self.speed.cache, message)]
         return []
 
+    def _rule_batched_guidance_without_a_step_cache(self) -> list[FieldError]:
+        cache = self.speed.cache_in_effect
+        if self.memory.batch_guidance == "on" and cache != "none":
+            message = f"cannot batch guidance with the {cache} step cache (speed_cache); use auto or off"
+            return [FieldError("memory_batch_guidance", self.memory.batch_guidance, message)]
+        return []
+
     def _rule_i2v_starts_from_an_image(self) -> list[FieldError]:
         if self.model_spec.kind == "i2v" and not self.init_image:
             message = f"{self.model_spec.id} starts from an image: give init_image"

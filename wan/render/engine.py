@@ -15,11 +15,13 @@ render() reads top to bottom like a diffusers pipeline call:
    Clips are rendered at the plan's render size; the output stage resizes to the output size.
 3. the output frames at the output fps (interpolated, or the nearest model frames) and at the
    output size, the MP4 and the quality report, in one streaming pass (output.py);
-4. metrics.json, with the quality report under "quality".
+4. metrics.json, with the quality report under "quality" and where the time and memory went
+   under "stages" (stages.py; each clip's own under its "stages").
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ from ..config import InterpolationOptions, MemoryPreset, SpeedOptions, WanConfig
 from ..errors import WanError
 from ..models.acceleration import AppliedSpeed, apply_speed, prepare_weights
 from ..models.flops import video_tokens
+from ..models.guidance import BatchingDecision, GuidanceBatcher, decide_batching
 from ..models.loading import (
     apply_memory,
     default_device,
@@ -56,6 +59,7 @@ from .output import write_output
 from .previews import LatentPreviewer
 from .result import VideoResult
 from .run_folder import RunFolder
+from .stages import PipelineCallTimer, StageRecorder
 
 
 class RenderError(WanError, RuntimeError):
@@ -82,6 +86,7 @@ class RenderOptions:
     quality_checks: bool = True
     weights: str = "auto"
     weights_files: tuple[str, ...] = ()
+    batch_guidance: str = "auto"
 
     @classmethod
     def of(cls, config: WanConfig, **host: Any) -> RenderOptions:
@@ -97,6 +102,7 @@ class RenderOptions:
             "quality_checks": config.output.quality_checks,
             "weights": config.weights.format,
             "weights_files": config.weights.files,
+            "batch_guidance": config.memory.batch_guidance,
         }
         return cls(**(values | host))
 
@@ -120,6 +126,8 @@ class _Loaded:
     previewer: LatentPreviewer | None
     speed: AppliedSpeed
     loras: AppliedLoras
+    batching: BatchingDecision
+    batcher: GuidanceBatcher | None
     image_pipe: Any = None  # TI2V: the same components as an image-to-video pipeline
 
 
@@ -133,6 +141,7 @@ class _Session:
     device: Any
     dtype: Any
     memory: MemoryPreset
+    stages: StageRecorder
     weights: Weights = field(default_factory=Weights)
     locations: dict[str, ModelLocation] = field(default_factory=dict)
     embeddings: dict[str, dict[tuple[str, str], tuple[Any, Any]]] = field(default_factory=dict)
@@ -142,6 +151,7 @@ class _Session:
     seconds_per_step: float | None = None
     frames_done: int = 0
     clip_now: int = 0  # the clip being (or last) worked on: events without a clip keep it
+    clip_stages: StageRecorder | None = None  # the stages of the clip being generated
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -182,6 +192,7 @@ class _Session:
         return self.load(clip.model, self.memory)
 
     def load(self, model: str, memory: MemoryPreset) -> _Loaded:
+        self.stages.start("load")
         if model not in self.locations:
             self.locations[model] = resolve_model(
                 model,
@@ -215,9 +226,11 @@ class _Session:
         if not encoded:
             pairs = [(c.prompt, c.negative_prompt) for c in self.plan.clips if c.model == model]
             self.emit("encoding", message=f"encoding {len(set(pairs))} prompt(s)")
+            self.stages.start("text_encoding")
             self.embeddings[model] = encode_prompts(
                 pipe, pairs, device=self.device, on_cpu=memory.encode_on_cpu
             )
+            self.stages.start("load")
         release_text_encoder(pipe)
         previewer = None
         if self.options.preview_every > 0:
@@ -233,8 +246,13 @@ class _Session:
         height, width = self.plan.render_height, self.plan.render_width
         tokens = max(video_tokens(pipe.transformer.config, c.num_frames, height, width) for c in clips)
         applied = apply_speed(pipe, speed, self.device, tokens=tokens, steps=self.plan.steps)
+        batching = decide_batching(
+            memory, self.options.batch_guidance, cache=speed.cache, guidance=self.plan.guidance_scale
+        )
+        batcher = GuidanceBatcher(pipe) if batching.enabled else None
         image_pipe = image_pipeline(pipe) if spec.kind == "ti2v" else None
-        self.loaded = _Loaded(model, memory, pipe, previewer, applied, loras, image_pipe)
+        self.loaded = _Loaded(model, memory, pipe, previewer, applied, loras, batching, batcher, image_pipe)
+        self.stages.stop()
         return self.loaded
 
     def unload(self) -> None:
@@ -273,8 +291,13 @@ class _Session:
             conditioning = {**conditioning, "guidance_scale_2": self.plan.guidance_scale_2}
         device = pipe._execution_device
         state: dict[str, Any] = {"started": time.perf_counter(), "previous": None, "previous_sigma": None}
+        transformers = [pipe.transformer, getattr(pipe, "transformer_2", None)]
+        timer = PipelineCallTimer(
+            self.clip_stages or StageRecorder(self.device), transformers, self.plan.steps
+        )
 
         def on_step(_pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            timer.step_done(step)
             self.control.checkpoint()
             now = time.perf_counter()
             self.seconds_per_step = (now - state["started"]) / (step + 1)
@@ -300,7 +323,8 @@ class _Session:
         generator = torch.Generator(device="cpu").manual_seed(clip.seed)
         loaded.loras.before_clip(clip)
         seed_scheduler_noise(pipe, clip.seed)
-        with loaded.speed.running(self.device):
+        batched = loaded.batcher.armed(negative) if loaded.batcher else contextlib.nullcontext()
+        with loaded.speed.running(self.device), batched, timer:
             output = pipe(
                 prompt_embeds=positive.to(device),
                 negative_prompt_embeds=negative.to(device),
@@ -320,7 +344,9 @@ class _Session:
     def generate(self, clip: ClipPlan) -> dict[str, Any]:
         """Generate, check, correct and store one clip; returns its metadata."""
         self.emit("clip_start", clip, message=clip.prompt)
+        self.clip_stages = StageRecorder(self.device)
         frames, loaded, attempts, seconds = self.denoise_with_retries(clip)
+        self.stages.start("saving_clips")
         speed = loaded.speed.record()
         loaded.speed.after_clip()
         if np.isnan(frames).any():
@@ -342,11 +368,15 @@ class _Session:
             "attempts": attempts,
             "seconds": round(seconds, 4),
             "seconds_per_frame": round(seconds / clip.num_frames, 4),
-            "peak_memory_bytes": _peak_memory(),
+            "peak_memory_bytes": self.clip_stages.peak(),
             "black_frames": black,
             "warnings": [f"{black} black frame(s)"] if black else [],
+            "guidance_batching": loaded.batching.to_dict(),
+            "stages": self.clip_stages.to_dict(),
         }
         self.folder.write_clip(clip, new, metadata)
+        self.stages.stop()
+        self.stages.absorb(self.clip_stages)
         self.frames_done += clip.new_frames
         last = self.folder.write_preview(f"clip_{clip.index:04d}.png", new[-1])
         self.emit("clip_done", clip, message=str(last), preview=new[-1])
@@ -355,15 +385,11 @@ class _Session:
     def denoise_with_retries(self, clip: ClipPlan) -> tuple[np.ndarray, _Loaded, int, float]:
         """(frames, the pipeline that made them, attempts, seconds): an out-of-memory error
         moves to the next memory preset and tries again, up to `max_attempts`."""
-        import torch
-
         conditioning = self.conditioning(clip)
         attempts = 0
         while True:
             attempts += 1
             loaded = self.pipeline(clip)
-            if torch.cuda.is_available():
-                torch.cuda.reset_peak_memory_stats()
             started = time.perf_counter()
             try:
                 frames = self.denoise(clip, loaded, conditioning)
@@ -394,18 +420,6 @@ class _Session:
             self.reference = color_stats(frames)
             return frames
         return match_colors(frames, self.reference)
-
-
-def _peak_memory() -> int | None:
-    import torch
-
-    if torch.cuda.is_available():
-        return int(torch.cuda.max_memory_allocated())
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
 
 
 def torch_device(name: str | None) -> Any:
@@ -477,6 +491,7 @@ def render(
         dtype=default_dtype(device),
         memory=placement.preset,
         weights=weights,
+        stages=StageRecorder(device),
         locations=locations,
     )
     # 2. the clips
@@ -492,6 +507,7 @@ def render(
         session.generate(clip)
     session.unload()
     # 3. the output
+    clock = session.stages.begin_stream("encoding")
     output = write_output(
         plan,
         folder,
@@ -503,9 +519,12 @@ def render(
         models_dir=options.models_dir,
         device=options.device,
         emit=lambda message: session.emit("writing", message=message),
+        clock=clock,
     )
+    session.stages.end_stream(clock)
     # 4. metrics
     clips = [folder.clip_metadata(c.index) for c in plan.clips]
+    wall = time.perf_counter() - started
     metrics = {
         "device": str(device),
         "dtype": str(session.dtype).removeprefix("torch."),
@@ -514,7 +533,10 @@ def render(
         "model_frames": plan.model_frames,
         "output_frames": plan.output_frames,
         "generation_seconds": round(sum(c["seconds"] for c in clips), 4),
-        "wall_seconds_this_session": round(time.perf_counter() - started, 4),
+        "wall_seconds_this_session": round(wall, 4),
+        "seconds_per_output_frame": round(wall / plan.output_frames, 4),
+        "stages": session.stages.to_dict(),
+        "stage_memory": session.stages.memory.kind,
         "clips": clips,
         "interpolation": output.interpolation,
     }

@@ -28,6 +28,7 @@ from .actions import (
     MODEL_HEADERS,
     MOVEMENT_HEADERS,
     OPTIONAL_NUMBERS,
+    STAGES_HEADERS,
     TabActions,
     blank_none,
     progress_bar,
@@ -337,6 +338,7 @@ def _generate_panel(tab: _Tab) -> None:
         p["cancel"] = gr.Button("Cancel", variant="stop", elem_id="wan_cancel")
     p["video"] = compat.make(gr.Video, label="Video", interactive=False, elem_id="wan_video")
     p["metrics"] = compat.make(gr.JSON, label="Metrics", elem_id="wan_metrics")
+    p["stages"] = _table(STAGES_HEADERS, "Where the time went (per stage)", "wan_stages")
 
 
 def _wire(tab: _Tab, actions: TabActions) -> None:
@@ -410,9 +412,10 @@ def _wire(tab: _Tab, actions: TabActions) -> None:
             status["preview"],
             status["video"] if status["video"] else gr.update(),
             status["metrics"] if status["metrics"] is not None else gr.update(),
+            status["stages"] if status["stages"] is not None else gr.update(),
         ]
 
-    outputs = [p["progress"], p["bar"], p["preview"], p["video"], p["metrics"]]
+    outputs = [p["progress"], p["bar"], p["preview"], p["video"], p["metrics"], p["stages"]]
     compat.follow(p["job_id"], poll, outputs, POLL_SECONDS, actions.settled)
     made["model"].change(actions.model_facts, inputs=[made["model"]], outputs=[p["model_facts"]])
     _wire_model_files(tab, actions)
