@@ -12,6 +12,7 @@ from .fields import FieldError, SettingsError, Spec, did_you_mean
 from .files import FileAccess, current_file_access, file_access
 from .interpolation import INTERPOLATION_METHODS, INTERPOLATION_QUALITIES, InterpolationOptions
 from .load import (
+    SettingsFileError,
     all_specs,
     config_from_dict,
     default_of,
@@ -61,6 +62,7 @@ __all__ = [
     "MovementOptions",
     "OutputOptions",
     "SettingsError",
+    "SettingsFileError",
     "ShakeOptions",
     "Spec",
     "SpeedOptions",

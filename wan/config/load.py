@@ -40,8 +40,16 @@ def _key_table() -> dict[str, Target]:
     return table
 
 
-def _flatten_groups(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Accept option groups as nested objects too: {"movement": {"sensitivity": 2}}."""
+def _group_example(group: str) -> str:
+    """A nested object for one group, as error messages suggest it: {"mode": "append"}."""
+    specs = GROUPS[group].specs()
+    spec = next((s for s in specs if default_of(group, s.name) not in ("", None)), specs[0])
+    return json.dumps({spec.name: default_of(group, spec.name)}, ensure_ascii=False)
+
+
+def _flatten_groups(data: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    """Accept option groups as nested objects too: {"movement": {"sensitivity": 2}}. A group's
+    name with anything but an object is an error that says how to give the group."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         cls = GROUPS.get(str(key))
@@ -49,6 +57,12 @@ def _flatten_groups(data: Mapping[str, Any]) -> dict[str, Any]:
             for inner, inner_value in value.items():
                 name = str(inner)
                 flat[name if name.startswith(cls.PREFIX) else cls.PREFIX + name] = inner_value
+        elif cls is not None:
+            message = (
+                f"a settings group; give an object such as {_group_example(str(key))} "
+                f"or the flat keys {cls.PREFIX}*"
+            )
+            errors.append(FieldError(str(key), value, message, echo=False))
         else:
             flat[str(key)] = value
     return flat
@@ -81,10 +95,10 @@ def config_from_dict(data: Any, overrides: Mapping[str, Any] | None = None) -> t
         )
     table = _key_table()
     errors: list[FieldError] = []
-    flat, report = translate(_flatten_groups(data), [*table, *GROUPS])
+    flat, report = translate(_flatten_groups(data, errors), [*table, *GROUPS])
     targets = _targets(flat, table, errors)
     if overrides:
-        explicit, _ = translate(_flatten_groups(overrides), [*table, *GROUPS])
+        explicit, _ = translate(_flatten_groups(overrides, errors), [*table, *GROUPS])
         targets |= _targets(explicit, table, errors)
     values: dict[str | None, dict[str, Any]] = {None: {}, **{group: {} for group in GROUPS}}
     for (group, name), (_key, value) in targets.items():
@@ -98,8 +112,28 @@ def config_from_dict(data: Any, overrides: Mapping[str, Any] | None = None) -> t
     return WanConfig(**values[None], **groups), report
 
 
-def _file_error(path: str | Path, message: str) -> SettingsError:
-    return SettingsError([FieldError(str(path), "<file>", message, echo=False)])
+# Settings are flat and Deforum's numbers are short; longer ones are not settings.
+MAX_NUMBER_DIGITS = 100
+
+
+class SettingsFileError(SettingsError):
+    """A file that cannot be read as settings at all (not a problem of one setting): one line."""
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        super().__init__([FieldError(str(path), "<file>", message, echo=False)])
+
+    def __str__(self) -> str:
+        return str(self.errors[0])
+
+
+def _file_error(path: str | Path, message: str) -> SettingsFileError:
+    return SettingsFileError(path, message)
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"holds a number with more than {MAX_NUMBER_DIGITS} digits")
+    return int(text)
 
 
 def read_settings_file(path: str | Path) -> Any:
@@ -131,12 +165,14 @@ def parse_settings_text(raw: bytes, name: str = "settings") -> Any:
     except UnicodeDecodeError:
         raise _file_error(name, "is not UTF-8 text (save it as UTF-8)") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         message = f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         raise _file_error(name, message) from None
-    except (RecursionError, ValueError) as exc:  # nesting too deep; a number too long to read
-        raise _file_error(name, f"is not a settings file: {exc}") from None
+    except RecursionError:
+        raise _file_error(name, "is not a settings file: it nests arrays or objects too deeply") from None
+    except ValueError as exc:  # a number too long to read
+        raise _file_error(name, f"is not a settings file: it {exc}") from None
 
 
 def load_settings(
