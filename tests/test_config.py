@@ -205,8 +205,9 @@ def test_invalid_json_file(tmp_path):
 
 # --- lossless round trip over generated settings ---------------------------------------------
 
-# backticks hold expressions, which are checked (tests of their own); any other text round-trips
-PROMPT_TEXT = st.text(st.characters(blacklist_characters="`"), max_size=30)
+# backticks hold expressions, which are checked (tests of their own); NUL is refused (a test of its
+# own); any other text round-trips
+PROMPT_TEXT = st.text(st.characters(blacklist_characters="`\x00"), max_size=30)
 SCHEDULE_TEXTS = st.sampled_from(["0: (0)", "0:(0), 30:(5*sin(t/10))", '0:(1), "max_f-1":(2)', "5:(t%3)"])
 
 
@@ -229,7 +230,7 @@ def settings_dicts(draw):
         "clip_frames": draw(st.integers(1, 20)) * 4 + 1,
         "steps": draw(st.none() | st.integers(1, 200)),
         "guidance_scale": draw(st.none() | st.floats(0, 30)),
-        "negative_prompts": draw(st.text(max_size=40)),
+        "negative_prompts": draw(st.text(st.characters(blacklist_characters="\x00"), max_size=40)),
         "movement_sensitivity": draw(st.floats(0.1, 5)),
         "enhance_enabled": draw(st.booleans()),
         "interpolation_quality": draw(st.sampled_from(["fast", "balanced", "high_quality"])),

@@ -73,16 +73,30 @@ def _targets(
 ) -> dict[Target, tuple[str, Any]]:
     """Each setting given, by its field: (the key it was given as, its value)."""
     found: dict[Target, tuple[str, Any]] = {}
+    suggested = 0
     for key, value in flat.items():
         target = table.get(key)
         if target is None:
-            hint = did_you_mean(key, table) or "; `python -m wan settings --list` shows every setting"
+            hint = did_you_mean(key, table) if suggested < MAX_SUGGESTIONS else ""
+            suggested += 1
+            hint = hint or "; `python -m wan settings --list` shows every setting"
             errors.append(FieldError(key, value, "unknown setting" + hint, echo=False))
         elif target in found and found[target][1] != value:
             errors.append(FieldError(key, value, f"is also given as '{found[target][0]}'; give one"))
         else:
             found[target] = (key, value)
     return found
+
+
+def _bounded(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """`data`, unless it (with its nested groups) has more keys than any settings object has."""
+    count = len(data) + sum(
+        len(value) for key, value in data.items() if key in GROUPS and isinstance(value, Mapping)
+    )
+    if count > MAX_SETTINGS_KEYS:
+        message = f"has {count} keys; a settings object has at most {MAX_SETTINGS_KEYS}"
+        raise SettingsError([FieldError(name, None, message, echo=False)])
+    return data
 
 
 def config_from_dict(data: Any, overrides: Mapping[str, Any] | None = None) -> tuple[WanConfig, ImportReport]:
@@ -95,10 +109,10 @@ def config_from_dict(data: Any, overrides: Mapping[str, Any] | None = None) -> t
         )
     table = _key_table()
     errors: list[FieldError] = []
-    flat, report = translate(_flatten_groups(data, errors), [*table, *GROUPS])
+    flat, report = translate(_flatten_groups(_bounded(data, "settings"), errors), [*table, *GROUPS])
     targets = _targets(flat, table, errors)
     if overrides:
-        explicit, _ = translate(_flatten_groups(overrides, errors), [*table, *GROUPS])
+        explicit, _ = translate(_flatten_groups(_bounded(overrides, "overrides"), errors), [*table, *GROUPS])
         targets |= _targets(explicit, table, errors)
     values: dict[str | None, dict[str, Any]] = {None: {}, **{group: {} for group in GROUPS}}
     for (group, name), (_key, value) in targets.items():
@@ -114,6 +128,10 @@ def config_from_dict(data: Any, overrides: Mapping[str, Any] | None = None) -> t
 
 # Settings are flat and Deforum's numbers are short; longer ones are not settings.
 MAX_NUMBER_DIGITS = 100
+# Ours has about 160 keys and a Deforum file about 500; far more is not a settings object.
+MAX_SETTINGS_KEYS = 2000
+# Unknown keys get a "did you mean" (a fuzzy match, costly) up to this many; the rest a plain note.
+MAX_SUGGESTIONS = 20
 
 
 class SettingsFileError(SettingsError):

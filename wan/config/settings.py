@@ -103,6 +103,13 @@ def _schedule_text(value: Any) -> str:
     return text
 
 
+def _prompt_entries(value: Any) -> tuple[tuple[str, str], ...]:
+    entries = normalize_prompts(value)
+    if any("\x00" in str(key) or "\x00" in text for key, text in entries):
+        raise ValueError("prompts: frames and prompts must be text without NUL characters")
+    return entries
+
+
 FRAME_SIZE = MultipleOf(64, 2048, step=16, reason=" (Wan's VAE and patch size need it)")
 SCHEDULE = Converted(_schedule_text, "a Deforum keyframe schedule such as 0:(0), 30:(5*sin(t/10))")
 
@@ -138,7 +145,7 @@ class WanConfig(SettingsGroup):
 
     prompts: tuple[tuple[str, str], ...] = setting(
         (("0", "a misty forest at dawn, sunbeams through tall pine trees, cinematic"),),
-        Converted(normalize_prompts, 'an object of frame -> prompt, e.g. {"0": "a forest"}'),
+        Converted(_prompt_entries, 'an object of frame -> prompt, e.g. {"0": "a forest"}'),
         "Prompt schedule: frame (number or expression of max_f) -> prompt; '--neg' starts a negative part",
         label="Prompts",
     )
