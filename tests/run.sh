@@ -16,7 +16,12 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 # torch first, pinned: this machine has a local CPU build of 2.13.0, and an unpinned torch would
 # pull several GB of CUDA packages. Set WAN_TORCH to install another torch (e.g. "torch").
 "${PIP[@]}" "${WAN_TORCH:-torch==2.13.0}"
-"${PIP[@]}" -e ".[dev,models,serve,ui]"
+# The generation packages at the versions the extension's runtime pins (wan/runtime/pins.py), so
+# the tests run what WebUI users get.
+PINS="$(mktemp)"
+trap 'rm -f "$PINS"' EXIT
+"$PYTHON" -c 'from wan.runtime.pins import requirement_lines; print("\n".join(requirement_lines()))' > "$PINS"
+"${PIP[@]}" -e ".[dev,models,serve,ui]" -c "$PINS"
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
@@ -51,3 +56,24 @@ for host in "3.41.2 0.94.0 pydantic<2" "4.40.0 0.104.1 pydantic==2.8.2"; do
         "fastapi==$fastapi_version" "$pydantic_spec" "huggingface_hub<0.26" "numexpr>=2.8.5" pytest hypothesis
     "$GV/bin/python" -m pytest -q -p no:cacheprovider tests/test_ui_build.py
 done
+
+# The extension in stand-ins of the two hosts as their users install them (tests/hosts/standin-*.txt:
+# A1111 v1.10.1's and Forge's server and model-loading packages next to torch 2.13.0): install.py
+# leaves the host's pip freeze identical and prepares the runtime, a tiny job submitted through the
+# WebUI glue renders in a worker process to an MP4, a worker killed mid-job leaves it resumable
+# (tests/hosts/standin_check.py). Set WAN_SKIP_HOSTS=1 to leave this out while developing.
+if [ "${WAN_SKIP_HOSTS:-0}" != "1" ]; then
+    for host in a1111 forge; do
+        HV=".venv-host-$host"
+        if [ ! -x "$HV/bin/python" ]; then
+            "$PYTHON" -m venv "$HV"
+        fi
+        "$HV/bin/python" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+        echo "torch==2.13.0" > "$HV/torch-constraint.txt"
+        "$HV/bin/python" -m pip install --quiet --disable-pip-version-check \
+            -r "tests/hosts/standin-$host.txt" -c "$HV/torch-constraint.txt"
+        WORK="$(mktemp -d)"
+        "$HV/bin/python" tests/hosts/standin_check.py --host "$host" --work "$WORK"
+        rm -rf "$WORK"
+    done
+fi

@@ -19,11 +19,34 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_help_lists_the_subcommands():
+COMMANDS = (
+    "plan",
+    "movement",
+    "settings",
+    "schedule",
+    "generate",
+    "enhance",
+    "interpolate",
+    "check",
+    "serve",
+    "worker",
+    "runtime",
+    "models",
+)
+
+
+def test_help_lists_every_command_and_each_has_its_own_help():
+    from wan.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    assert tuple(commands) == COMMANDS
     result = run("--help")
     assert result.returncode == 0
-    for command in ("plan", "movement", "settings", "schedule"):
-        assert f"    {command} " in result.stdout
+    for command in COMMANDS:
+        assert f"    {command}" in result.stdout
+        help_text = commands[command].format_help()
+        assert help_text.startswith(f"usage: python -m wan {command}") and commands[command].description
 
 
 def test_plan_table_from_a_deforum_file():

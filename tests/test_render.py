@@ -373,3 +373,52 @@ def test_previewer_recovers_a_linear_decoder():
     red = np.array([1.0, -1.0, -1.0]) @ LinearVAE().weight.detach().numpy()
     image = previewer.project(red.reshape(4, 1, 1))
     assert image[0, 0].tolist() == [255, 0, 0]
+
+
+def test_progress_never_goes_back_and_the_output_stage_comes_last(models_dir, tmp_path):
+    config = tiny_config(prompts={"0": "a fox", "20": "a den"}, max_frames=36)
+    events: list[ProgressEvent] = []
+    render(create_plan(config), tmp_path / "run", options=options(models_dir), callback=events.append)
+    clips = [e.clip for e in events]
+    assert clips == sorted(clips) and clips[-1] == len(create_plan(config).clips) - 1
+    frames = [e.frames_done for e in events]
+    assert frames == sorted(frames)
+    writing = [e for e in events if e.kind in ("writing", "done")]
+    assert writing and all(e.clip == clips[-1] and e.step == e.steps for e in writing)
+
+
+def test_the_run_folder_is_made_only_once_the_model_is_found(models_dir, tmp_path):
+    from wan.models.resolve import ModelNotFoundError
+
+    config = tiny_config(model="t2v-1.3b")
+    with pytest.raises(ModelNotFoundError, match="hf download"):
+        render(create_plan(config), tmp_path / "run", options=options(tmp_path / "no-models"))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps", "gpu", "cuda:7"])
+def test_a_device_this_machine_lacks_is_a_clear_error_before_anything_is_written(
+    models_dir, tmp_path, device
+):
+    if torch.cuda.is_available() and device.startswith("cuda"):
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(RenderError, match=device.split(":")[0]):
+        render(create_plan(tiny_config()), tmp_path / "run", options=options(models_dir, device=device))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_finished_job_with_few_steps_has_a_preview(models_dir, tmp_path):
+    from wan.service import JobService, WanAPI
+    from wan.service.worker import render_job
+
+    api = WanAPI(output_dir=tmp_path, models_dir=models_dir)
+    service = JobService(api, tmp_path / "jobs", generate=None, start=False)
+    try:
+        settings = tiny_config(steps=2).to_dict()
+        _, (job_id,) = service.store.submit([settings])
+        job = service.store.claim_next()
+        render_job(api, service.store)(job, RenderControl(), lambda event: None)
+        preview = service.preview(job_id)
+        assert preview is not None and preview.name == "clip_0000.png"  # no live preview at 2 steps
+    finally:
+        service.close()

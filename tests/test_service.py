@@ -1,6 +1,7 @@
 """The service layer without HTTP: the job store's states and recovery, credentials, WanAPI."""
 
 import base64
+import sys
 import threading
 import time
 
@@ -241,5 +242,70 @@ def test_jobs_are_refused_when_the_runtime_is_not_ready(tmp_path):
         with pytest.raises(GenerationUnavailable, match="has not been prepared"):
             service.submit({"max_frames": 17})
         assert service.store.list() == []
+    finally:
+        service.close()
+
+
+def _crashing_runtime(tmp_path, script: str):
+    """A runtime whose `python -m wan worker` is a small script (how the pool sees a worker die)."""
+    from wan.runtime import RuntimeEnv
+
+    fake = tmp_path / "fake_python.py"
+    fake.write_text(script)
+
+    class Runtime(RuntimeEnv):
+        def command(self, *arguments: str) -> list[str]:
+            return [sys.executable, str(fake), *arguments]
+
+    return Runtime.current()
+
+
+def test_a_worker_that_dies_at_start_is_reported_not_restarted_forever(tmp_path):
+    from wan.service.workers import MAX_QUICK_EXITS, ProcessWorkers
+
+    runtime = _crashing_runtime(tmp_path, "import sys\nprint('CUDA error: no kernel image')\nsys.exit(3)\n")
+    store = JobStore(tmp_path / "jobs")
+    pool = ProcessWorkers(store, runtime)
+    for _ in range(MAX_QUICK_EXITS + 2):
+        pool.ensure()
+        deadline = time.time() + 10
+        while pool.slots[0].process is not None and pool.slots[0].process.poll() is None:
+            assert time.time() < deadline
+            time.sleep(0.02)
+        pool.check()
+    problem = pool.problem()
+    assert problem is not None and "stopped 3 times right after starting (exit code 3)" in problem
+    assert "CUDA error: no kernel image" in pool.log_path("worker-0").read_text()
+    pool.retry()
+    assert pool.problem() is None
+
+
+def test_a_job_of_a_worker_that_died_is_interrupted_and_resumable(tmp_path):
+    from wan.service.workers import ProcessWorkers
+
+    # claims the job it is given, then dies as a segfault would
+    script = (
+        "import os, sys, time\n"
+        "from wan.service.jobs import JobStore\n"
+        "args = sys.argv\n"
+        "store = JobStore(args[args.index('--queue') + 1]); me = args[args.index('--id') + 1]\n"
+        "store.report_worker(me, 'idle')\n"
+        "deadline = time.time() + 20\n"
+        "while time.time() < deadline:\n"
+        "    if store.claim(me):\n"
+        "        os._exit(139)\n"
+        "    time.sleep(0.05)\n"
+    )
+    runtime = _crashing_runtime(tmp_path, script)
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", runtime=runtime, workers=None)
+    assert isinstance(service.workers, ProcessWorkers)
+    try:
+        _, (job_id,) = service.submit({"max_frames": 17})
+        deadline = time.time() + 30
+        while service.get(job_id).state != "interrupted" and time.time() < deadline:
+            time.sleep(0.05)
+        job = service.get(job_id)
+        assert job.state == "interrupted" and job.resumable
+        assert "the worker process stopped (exit code 139)" in job.error
     finally:
         service.close()

@@ -80,3 +80,17 @@ def test_file_inputs_take_only_uploaded_files(demo):
         for payload in hostile:
             with pytest.raises(gr.Error, match="not an uploaded file"):
                 component.preprocess([payload] if component.elem_id == "wan_batch_files" else payload)
+
+
+def test_the_i2v_model_list_offers_only_image_to_video_models(demo):
+    from wan.catalog import MODELS
+
+    (i2v,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "wan_i2v_model"]
+    offered = [choice[0] if isinstance(choice, (list, tuple)) else choice for choice in i2v.choices]
+    assert offered[0] == "" and {MODELS[m].kind for m in offered[1:]} == {"i2v"}
+
+
+def test_controls_are_labelled_in_words_with_the_key_in_the_tooltip(demo):
+    controls = _settings_components(demo)
+    assert controls["max_frames"].label == "Max frames" and "[max_frames]" in controls["max_frames"].info
+    assert controls["W"].label == "Width" and controls["seed_iter_N"].label == "Seed iteration every N clips"

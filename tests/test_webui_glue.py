@@ -423,7 +423,8 @@ def test_a_wan_job_shows_in_the_webuis_progress_and_obeys_interrupt(monkeypatch,
     def generate(job, control, report):
         report(ProgressEvent("step", clip=1, clips=3, step=4, steps=30))
         deadline = time.time() + 10
-        while (state.job_no, state.sampling_step) != (1, 4) and time.time() < deadline:
+        while (getattr(state, "job_no", None), getattr(state, "sampling_step", None)) != (1, 4):
+            assert time.time() < deadline, "the WebUI's progress never showed the step"
             time.sleep(0.02)
         assert (state.job_no, state.job_count, state.sampling_step, state.sampling_steps) == (1, 3, 4, 30)
         state.interrupted = True  # the WebUI's Interrupt button

@@ -145,7 +145,11 @@ def register(commands: Any) -> None:
     runtime.add_argument("--json", action="store_true", help="status as JSON")
     runtime.set_defaults(run=run_runtime)
 
-    models = commands.add_parser("models", help="list the known video and enhancer models and which are here")
+    models = commands.add_parser(
+        "models",
+        help="list the known video and enhancer models and which are here",
+        description="The video and prompt-enhancer models this tool knows, their sizes and which are here.",
+    )
     add_model_arguments(models, device=False, download=False)
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(run=run_models)

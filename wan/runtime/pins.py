@@ -28,7 +28,10 @@ RUNTIME_PINS: dict[str, str] = {
 TORCH_FLOOR = "2.13.0"
 TORCH_FOR_RUNTIME = "2.13.0"
 # about what a CUDA build of torch downloads with its libraries, for the message before it does
-TORCH_DOWNLOAD_GB = 3.5
+TORCH_DOWNLOAD_GB = 3.0
+# Where a torch of the runtime's own comes from: PyTorch's CUDA 12.8 builds (Windows' PyPI torch
+# is CPU-only, and PyPI's Linux torch needs the newest drivers); $WAN_TORCH_INDEX_URL changes it.
+TORCH_INDEX_URL = "https://download.pytorch.org/whl/cu128"
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

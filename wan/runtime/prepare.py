@@ -18,6 +18,7 @@ Standard library only (the WebUI's installer runs this with the host's Python).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,14 @@ from pathlib import Path
 
 from ..locks import hold
 from .environment import RuntimeEnv
-from .pins import TORCH_DOWNLOAD_GB, TORCH_FLOOR, TORCH_FOR_RUNTIME, requirement_lines, version_tuple
+from .pins import (
+    TORCH_DOWNLOAD_GB,
+    TORCH_FLOOR,
+    TORCH_FOR_RUNTIME,
+    TORCH_INDEX_URL,
+    requirement_lines,
+    version_tuple,
+)
 
 HOST_PATH_FILE = "wan-host-packages.pth"
 STEPS = 4
@@ -135,12 +143,16 @@ class _Preparation:
         lines = requirement_lines()
         held = torch_version or host_torch_version()
         self.step(3, f"installing {len(lines)} packages ({', '.join(line.split('==')[0] for line in lines)})")
+        pip = [str(self.env.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+        if torch_version:
+            index = os.environ.get("WAN_TORCH_INDEX_URL", TORCH_INDEX_URL if sys.platform != "darwin" else "")
+            where = ["--index-url", index, "--extra-index-url", "https://pypi.org/simple"] if index else []
+            self.run([*pip, *where, f"torch=={torch_version}"], f"installing torch {torch_version}")
         with tempfile.TemporaryDirectory(prefix="wan-runtime-") as folder:
             constraints = Path(folder, "constraints.txt")
             constraints.write_text(f"torch=={held}\n" if held else "", encoding="utf-8")
             requirements = Path(folder, "requirements.txt")
-            requirements.write_text("\n".join(requirement_lines(torch_version)) + "\n", encoding="utf-8")
-            pip = [str(self.env.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+            requirements.write_text("\n".join(lines) + "\n", encoding="utf-8")
             self.run([*pip, "-r", str(requirements), "-c", str(constraints)], "installing the packages")
 
     def check(self) -> dict[str, object]:

@@ -27,7 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .expressions import ExpressionError, check_expression, evaluate_expression
+from ..errors import WanError
+from .expressions import FLOAT_RANGE, ExpressionError, check_expression, evaluate_expression, excerpt
 from .interpolation import effective_interpolation, fill_gaps, normalize_interpolation
 
 # Deforum's check_is_number: an optional sign, digits, optionally a point and more digits.
@@ -36,9 +37,11 @@ _QUOTES = "'\""
 _QUOTED_IN_PARENS = re.compile(r"\(\s*(['\"])(.*)\1\s*\)\Z", re.S)
 FRAME_VARIABLES = ("max_f", "s", "pi")
 VALUE_VARIABLES = ("t", "max_f", "s", "pi")
+# Beyond 2**53 a float64 no longer holds every whole number, so no frame could be told apart.
+MAX_FRAME = 2**53
 
 
-class ScheduleError(ValueError):
+class ScheduleError(WanError, ValueError):
     """A schedule that cannot be parsed or evaluated, located by keyframe and character."""
 
     def __init__(
@@ -135,11 +138,16 @@ def split_top_level(text: str, separator: str) -> list[tuple[str, int]]:
 def frame_number(text: str, *, max_frames: int, seed: int) -> int:
     """A keyframe's frame: a whole number, or an expression of max_f and s, truncated."""
     if _NUMBER.match(_sanitize(text).strip()):
-        return int(float(_sanitize(text)))
-    value = evaluate_expression(text, {"max_f": max_frames - 1, "s": seed, "pi": math.pi})
-    if value.ndim or not math.isfinite(float(value)):
-        raise ExpressionError("the frame must be a single finite number")
-    return int(float(value))
+        value = float(_sanitize(text))
+    else:
+        result = evaluate_expression(text, {"max_f": max_frames - 1, "s": seed, "pi": math.pi})
+        if result.ndim:
+            raise ExpressionError("the frame must be a single finite number")
+        value = float(result)
+    if not abs(value) < MAX_FRAME:
+        shown = "" if math.isinf(value) else f" ({value:.6g})"
+        raise ExpressionError(f"too large{shown}; a frame must lie between -2**53 and 2**53")
+    return int(value)
 
 
 def parse_keyframes(
@@ -148,10 +156,10 @@ def parse_keyframes(
     """Parse a schedule string into keyframes sorted by frame (a repeated frame: last one wins)."""
     if not isinstance(text, str):
         raise ScheduleError(name, f"must be a text such as '0:(0)', not {type(text).__name__}")
-    if not text.strip():
+    parts = [(part, start) for part, start in split_top_level(text, ",") if part.strip()]
+    if not parts:  # blank, or commas only
         raise ScheduleError(name, "is empty; write at least one keyframe, e.g. 0:(0)", text=text)
     by_frame: dict[int, Keyframe] = {}
-    parts = [(part, start) for part, start in split_top_level(text, ",") if part.strip()]
     for index, (part, start) in enumerate(parts):
         lead = len(part) - len(part.lstrip())
 
@@ -161,7 +169,7 @@ def parse_keyframes(
         pieces = split_top_level(part, ":")
         if len(pieces) < 2:
             raise fail(
-                f"'{part.strip()}' needs a ':' between the frame and the value, e.g. 30:(5)",
+                f"'{excerpt(part.strip())}' needs a ':' between the frame and the value, e.g. 30:(5)",
                 start + lead,
             )
         frame_text, frame_offset = _unquote(pieces[0][0], start)
@@ -171,7 +179,7 @@ def parse_keyframes(
             frame = frame_number(frame_text, max_frames=max_frames, seed=seed)
         except ExpressionError as exc:
             offset = frame_offset + (exc.position or 0)
-            raise fail(f"frame '{frame_text}': {exc.message}", offset) from None
+            raise fail(f"frame '{excerpt(frame_text)}': {exc.message}", offset) from None
         # Deforum keeps only what lies between the first and second ':'.
         raw_value, value_start = pieces[1]
         value, value_offset = _unquote(raw_value, start + value_start)
@@ -182,6 +190,8 @@ def parse_keyframes(
         if not value:
             raise fail("the value after ':' is missing", start + value_start)
         number = float(_sanitize(value)) if _NUMBER.match(_sanitize(value)) else None
+        if number is not None and not math.isfinite(number):
+            raise fail(f"the number {excerpt(_sanitize(value))} is too large: {FLOAT_RANGE}", value_offset)
         if number is None:
             try:
                 check_expression(value, VALUE_VARIABLES)
@@ -196,23 +206,11 @@ def _expression_values(
 ) -> np.ndarray:
     variables = {"t": frames, "max_f": max_frames - 1, "s": seed, "pi": math.pi}
     try:
-        values = evaluate_expression(keyframe.value, variables)
+        values = evaluate_expression(keyframe.value, variables)  # finite, or an error naming the frame
     except ExpressionError as exc:
         offset = keyframe.value_position + (exc.position or 0)
         raise ScheduleError(name, exc.message, text=text, position=offset, keyframe=keyframe.index) from None
-    values = np.broadcast_to(values, frames.shape).astype(np.float64)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        frame = int(frames[np.argmax(bad)])
-        raise ScheduleError(
-            name,
-            f"'{keyframe.value}' gives {values[bad][0]} at frame {frame}; a schedule value must "
-            "be a finite number",
-            text=text,
-            position=keyframe.value_position,
-            keyframe=keyframe.index,
-        )
-    return values
+    return np.broadcast_to(values, frames.shape).astype(np.float64)
 
 
 def _value_at(keyframe: Keyframe, frame: int, **context: object) -> float:

@@ -25,8 +25,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .expressions import ExpressionError, check_expression, evaluate_expression
-from .keyframes import ScheduleError, frame_number, unquote
+from .expressions import ExpressionError, check_expression, evaluate_expression, excerpt
+from .keyframes import MAX_FRAME, ScheduleError, frame_number, unquote
 from .prompt_syntax import plain_prompt
 
 NEGATIVE_SEPARATOR = "--neg"
@@ -57,6 +57,9 @@ def normalize_prompts(prompts: object, *, name: str = "prompts") -> PromptEntrie
             raise ScheduleError(
                 name, f"is not a JSON object of frame -> prompt ({exc.msg}, character {exc.pos + 1})"
             ) from None
+        except (ValueError, RecursionError) as exc:  # a number of over 4300 digits; nesting too deep
+            detail = "nested too deeply" if isinstance(exc, RecursionError) else "a number is too long"
+            raise ScheduleError(name, f"is not a JSON object of frame -> prompt ({detail})") from None
     if isinstance(prompts, Mapping):
         items: Iterable[object] = prompts.items()
     elif isinstance(prompts, (list, tuple)):
@@ -69,15 +72,23 @@ def normalize_prompts(prompts: object, *, name: str = "prompts") -> PromptEntrie
     entries = []
     for item in items:
         if not (isinstance(item, (list, tuple)) and len(item) == 2):
-            raise ScheduleError(name, f"each entry must be a frame and a prompt, got {item!r}")
+            raise ScheduleError(name, f"each entry must be a frame and a prompt, got {excerpt(_repr(item))}")
         key, text = item
         if isinstance(key, bool) or not isinstance(key, (str, int)):
-            raise ScheduleError(name, f"frame {key!r} must be a number or an expression of max_f")
+            raise ScheduleError(
+                name, f"frame {excerpt(_repr(key))} must be a number or an expression of max_f"
+            )
+        if isinstance(key, int) and not abs(key) < MAX_FRAME:  # str() of a huge int raises, too
+            raise ScheduleError(name, "a frame is too large; a frame must lie between -2**53 and 2**53")
         if not isinstance(text, str):
-            raise ScheduleError(name, f"the prompt at frame {key!r} must be text, not {type(text).__name__}")
+            raise ScheduleError(
+                name, f"the prompt at frame {excerpt(_repr(key))} must be text, not {type(text).__name__}"
+            )
         if len(text) > MAX_PROMPT_LENGTH:
             raise ScheduleError(
-                name, f"the prompt at frame {key!r} has {len(text)} characters; at most {MAX_PROMPT_LENGTH}"
+                name,
+                f"the prompt at frame {excerpt(_repr(key))} has {len(text)} characters; "
+                f"at most {MAX_PROMPT_LENGTH}",
             )
         entries.append((str(key).strip(), text))
         if len(entries) > MAX_PROMPTS:
@@ -85,6 +96,13 @@ def normalize_prompts(prompts: object, *, name: str = "prompts") -> PromptEntrie
     if not entries:
         raise ScheduleError(name, 'needs at least one prompt, e.g. {"0": "a misty forest"}')
     return tuple(entries)
+
+
+def _repr(value: object) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # an int of over 4300 digits
+        return type(value).__name__
 
 
 def split_negative(text: str) -> tuple[str, str]:
@@ -134,34 +152,37 @@ class PromptSchedule:
             try:
                 frame = frame_number(unquote(key), max_frames=self.max_frames, seed=-1)
             except ExpressionError as exc:
-                raise ScheduleError(self.name, f"frame '{key}': {exc.message}") from None
+                raise ScheduleError(self.name, f"frame '{excerpt(key)}': {exc.message}") from None
             if frame in by_frame:
                 self.warnings.append(
-                    f"{self.name}: '{by_frame[frame].key}' and '{key}' both start at frame {frame}; "
-                    f"the later one ('{key}') is used"
+                    f"{self.name}: '{excerpt(by_frame[frame].key)}' and '{excerpt(key)}' both start at "
+                    f"frame {frame}; the later one ('{excerpt(key)}') is used"
                 )
             for expression in _BACKTICK.findall(text):
                 try:
                     check_expression(expression, _BACKTICK_VARIABLES)
                 except ExpressionError as exc:
                     raise ScheduleError(
-                        self.name, f"prompt at '{key}', expression `{expression}`: {exc.message}"
+                        self.name,
+                        f"prompt at '{excerpt(key)}', expression `{excerpt(expression)}`: {exc.message}",
                     ) from None
             by_frame[frame] = PromptKeyframe(frame, key, text)
         ordered = sorted(by_frame.values(), key=lambda k: k.frame)
-        inside = [k for k in ordered if 0 <= k.frame < self.max_frames]
-        outside = [k for k in ordered if k not in inside]
+        inside: list[PromptKeyframe] = []
+        outside: list[PromptKeyframe] = []
+        for k in ordered:
+            (inside if 0 <= k.frame < self.max_frames else outside).append(k)
         if not inside:
             before = [k for k in outside if k.frame < 0]
             nearest = before[-1] if before else outside[0]
             self.warnings.append(
                 f"{self.name}: no prompt starts inside frames 0-{self.max_frames - 1}; "
-                f"the prompt at '{nearest.key}' is used for every frame"
+                f"the prompt at '{excerpt(nearest.key)}' is used for every frame"
             )
             return (PromptKeyframe(0, nearest.key, nearest.text),)
         for k in outside:
             self.warnings.append(
-                f"{self.name}: the prompt at '{k.key}' (frame {k.frame}) lies outside frames "
+                f"{self.name}: the prompt at '{excerpt(k.key)}' (frame {k.frame}) lies outside frames "
                 f"0-{self.max_frames - 1} and is never shown"
             )
         return tuple(inside)
@@ -171,8 +192,8 @@ class PromptSchedule:
         index = bisect.bisect_right(self._starts, frame) - 1
         return self.keyframes[max(index, 0)]
 
-    def _substitute(self, text: str, frames: np.ndarray) -> list[str]:
-        """Replace every `expr` in text by its value at each of `frames`."""
+    def _substitute(self, key: str, text: str, frames: np.ndarray) -> list[str]:
+        """Replace every `expr` in text (of the prompt at `key`) by its value at each of `frames`."""
         pieces = _BACKTICK.split(text)
         columns: list[list[str]] = []
         for i, piece in enumerate(pieces):
@@ -181,10 +202,12 @@ class PromptSchedule:
                 continue
             values = (frames, self.max_frames - 1, math.pi)
             variables = dict(zip(_BACKTICK_VARIABLES, values, strict=True))
-            try:
+            try:  # finite values, or an error naming the frame
                 values = np.broadcast_to(evaluate_expression(piece, variables), frames.shape)
             except ExpressionError as exc:
-                raise ScheduleError(self.name, f"expression `{piece}`: {exc.message}") from None
+                raise ScheduleError(
+                    self.name, f"prompt at '{excerpt(key)}', expression `{excerpt(piece)}`: {exc.message}"
+                ) from None
             columns.append([_format_number(float(v)) for v in values])
         return ["".join(row) for row in zip(*columns, strict=True)]
 
@@ -195,8 +218,8 @@ class PromptSchedule:
         if "`" not in positive and "`" not in negative:
             pair = (_clean(positive), _clean(negative)) if self.clean else (positive, negative)
             return [pair] * len(frames)
-        positives = self._substitute(positive, frames)
-        negatives = self._substitute(negative, frames)
+        positives = self._substitute(keyframe.key, positive, frames)
+        negatives = self._substitute(keyframe.key, negative, frames)
         if self.clean:
             return [(_clean(p), _clean(n)) for p, n in zip(positives, negatives, strict=True)]
         return list(zip(positives, negatives, strict=True))
