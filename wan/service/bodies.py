@@ -140,4 +140,8 @@ async def read_json(request: Any) -> Any:
         raise too_big
     if not chunks:
         raise ApiError(400, "the body is empty; send a JSON object")
-    return parse_json(b"".join(chunks))
+    from starlette.concurrency import run_in_threadpool
+
+    # parsing 2 MB (and measuring its depth) takes a while: not on the event loop, which must
+    # keep answering other requests meanwhile
+    return await run_in_threadpool(parse_json, b"".join(chunks))
