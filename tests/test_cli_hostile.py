@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
-SCHEDULES_XFAIL = pytest.mark.xfail(reason="needs the schedules hardening branch", strict=False)
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -79,10 +78,8 @@ PLAN_ERRORS = [
         'movement: a settings group; give an object such as {"mode": "append"} or the flat keys movement_*',
         id="group-not-object",
     ),
-    pytest.param(expression("9**" * 2000 + "9"), 2, "translation_x", id="power-tower", marks=SCHEDULES_XFAIL),
-    pytest.param(
-        expression("+".join(["sin(t)"] * 1000)), 2, "translation_x", id="6kb-sum", marks=SCHEDULES_XFAIL
-    ),
+    pytest.param(expression("9**" * 2000 + "9"), 2, "translation_x", id="power-tower"),
+    pytest.param(expression("+".join(["sin(t)"] * 1000)), 2, "translation_x", id="6kb-sum"),
     pytest.param(expression("(" * 3000 + "t" + ")" * 3000), 2, "translation_x", id="6kb-parens"),
 ]
 
