@@ -266,3 +266,45 @@ def test_a_big_plan_is_validated_off_the_event_loop(api_server, monkeypatch):
         reply = planned.result(timeout=120)
     assert reply.status == 200, reply.body[:500]
     assert len(reply.json()["plan"]["clips"]) > 1
+
+
+def test_an_enhancement_preview_stops_asking_at_its_deadline(tmp_path, chat_servers, monkeypatch):
+    """A chat server that never answers holds a preview at most ENHANCE_SECONDS (1 s here): the
+    prompts it did not answer are kept, each saying why, and the request ends (d1b0a49 waited
+    enhance_timeout for every prompt in turn)."""
+    import wan.service.job_service as job_service
+
+    listed, _ = chat_servers
+    listed.hold()  # released when the chat server stops
+    monkeypatch.setattr(job_service, "ENHANCE_SECONDS", 1.0)
+    jobs, server = serving(tmp_path, chat_servers=ChatServers.of([listed.url]))
+    with server:
+        body = enhance_body(listed.url)
+        body["prompts"] = [f"prompt {i} {uuid.uuid4().hex}" for i in range(12)]
+        reply = request(server.url + V1 + "/enhance", "POST", body, timeout=120)
+    jobs.close()
+    results = reply.json()["results"]
+    assert reply.status == 200 and len(results) == 12
+    assert all(r["error"] and r["prompt"] == r["original"] for r in results)
+    assert all("ran out of time" in r["note"] for r in results), [r["note"] for r in results]
+    assert len(listed.requests) < 12  # the last ones were never sent
+
+
+def test_an_internal_error_is_a_json_500_without_its_details(api_server, monkeypatch):
+    """A bug behind a route: the caller gets JSON that says so and nothing of the exception (the
+    server's log has the traceback)."""
+
+    def broken(data, **options):
+        raise RuntimeError("the database password is hunter2")
+
+    monkeypatch.setattr(api_server.service, "plan", broken)
+    reply = request(api_server.url + V1 + "/plan", "POST", {})
+    assert reply.status == 500
+    assert reply.json() == {"detail": "internal error; the server's log has the details"}
+
+
+def test_the_value_of_an_unknown_key_is_never_echoed(api_server):
+    """An unknown key's value may be anything (a file's contents pasted by mistake, a password)."""
+    reply = request(api_server.url + V1 + "/plan", "POST", {"max_frames": 17, "pasword": "hunter2"})
+    assert reply.status == 422 and "pasword" in errors_of(reply)
+    assert b"hunter2" not in reply.body

@@ -309,3 +309,30 @@ def test_a_job_of_a_worker_that_died_is_interrupted_and_resumable(tmp_path):
         assert "the worker process stopped (exit code 139)" in job.error
     finally:
         service.close()
+
+
+def test_a_cancel_that_arrives_after_the_last_step_leaves_the_job_succeeded(tmp_path):
+    """The cancel lands while the video is being written: the render is complete, so the job is
+    succeeded with a note (d1b0a49's worker recorded a finished video as cancelled)."""
+
+    def generate(job, control, report):
+        control.checkpoint()  # the last step
+        service.cancel(job.id)  # arrives while the output is written: no checkpoint follows
+        return {"video": "video.mp4"}
+
+    from wan.service.worker import WorkerLoop
+
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=generate, start=False)
+    try:
+        _, (job_id,) = service.submit({"max_frames": 17})
+        loop = WorkerLoop(service.store, "test-worker", generate=generate)
+        service.store.assign(job_id, "test-worker")
+        loop.run_job(service.store.claim("test-worker"))
+        job = service.get(job_id)
+        assert (job.state, job.result, job.error) == (
+            "succeeded",
+            {"video": "video.mp4"},
+            "finished before the cancel took effect",
+        )
+    finally:
+        service.close()
