@@ -169,3 +169,48 @@ def test_generate_with_unloadable_weights_names_the_folder_in_one_line(tmp_path)
     error = result.stderr.strip().splitlines()[-1]  # after the progress lines
     assert error.startswith(f"error: cannot load the model in {model}: its files are damaged")
     assert "WanVACEPipeline" in error
+
+
+def test_debug_shows_the_traceback_of_an_error_the_user_can_fix(tmp_path):
+    missing = str(tmp_path / "missing.json")
+    assert "cannot be read" in short_error(run("plan", missing))
+    debugged = run("--debug", "plan", missing)
+    assert (
+        debugged.returncode == 1 and "Traceback" in debugged.stderr and "SettingsFileError" in debugged.stderr
+    )
+
+
+@pytest.mark.parametrize("seed", ["4294967296", "-1", "9" * 5000, "\u0663"])
+def test_a_seed_out_of_range_is_refused_by_the_argument_parser(seed):
+    result = run("plan", str(ROOT / "examples" / "deforum_settings.txt"), "--seed", seed)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--seed: must be a whole number from 0 to 4294967295" in result.stderr
+    assert len(result.stderr) < 1000  # the 5,000 digits are not repeated
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--device", "cuda:7"], "device 'cuda:7' is not available on this machine"),
+        (["--device", "warp-drive"], "--device: 'warp-drive' is not a torch device"),
+        (["--model", "t2v-1.3b"], "is not on this machine"),
+    ],
+)
+def test_generate_checks_the_device_and_the_model_before_it_makes_the_run_folder(
+    tmp_path, arguments, expected
+):
+    """d1b0a49 made the run folder (plan.json, settings.json) first and then failed on a device
+    this machine does not have or a model that is not here, leaving a folder that looked like a
+    run to resume."""
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"max_frames": 17, "W": 64, "H": 64, "clip_frames": 17, "steps": 1}))
+    common = ["--models-dir", str(tmp_path / "models"), "--out", str(tmp_path / "run")]
+    result = run("generate", str(settings), *common, *arguments, timeout=180)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert expected in result.stderr
+    assert not (tmp_path / "run").exists()
