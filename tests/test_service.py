@@ -336,3 +336,30 @@ def test_a_cancel_that_arrives_after_the_last_step_leaves_the_job_succeeded(tmp_
         )
     finally:
         service.close()
+
+
+def test_a_callers_own_key_is_kept_for_the_worker_and_dropped_when_the_job_succeeds(tmp_path):
+    """d1b0a49 kept the key in the job database for good."""
+    seen = []
+
+    def generate(job, control, report):
+        seen.append(service.store.secrets(job.id).get("enhance_api_key"))
+        return {}
+
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=generate)
+    try:
+        settings = {
+            "max_frames": 17,
+            "enhance_enabled": True,
+            "enhance_backend": "openai",
+            "enhance_api_url": "http://93.184.216.34/v1",  # a public address; the stand-in never calls it
+        }
+        _, (job_id,) = service.submit(settings, api_key="the-callers-key")
+        deadline = time.time() + 30
+        while service.get(job_id).state != "succeeded" and time.time() < deadline:
+            time.sleep(0.02)
+        assert service.get(job_id).state == "succeeded" and seen == ["the-callers-key"]
+        assert service.store.secrets(job_id) == {}
+        assert "the-callers-key" not in str(service.get(job_id).to_dict(settings=True))
+    finally:
+        service.close()
