@@ -108,12 +108,10 @@ def _whole_number(value: Any) -> int:
         return int(value)
     if isinstance(value, str):
         text = _decimal_text(value)
-        if text is not None:
-            number = float(text)
-            if text.lstrip("+-").isdigit():
-                return int(text)
-            if math.isfinite(number) and number.is_integer():
-                return int(number)
+        if text is not None and text.lstrip("+-").isdigit():
+            return int(text)
+        if text is not None and (number := float(text)).is_integer():  # "12.0", "1e3"; inf is not
+            return int(number)
     raise Invalid("must be a whole number")
 
 

@@ -21,6 +21,12 @@ from .settings import GROUPS, WanConfig
 
 # A settings file (Deforum's are 20-60 KB) larger than this is not one.
 MAX_SETTINGS_BYTES = 4 * 1024 * 1024
+# Settings are flat and Deforum's numbers are short; longer ones are not settings.
+MAX_NUMBER_DIGITS = 100
+# Ours has about 160 keys and a Deforum file about 500; far more is not a settings object.
+MAX_SETTINGS_KEYS = 2000
+# Unknown keys get a "did you mean" (a fuzzy match, costly) up to this many; the rest a plain note.
+MAX_SUGGESTIONS = 20
 Target = tuple[str | None, str]  # (group or None for top-level fields, field name)
 
 
@@ -126,14 +132,6 @@ def config_from_dict(data: Any, overrides: Mapping[str, Any] | None = None) -> t
     return WanConfig(**values[None], **groups), report
 
 
-# Settings are flat and Deforum's numbers are short; longer ones are not settings.
-MAX_NUMBER_DIGITS = 100
-# Ours has about 160 keys and a Deforum file about 500; far more is not a settings object.
-MAX_SETTINGS_KEYS = 2000
-# Unknown keys get a "did you mean" (a fuzzy match, costly) up to this many; the rest a plain note.
-MAX_SUGGESTIONS = 20
-
-
 class SettingsFileError(SettingsError):
     """A file that cannot be read as settings at all (not a problem of one setting): one line."""
 
@@ -142,10 +140,6 @@ class SettingsFileError(SettingsError):
 
     def __str__(self) -> str:
         return str(self.errors[0])
-
-
-def _file_error(path: str | Path, message: str) -> SettingsFileError:
-    return SettingsFileError(path, message)
 
 
 def _bounded_int(text: str) -> int:
@@ -160,37 +154,41 @@ def read_settings_file(path: str | Path) -> Any:
     try:
         info = os.stat(path)
     except OSError as exc:
-        raise _file_error(path, f"cannot be read: {exc.strerror or exc}") from None
+        raise SettingsFileError(path, f"cannot be read: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):
-        raise _file_error(path, "is not a regular file")
+        raise SettingsFileError(path, "is not a regular file")
     if info.st_size > MAX_SETTINGS_BYTES:
-        raise _file_error(path, f"has {info.st_size} bytes; a settings file has at most {MAX_SETTINGS_BYTES}")
+        raise SettingsFileError(
+            path, f"has {info.st_size} bytes; a settings file has at most {MAX_SETTINGS_BYTES}"
+        )
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_SETTINGS_BYTES + 1)
     except OSError as exc:
-        raise _file_error(path, f"cannot be read: {exc.strerror or exc}") from None
+        raise SettingsFileError(path, f"cannot be read: {exc.strerror or exc}") from None
     return parse_settings_text(raw, str(path))
 
 
 def parse_settings_text(raw: bytes, name: str = "settings") -> Any:
     """The JSON value of a settings file's bytes (see read_settings_file)."""
     if len(raw) > MAX_SETTINGS_BYTES:
-        raise _file_error(name, f"is larger than {MAX_SETTINGS_BYTES} bytes")
+        raise SettingsFileError(name, f"is larger than {MAX_SETTINGS_BYTES} bytes")
     encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError:
-        raise _file_error(name, "is not UTF-8 text (save it as UTF-8)") from None
+        raise SettingsFileError(name, "is not UTF-8 text (save it as UTF-8)") from None
     try:
         return json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         message = f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        raise _file_error(name, message) from None
+        raise SettingsFileError(name, message) from None
     except RecursionError:
-        raise _file_error(name, "is not a settings file: it nests arrays or objects too deeply") from None
+        raise SettingsFileError(
+            name, "is not a settings file: it nests arrays or objects too deeply"
+        ) from None
     except ValueError as exc:  # a number too long to read
-        raise _file_error(name, f"is not a settings file: it {exc}") from None
+        raise SettingsFileError(name, f"is not a settings file: it {exc}") from None
 
 
 def load_settings(
