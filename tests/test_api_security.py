@@ -78,6 +78,7 @@ def test_a_path_outside_the_allowed_folders_is_not_allowed_whether_or_not_it_exi
 
 
 def test_inside_the_inputs_folder_a_missing_file_says_so_and_an_image_is_taken(api_server):
+    """d1b0a49 had no inputs folder: a caller's init_image was any path on the server."""
     from PIL import Image
 
     inputs = api_server.service.inputs_dir
@@ -91,6 +92,7 @@ def test_inside_the_inputs_folder_a_missing_file_says_so_and_an_image_is_taken(a
 
 
 def test_a_link_inside_the_inputs_folder_that_leads_out_is_not_allowed(api_server, tmp_path):
+    """Links are followed before the check (d1b0a49 read any path, links included)."""
     from PIL import Image
 
     outside = tmp_path / "private.png"
@@ -152,6 +154,7 @@ def test_without_an_operator_list_no_chat_server_is_called(tmp_path, chat_server
 
 
 def test_a_listed_chat_server_gets_the_servers_key_and_no_other_does(tmp_path, chat_servers):
+    """d1b0a49 sent the server's key to any URL a caller gave, and followed redirects with it."""
     listed, unlisted = chat_servers
     jobs, server = serving(tmp_path, chat_servers=ChatServers.of([listed.url + "/"]))
     with server:
@@ -171,6 +174,8 @@ def test_a_listed_chat_server_gets_the_servers_key_and_no_other_does(tmp_path, c
 
 
 def test_a_chat_servers_error_page_is_not_repeated(tmp_path, chat_servers):
+    """d1b0a49 repeated the first 300 characters of whatever page came back, so a caller could
+    read pages of servers it cannot reach itself."""
     listed, _ = chat_servers
     jobs, server = serving(tmp_path, chat_servers=ChatServers.of([listed.url]))
     with server:
@@ -188,6 +193,8 @@ def test_a_chat_servers_error_page_is_not_repeated(tmp_path, chat_servers):
 
 
 def test_a_callers_own_key_goes_only_to_a_server_on_the_public_internet(tmp_path, chat_servers):
+    """d1b0a49 had no caller key: any URL a caller gave, this machine and private networks
+    included, was called with the server's own key."""
     listed, unlisted = chat_servers
     jobs, server = serving(tmp_path, chat_servers=ChatServers.of([listed.url]))
     own = {"X-Wan-Enhance-Key": CALLER_KEY}
@@ -271,7 +278,7 @@ def test_a_big_plan_is_validated_off_the_event_loop(api_server, monkeypatch):
 def test_an_enhancement_preview_stops_asking_at_its_deadline(tmp_path, chat_servers, monkeypatch):
     """A chat server that never answers holds a preview at most ENHANCE_SECONDS (1 s here): the
     prompts it did not answer are kept, each saying why, and the request ends (d1b0a49 waited
-    enhance_timeout for every prompt in turn)."""
+    enhance_timeout for every prompt, four at a time: 6 minutes here)."""
     import wan.service.job_service as job_service
 
     listed, _ = chat_servers
@@ -292,7 +299,7 @@ def test_an_enhancement_preview_stops_asking_at_its_deadline(tmp_path, chat_serv
 
 def test_an_internal_error_is_a_json_500_without_its_details(api_server, monkeypatch):
     """A bug behind a route: the caller gets JSON that says so and nothing of the exception (the
-    server's log has the traceback)."""
+    server's log has the traceback). d1b0a49 answered with the framework's plain-text 500."""
 
     def broken(data, **options):
         raise RuntimeError("the database password is hunter2")
@@ -304,7 +311,8 @@ def test_an_internal_error_is_a_json_500_without_its_details(api_server, monkeyp
 
 
 def test_the_value_of_an_unknown_key_is_never_echoed(api_server):
-    """An unknown key's value may be anything (a file's contents pasted by mistake, a password)."""
+    """An unknown key's value may be anything (a file's contents pasted by mistake, a password);
+    d1b0a49 repeated it as "(got 'hunter2')"."""
     reply = request(api_server.url + V1 + "/plan", "POST", {"max_frames": 17, "pasword": "hunter2"})
     assert reply.status == 422 and "pasword" in errors_of(reply)
     assert b"hunter2" not in reply.body

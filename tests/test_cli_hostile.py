@@ -102,6 +102,7 @@ def test_a_utf16_settings_file_is_read(tmp_path):
 
 
 def test_a_huge_number_in_set_is_a_short_error():
+    """d1b0a49 printed Python's advice to raise sys.set_int_max_str_digits."""
     result = run("settings", "--set", "max_frames=" + "9" * 5000)
     assert "max_frames: must be a whole number" in short_error(result, lines=2)
 
@@ -139,6 +140,7 @@ def test_output_read_one_line_then_dropped_ends_quietly():
 
 
 def test_models_lists_the_tiny_enhancer_and_download_sizes(tmp_path):
+    """d1b0a49 listed no tiny enhancer and, for the enhancers, no download sizes."""
     result = run("models", "--models-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -172,6 +174,7 @@ def test_generate_with_unloadable_weights_names_the_folder_in_one_line(tmp_path)
 
 
 def test_debug_shows_the_traceback_of_an_error_the_user_can_fix(tmp_path):
+    """d1b0a49 had no --debug (the argument parser refused it)."""
     missing = str(tmp_path / "missing.json")
     assert "cannot be read" in short_error(run("plan", missing))
     debugged = run("--debug", "plan", missing)
@@ -182,6 +185,8 @@ def test_debug_shows_the_traceback_of_an_error_the_user_can_fix(tmp_path):
 
 @pytest.mark.parametrize("seed", ["4294967296", "-1", "9" * 5000, "\u0663"])
 def test_a_seed_out_of_range_is_refused_by_the_argument_parser(seed):
+    """d1b0a49 took any integer int() reads as the seed: 4294967296, -1, 5,000 digits (with
+    Python's advice text) and '٣' (as 3)."""
     result = run("plan", str(ROOT / "examples" / "deforum_settings.txt"), "--seed", seed)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--seed: must be a whole number from 0 to 4294967295" in result.stderr

@@ -287,10 +287,12 @@ def test_a_group_name_with_a_value_that_is_not_an_object_says_how_to_give_the_gr
     ],
 )
 def test_numbers_given_as_text_are_plain_ascii_decimals(key, value):
+    """d1b0a49 read numbers given as text with int() and float(), which take all of these."""
     assert "must be" in errors_of({key: value})[key]
 
 
 def test_numbers_as_plain_text_still_read():
+    """A whole number may be written as "12.0" or "1e1" (d1b0a49 refused "1e1")."""
     config, _ = config_from_dict(
         {"max_frames": " 30 ", "fps": "24.0", "steps": "1e1", "guidance_scale": "-0"}
     )
@@ -307,6 +309,7 @@ def test_numbers_as_plain_text_still_read():
     ],
 )
 def test_nul_characters_are_refused(data, key):
+    """d1b0a49 took NUL characters into prompts and texts (C libraries cut text there)."""
     assert "without NUL characters" in errors_of(data)[key]
 
 

@@ -96,6 +96,7 @@ def test_a_queue_folder_that_is_a_file_is_a_one_line_error(tmp_path):
 
 
 def test_a_database_that_is_a_folder_is_a_one_line_error(tmp_path):
+    """d1b0a49 ended with sqlite3's traceback."""
     (tmp_path / "jobs" / "jobs.sqlite3").mkdir(parents=True)
     line = one_line_error(run_serve(tmp_path))
     assert f"{tmp_path / 'jobs' / 'jobs.sqlite3'} is not a file" in line
