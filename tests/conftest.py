@@ -28,3 +28,24 @@ def tiny_qwen_models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("qwen-models")
     ensure_tiny_qwen(folder / "tiny-qwen")
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory):
+    """A models folder the tiny Wan models are built into on first use, shared by the test files."""
+    return tmp_path_factory.mktemp("tiny-wan-models")
+
+
+def settings_errors(settings: dict) -> dict[str, str]:
+    """The field errors of invalid settings, key -> message (fails when they are valid)."""
+    from wan.config import SettingsError, config_from_dict
+
+    with pytest.raises(SettingsError) as caught:
+        config_from_dict(settings)
+    return {e.key: e.message for e in caught.value.errors}
+
+
+@pytest.fixture
+def errors_of():
+    """settings_errors, for the tests that check what is refused."""
+    return settings_errors

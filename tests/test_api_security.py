@@ -59,6 +59,8 @@ PATH_FIELDS = [
     "model",
     "i2v_model",
     "interpolation_weights",
+    "weights_file",
+    "weights_file_2",
     "output_dir",
     "enhance_model",
 ]

@@ -129,7 +129,7 @@ def test_settings_converts_a_deforum_file_and_lists_keys():
     data = json.loads(result.stdout)
     assert data["W"] == 832 and "sampler" not in data and "model" in data
     listing = run("settings", "--list").stdout
-    assert "clip_frames  (default 81)" in listing and "4n+1" in listing
+    assert "clip_frames  (default null)" in listing and "4n+1" in listing
 
 
 def test_schedule_command():

@@ -31,7 +31,7 @@ def errors_of(data: dict) -> dict[str, str]:
 def test_defaults_are_valid_and_sensible():
     config = WanConfig()
     assert (config.width, config.height, config.model) == (832, 480, "vace-1.3b")
-    assert config.clip_frames == 81 and config.movement.mode == "append"
+    assert config.clip_frames is None and config.frames_per_clip() == 81 and config.movement.mode == "append"
 
 
 def test_resolution_must_be_a_multiple_of_16_with_nearest_suggestion():
@@ -42,7 +42,8 @@ def test_resolution_must_be_a_multiple_of_16_with_nearest_suggestion():
 
 def test_clip_frames_must_be_4n_plus_1():
     assert "nearest valid: 49" in errors_of({"clip_frames": 50})["clip_frames"]
-    assert "from 5 to 81" in errors_of({"clip_frames": 85})["clip_frames"]
+    assert "from 5 to 121" in errors_of({"clip_frames": 125})["clip_frames"]
+    assert "vace-1.3b generates at most 81 frames" in errors_of({"clip_frames": 85})["clip_frames"]
 
 
 def test_unknown_keys_get_did_you_mean():

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wan.catalog import MODELS
 from wan.config import WanConfig, load_settings
 from wan.plan import GenerationPlan, create_plan
 from wan.schedules import PromptSchedule
@@ -24,25 +25,34 @@ EXAMPLE = Path(__file__).parent.parent / "examples" / "deforum_settings.txt"
 def configs(draw):
     max_frames = draw(st.integers(1, 1500))
     keys = draw(st.sets(st.integers(0, max_frames + 20), min_size=1, max_size=12))
-    clip_frames = draw(st.integers(1, 20)) * 4 + 1
+    model = draw(
+        st.sampled_from(["vace-1.3b", "vace-1.3b", "t2v-1.3b", "ti2v-5b", "t2v-a14b", "vace-fun-a14b"])
+    )
+    spec = MODELS[model]
+    # an I2V model continues a T2V one at the same frame rate (TI2V-5B continues itself)
+    i2v = draw(st.sampled_from(["", "", "i2v-14b-480p", "i2v-a14b"])) if spec.native_fps == 16 else ""
+    longest = min(spec.max_frames, MODELS[i2v].max_frames if i2v else spec.max_frames)
+    clip_frames = draw(st.one_of(st.none(), st.integers(1, (longest - 1) // 4).map(lambda n: 4 * n + 1)))
     return WanConfig(
         prompts={str(k): f"prompt {k}" for k in sorted(keys)},
         max_frames=max_frames,
         fps=draw(st.sampled_from([5, 8, 12, 15, 16, 23.976, 24, 25, 29.97, 30, 50, 60])),
         clip_frames=clip_frames,
-        clip_overlap=draw(st.integers(0, clip_frames - 4)),
-        model=draw(st.sampled_from(["vace-1.3b", "vace-1.3b", "t2v-1.3b"])),
-        i2v_model=draw(st.sampled_from(["", "", "i2v-14b-480p"])),
+        clip_overlap=draw(st.integers(0, (clip_frames or longest) - 4)),
+        model=model,
+        i2v_model=i2v,
         seed=draw(st.integers(0, 2**32 - 1)),
         seed_behavior=draw(st.sampled_from(["iter", "fixed", "random", "ladder", "alternate", "schedule"])),
     )
 
 
 def check_invariants(config: WanConfig, plan: GenerationPlan) -> None:
-    timebase = Timebase.of(config.fps, 16)
+    spec = config.model_spec
+    timebase = Timebase.of(config.fps, spec.native_fps)
+    assert plan.model_fps == spec.native_fps
     clips = plan.clips
     # model frames: the new frames of the clips tile [0, model_frames) exactly once
-    exact_ratio = Fraction(16) / Fraction(str(config.fps))
+    exact_ratio = Fraction(spec.native_fps) / Fraction(str(config.fps))
     assert plan.model_frames == math.ceil((config.max_frames - 1) * exact_ratio) + 1
     assert clips[0].model_start_frame == 0 and clips[-1].model_end_frame == plan.model_frames
     for before, after in pairwise(clips):
@@ -53,10 +63,14 @@ def check_invariants(config: WanConfig, plan: GenerationPlan) -> None:
         assert before.end_frame == after.start_frame
     covered = [f for clip in clips for f in range(clip.start_frame, clip.end_frame)]
     assert covered == list(range(config.max_frames))
+    # clip_frames: the setting, else the longest clip every model of the run makes
+    assert plan.clip_frames == (config.clip_frames or min(s.max_frames for s in (spec, config.i2v_spec) if s))
     for index, clip in enumerate(clips):
         assert clip.index == index
-        # 4n+1 frames, at most clip_frames and the model's 81, made of overlap + new + trim
-        assert clip.num_frames % 4 == 1 and clip.num_frames <= config.clip_frames <= 81
+        # 4n+1 frames, at most clip_frames and the model's maximum, made of overlap + new + trim
+        assert (
+            clip.num_frames % 4 == 1 and clip.num_frames <= plan.clip_frames <= MODELS[clip.model].max_frames
+        )
         assert clip.num_frames == clip.overlap_frames + clip.new_frames + clip.trim_frames
         assert 0 <= clip.trim_frames <= 3 and clip.new_frames >= 1
         # a clip never conditions on frames that do not exist yet
@@ -77,14 +91,14 @@ def check_follows_prompt_schedule(config: WanConfig, plan: GenerationPlan) -> No
     schedule = PromptSchedule(
         config.prompts, config.max_frames, positive=config.positive_prompt, negative=config.negative_prompt
     )
-    timebase = Timebase.of(config.fps, 16)
+    timebase = Timebase.of(config.fps, config.model_spec.native_fps)
     merged = any("previous prompt continues" in w or "next prompt starts" in w for w in plan.warnings)
     for clip in plan.clips:
         keyframe = schedule.keyframe_at(clip.start_frame)
         assert clip.base_prompt == schedule.render(schedule.keyframe_at(clip.prompt_frame), 0)[0]
         if not merged:
             # the clip shows the prompt of its start frame, or of a keyframe less than one model
-            # frame earlier (when the output fps is above 16, see README)
+            # frame earlier (when the output fps is above the model's, see README)
             assert clip.prompt_frame == keyframe.frame or (
                 timebase.model_position(keyframe.frame) > clip.model_start_frame - 1
             )

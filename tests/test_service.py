@@ -363,3 +363,30 @@ def test_a_callers_own_key_is_kept_for_the_worker_and_dropped_when_the_job_succe
         assert "the-callers-key" not in str(service.get(job_id).to_dict(settings=True))
     finally:
         service.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Ctrl-C reaches a process group on POSIX")
+@pytest.mark.parametrize("how", ["input closed", "ctrl-c"])
+def test_a_worker_process_stops_cleanly(tmp_path, how):
+    """The server closes a worker's input, or Ctrl-C in the WebUI's terminal reaches the worker
+    too (its input still open): either way it ends with status 0 and no fatal error."""
+    import signal
+
+    from wan.runtime import RuntimeEnv
+    from wan.service.workers import ProcessWorkers
+
+    store = JobStore(tmp_path / "jobs")
+    pool = ProcessWorkers(store, RuntimeEnv.current(), idle_exit=None)
+    pool.ensure()
+    deadline = time.time() + 120
+    while not pool.ready():
+        assert time.time() < deadline, pool.log_path("worker-0").read_text()
+        time.sleep(0.2)
+    process = pool.slots[0].process
+    if how == "ctrl-c":
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    pool.stop(timeout=60)
+    assert process.returncode == 0
+    log = pool.log_path("worker-0").read_text()
+    assert "Fatal Python error" not in log and "Traceback" not in log

@@ -288,13 +288,12 @@ def test_regional_compile_compiles_each_repeated_block(monkeypatch):
     assert compiled and all(options == {"fullgraph": False} for _, options in compiled)
 
 
-def test_layerwise_fp8_storage_applies_on_the_cpu():
-    pipe = _pipeline("t2v")
-    applied = _apply(pipe, SpeedOptions(fp8="layerwise"), "t2v")
-    weights = {p.dtype for name, p in pipe.transformer.named_parameters() if name.endswith("to_q.weight")}
-    assert weights == {torch.float8_e4m3fn} and applied.record()["fp8"] == "layerwise"
-    frames = _generate(pipe)
-    assert frames.shape == (17, 64, 64, 3) and np.isfinite(frames).all()
+def test_fp8_storage_is_the_weights_setting_now():
+    with pytest.raises(SettingsError) as caught:
+        config_from_dict({"speed_fp8": "layerwise"})
+    moved = "speed_fp8: fp8 storage (layerwise) is now the weights setting: set weights to fp8"
+    assert moved in str(caught.value)
+    assert config_from_dict({"weights": "fp8"})[0].weights.format == "fp8"
 
 
 def test_attention_on_the_cpu_is_native_and_pinned_on_the_model_only():

@@ -448,3 +448,64 @@ def test_a_wan_job_shows_in_the_webuis_progress_and_obeys_interrupt(monkeypatch,
         assert state.events[0][0] == "begin" and state.events[-1] == ("end",)
     finally:
         service.close()
+
+
+def test_numexpr_from_the_runtime_stays_imported_after_the_webui_restores_its_path(monkeypatch, tmp_path):
+    from wan.runtime.front import use_front_packages
+
+    monkeypatch.delitem(sys.modules, "numexpr")
+    saved = list(sys.path)
+    use_front_packages(tmp_path)  # as the entry script does while the WebUI imports it
+    sys.path[:] = saved  # what the WebUI's load_scripts does afterwards
+    assert "numexpr" in sys.modules
+    from wan.schedules import evaluate_schedule
+
+    assert list(evaluate_schedule("0:(2*t)", 3)) == [0.0, 2.0, 4.0]
+
+
+def _observer(monkeypatch, tmp_path):
+    from wan.webui import host
+
+    FakeWebUI(monkeypatch, tmp_path)
+    clock = [100.0]
+    monkeypatch.setattr(host.time, "monotonic", lambda: clock[0])
+    return host.host_progress(), clock
+
+
+def test_the_webuis_interrupt_cancels_a_job_after_a_moment_without_a_reload(monkeypatch, tmp_path):
+    observer, clock = _observer(monkeypatch, tmp_path)
+    observer.started(types.SimpleNamespace(id="a" * 32))
+    observer.state.interrupted = True
+    assert not observer.interrupted()  # a reload's interrupt comes first and its notice later
+    clock[0] += 2.5
+    assert observer.interrupted()
+
+
+def test_a_reload_ui_does_not_cancel_the_running_job_nor_blunt_the_next_interrupt(monkeypatch, tmp_path):
+    observer, clock = _observer(monkeypatch, tmp_path)
+    observer.started(types.SimpleNamespace(id="a" * 32))
+    observer.state.interrupted = True  # request_restart() interrupts...
+    assert not observer.interrupted()
+    observer.reload_started()  # ...and on_before_reload follows
+    clock[0] += 60
+    assert not observer.interrupted()
+    observer.finished()
+    observer.reload_started()  # a reload with no job running
+    observer.started(types.SimpleNamespace(id="b" * 32))
+    observer.state.interrupted = True
+    assert not observer.interrupted()
+    clock[0] += 2.5
+    assert observer.interrupted()  # the next job still obeys Interrupt
+
+
+def test_the_webuis_progress_text_shows_no_file_paths(monkeypatch, tmp_path):
+    observer, _clock = _observer(monkeypatch, tmp_path)
+    job = types.SimpleNamespace(
+        id="a" * 32,
+        progress={"clip": 2, "clips": 4, "kind": "clip_done", "message": "/x/previews/clip_0002.png"},
+    )
+    observer.started(job)
+    observer.progress(job)
+    assert observer.state.textinfo == "Wan Video: clip 3/4"
+    observer.finished()
+    assert observer.state.textinfo is None

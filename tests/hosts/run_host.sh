@@ -29,7 +29,10 @@
 # its working tree, e.g. HEAD), EXT_MODE=copy|symlink|none (default copy;
 # none leaves extensions/wan-video out), PORT (default 7860), LOG_DIR (default
 # TARGET_DIR/logs/run-<time>), RESET_VENV=0 (keep the venv as it is), PROBE=1 (also install
-# tests/hosts/probe_extension as extensions/host-probe: it writes LOG_DIR/host-probe.json), BACKGROUND=1, WAIT_S (default 600, with BACKGROUND=1).
+# tests/hosts/probe_extension as extensions/host-probe: it writes LOG_DIR/host-probe.json), BACKGROUND=1, WAIT_S (default 600, with BACKGROUND=1),
+# KEEP_RUNTIME=1 (keep extensions/wan-video/runtime, the extension's runtime environment, from the
+# previous run: install.py then finds it ready, as on a later start; default: it goes with the
+# old copy of the extension, so install.py prepares it as on the first start).
 set -euo pipefail
 
 usage() { echo "usage: $0 a1111|forge TARGET_DIR [WebUI flags...]" >&2; exit 2; }
@@ -68,6 +71,12 @@ echo "  logs: $LOG_DIR"
 
 EXT_TARGET="$TARGET_DIR/extensions/wan-video"
 step "2. pip freeze before the extension -> $LOG_DIR/freeze-before.txt"
+KEPT_RUNTIME=""
+if [[ ${KEEP_RUNTIME:-0} == 1 && -d "$EXT_TARGET/runtime" && ! -L "$EXT_TARGET" ]]; then
+    KEPT_RUNTIME="$TARGET_DIR/.wan-runtime-kept"
+    rm -rf "$KEPT_RUNTIME"
+    mv "$EXT_TARGET/runtime" "$KEPT_RUNTIME"
+fi
 rm -rf "$EXT_TARGET"
 BUILT="$TARGET_DIR/.host-freeze-built.txt"
 if [[ ${RESET_VENV:-1} == 1 && -f "$BUILT" ]]; then
@@ -110,6 +119,14 @@ case "$EXT_MODE" in
     none) echo "  (no extension)" ;;
     *) echo "EXT_MODE must be copy, symlink or none" >&2; exit 2 ;;
 esac
+if [[ -n $KEPT_RUNTIME ]]; then
+    if [[ $EXT_MODE == copy ]]; then
+        mv "$KEPT_RUNTIME" "$EXT_TARGET/runtime"
+        echo "  kept the runtime environment of the previous run (KEEP_RUNTIME=1)"
+    else
+        rm -rf "$KEPT_RUNTIME"
+    fi
+fi
 
 PROBE_TARGET="$TARGET_DIR/extensions/host-probe"
 rm -rf "$PROBE_TARGET"
@@ -148,7 +165,9 @@ pid=$!
 echo "$pid" >"$LOG_DIR/host.pid"
 echo "  pid $pid (process group); waiting for the server"
 deadline=$(($(date +%s) + ${WAIT_S:-600}))
-until grep -qE "Running on local URL|Uvicorn running on|Startup time:" "$LOG_DIR/host.log"; do
+# "Startup time:" comes after the app_started callbacks (where extensions add their routes;
+# Forge prints "Running on local URL" before them)
+until grep -q "Startup time:" "$LOG_DIR/host.log"; do
     if ! kill -0 "$pid" 2>/dev/null; then
         echo "the host exited before it served; see $LOG_DIR/host.log" >&2
         tail -30 "$LOG_DIR/host.log" >&2

@@ -22,6 +22,7 @@ def format_plan(plan: GenerationPlan, width: int, mode: str) -> str:
         f"model {plan.model}"
         + (f" + {plan.i2v_model}" if plan.i2v_model else "")
         + f" | {plan.width}x{plan.height} | {plan.steps} steps | guidance {plan.guidance_scale:g}"
+        + (f" / {plan.guidance_scale_2:g} (low noise)" if plan.guidance_scale_2 is not None else "")
         + f" | flow shift {plan.flow_shift:g} | seed {plan.seed} ({plan.seed_behavior})",
         f"{plan.output_frames} frames at {plan.output_fps:g} fps ({plan.duration_seconds:.2f} s) = "
         f"{plan.model_frames} model frames at {plan.model_fps} fps, in {len(plan.clips)} clip(s) "

@@ -67,8 +67,35 @@ def run_runtime(args: argparse.Namespace) -> int:
     return 0 if status.ready else 1
 
 
-def run_models(args: argparse.Namespace) -> int:
-    """`models`: the known video and enhancer models and which are on this machine."""
+def _sizes(row: dict[str, Any]) -> str:
+    defaults = row["defaults"]
+    guidance = f"{defaults['guidance_scale']:g}"
+    if defaults["guidance_scale_2"] is not None:
+        guidance += f" / {defaults['guidance_scale_2']:g}"
+    shift = f"{defaults['flow_shift']:g}" if defaults["flow_shift"] is not None else "3 at 480p, 5 at 720p"
+    return (
+        f"{row['fps']} fps, up to {row['max_frames']} frames, {' or '.join(row['sizes'])} (multiples of "
+        f"{row['size_multiple']}); {defaults['steps']} steps, guidance {guidance}, flow shift {shift}"
+    )
+
+
+def _memory(row: dict[str, Any]) -> list[str]:
+    table = row["memory_gb"]
+    width, height = row["sizes"][0].split("x")
+    lines = [
+        f"      GPU memory, GiB (weights: whole model on the GPU | one component at a time), "
+        f"{width}x{height}, {row['max_frames']} frames:"
+    ]
+    cells = [
+        f"{name} {values['weights']:.1f}: {values['all']:.1f} | {values['offload']:.1f}"
+        for name, values in table.items()
+    ]
+    lines += ["        " + "   ".join(cells[i : i + 3]) for i in range(0, len(cells), 3)]
+    return lines
+
+
+def list_models(args: argparse.Namespace) -> int:
+    """`models` (list): the known video and enhancer models and which are on this machine."""
     listing = api_of(args).list_models()
     if args.json:
         print(json.dumps(listing, indent=2))
@@ -79,11 +106,15 @@ def run_models(args: argparse.Namespace) -> int:
             size, state = "   tiny", "built on first use"
         else:
             size = f"{row['transformer_gb_bf16']:5.1f} GB"
-            state = f"download {row['download_gb']:.1f} GB, not downloaded"
+            state = f"about {row['download_gb']:.1f} GB in bf16, not downloaded"
         if row["present"]:
             state = f"present: {row['present']}"
-        print(f"  {row['id']:<14} {row['kind']:<5} {size}  {state}")
+        experts = f" x{row['experts']}" if row["experts"] > 1 else ""
+        print(f"  {row['id']:<18} {row['kind']:<5}{experts:<3} {size}  {state}")
         print(f"      {row['description']}" + (f" ({row['hub_id']})" if row["hub_id"] else ""))
+        if not row["tiny"]:
+            print(f"      {_sizes(row)}")
+            print("\n".join(_memory(row)))
     print("prompt enhancers (enhance_model; GPU memory it needs in bf16):")
     for row in listing["enhancers"]:
         if row["tiny"]:
@@ -95,6 +126,31 @@ def run_models(args: argparse.Namespace) -> int:
             state = "present"
         where = f"  ({row['hub_id']})" if row["hub_id"] else "  (tiny random model for tests)"
         print(f"  {row['id']:<14} {size}  {state}{where}")
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """`models`: list the models, or download or remove one."""
+    if args.action == "list":
+        if args.id:
+            raise UserError("models list takes no model id (models download ID, models remove ID)")
+        return list_models(args)
+    if not args.id:
+        raise UserError(
+            f"models {args.action} needs a model id, e.g. python -m wan models {args.action} vace-1.3b"
+        )
+    from pathlib import Path
+
+    models_dir = Path(args.models_dir) if args.models_dir else None
+    if args.action == "download":
+        from ..models.download import download_model
+
+        download_model(args.id, models_dir, all_files=args.all_files)
+        return 0
+    from ..models.download import remove_model
+
+    removed = remove_model(args.id, models_dir)
+    print("\n".join(f"removed {path}" for path in removed) or f"{args.id} is not in the models folder")
     return 0
 
 
@@ -147,9 +203,18 @@ def register(commands: Any) -> None:
 
     models = commands.add_parser(
         "models",
-        help="list the known video and enhancer models and which are here",
-        description="The video and prompt-enhancer models this tool knows, their sizes and which are here.",
+        help="list the known models and which are here; download or remove one",
+        description="The video and prompt-enhancer models this tool knows, their sizes, the GPU memory each "
+        "weights format needs and which are here (list, the default); download a model into the models "
+        "folder (resumable, after a free-disk check) or remove it from there.",
     )
+    models.add_argument("action", nargs="?", choices=["list", "download", "remove"], default="list")
+    models.add_argument("id", nargs="?", metavar="ID", help="model id (download, remove)")
     add_model_arguments(models, device=False, download=False)
-    models.add_argument("--json", action="store_true", help="print JSON")
+    models.add_argument("--json", action="store_true", help="list: print JSON")
+    models.add_argument(
+        "--all-files",
+        action="store_true",
+        help="download: the whole repository, not only what diffusers loads",
+    )
     models.set_defaults(run=run_models)

@@ -195,7 +195,8 @@ class FourNPlusOne(Integer):
 
     def describe(self) -> str:
         """What the field allows, in words."""
-        return f"a frame count 4n+1 from {self.minimum} to {self.maximum}"
+        text = f"a frame count 4n+1 from {self.minimum} to {self.maximum}"
+        return text + (", or null for the model's default" if self.optional else "")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..catalog import DEFAULT_MODEL, ModelSpec, known_model, local_model
+from ..catalog import DEFAULT_MODEL, MODELS, ModelSpec, known_model, local_model
 from ..schedules import PromptSchedule, ScheduleError, evaluate_schedule, normalize_prompts
 from ..schedules.keyframes import parse_keyframes
 from ..timebase import Timebase
@@ -48,8 +48,11 @@ from .output import OutputOptions
 from .shake import ShakeOptions
 from .speed import SPEED_PRESETS, SpeedOptions
 from .style import StyleOptions
+from .weights import WeightsOptions
 
 MAX_FRAMES_LIMIT = 100_000
+# the longest clip any model generates (Wan 2.2 TI2V-5B: 121 frames; the others 81)
+MAX_CLIP_FRAMES = max(spec.max_frames for spec in MODELS.values())
 # A clip must add at least one latent frame's worth of new frames (Wan's VAE packs 4 frames
 # into each latent after the first), so the overlap leaves 4 or more.
 MIN_NEW_FRAMES = 4
@@ -91,6 +94,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "memory": MemoryOptions,
     "speed": SpeedOptions,
     "output": OutputOptions,
+    "weights": WeightsOptions,
 }
 
 
@@ -132,6 +136,14 @@ def _model_ref(value: Any) -> str:
 def _optional_model_ref(value: Any) -> str:
     text = Text(4096)(value).strip()
     return _model_ref(text) if text else ""
+
+
+def _model_ids(kinds: tuple[str, ...] = ("vace", "t2v", "i2v", "ti2v")) -> str:
+    return ", ".join(spec.id for spec in MODELS.values() if not spec.tiny and spec.kind in kinds)
+
+
+def _two_expert_ids() -> str:
+    return ", ".join(spec.id for spec in MODELS.values() if not spec.tiny and spec.experts > 1)
 
 
 def model_of(ref: str) -> ModelSpec:
@@ -219,7 +231,7 @@ class WanConfig(SettingsGroup):
     model: str = setting(
         DEFAULT_MODEL,
         Converted(_model_ref, "a model id (python -m wan models) or a local diffusers folder"),
-        "Video model: vace-1.3b, vace-14b, t2v-1.3b, t2v-14b, i2v-14b-480p, i2v-14b-720p or a folder",
+        f"Video model: {_model_ids()} or a folder",
         label="Video model",
     )
     i2v_model: str = setting(
@@ -228,26 +240,35 @@ class WanConfig(SettingsGroup):
         "With a T2V model: the I2V model that continues each clip from the previous one's last frame",
         label="I2V model for continuing clips",
     )
-    clip_frames: int = setting(
-        81,
-        FourNPlusOne(5, 81),
-        "Frames per generated clip (4n+1, at most the model's maximum)",
+    clip_frames: int | None = setting(
+        None,
+        FourNPlusOne(5, MAX_CLIP_FRAMES, optional=True),
+        "Frames per generated clip (4n+1; null: the model's maximum, 81, or 121 for TI2V-5B)",
         label="Frames per clip",
     )
     clip_overlap: int = setting(
         5,
-        Integer(0, 77),
+        Integer(0, MAX_CLIP_FRAMES - MIN_NEW_FRAMES),
         "Frames of the previous clip that condition the next (dropped when joined)",
         label="Clip overlap",
     )
     steps: int | None = setting(None, Integer(1, 200, optional=True), "Denoising steps (null: model default)")
     guidance_scale: float | None = setting(
-        None, Number(0.0, 30.0, optional=True), "Classifier-free guidance (null: model default)"
+        None,
+        Number(0.0, 30.0, optional=True),
+        "Classifier-free guidance (null: model default; of the high-noise expert of a two-expert model)",
+    )
+    guidance_scale_2: float | None = setting(
+        None,
+        Number(0.0, 30.0, optional=True),
+        "Guidance of the low-noise expert of a two-expert model (Wan 2.2 A14B; null: model default)",
+        label="Guidance scale, low-noise expert",
     )
     flow_shift: float | None = setting(
         None,
         Number(0.0, 30.0, optional=True, exclusive_minimum=True),
-        "Flow-matching shift (null: 3.0 at 480p, 5.0 at 720p)",
+        "Flow-matching shift (null: the model's: Wan 2.1 3.0 at 480p, 5.0 at 720p; T2V-A14B 12; "
+        "I2V-A14B and TI2V-5B 5)",
     )
     shake: ShakeOptions = group_field(ShakeOptions)
     movement: MovementOptions = group_field(MovementOptions)
@@ -257,6 +278,7 @@ class WanConfig(SettingsGroup):
     memory: MemoryOptions = group_field(MemoryOptions)
     speed: SpeedOptions = group_field(SpeedOptions)
     output: OutputOptions = group_field(OutputOptions)
+    weights: WeightsOptions = group_field(WeightsOptions)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_evaluated", {})
@@ -289,11 +311,80 @@ class WanConfig(SettingsGroup):
         """The catalog entry of the I2V model that continues clips, if one is set."""
         return model_of(self.i2v_model) if self.i2v_model else None
 
+    def _specs(self) -> list[ModelSpec]:
+        """The models a render uses: the video model and the I2V model that continues clips."""
+        return [self.model_spec, *([self.i2v_spec] if self.i2v_spec else [])]
+
+    def frames_per_clip(self) -> int:
+        """The settings' clip_frames; else the longest clip every model of the run generates."""
+        if self.clip_frames is not None:
+            return self.clip_frames
+        return min(spec.max_frames for spec in self._specs())
+
     def _rule_clip_fits_the_model(self) -> list[FieldError]:
-        spec = self.model_spec
-        if self.clip_frames > spec.max_frames:
-            message = f"{spec.id} generates at most {spec.max_frames} frames"
-            return [FieldError("clip_frames", self.clip_frames, message)]
+        if self.clip_frames is None:
+            return []
+        for spec in self._specs():
+            if self.clip_frames > spec.max_frames:
+                message = f"{spec.id} generates at most {spec.max_frames} frames"
+                return [FieldError("clip_frames", self.clip_frames, message)]
+        return []
+
+    def _rule_size_fits_the_model(self) -> list[FieldError]:
+        errors = []
+        step = max(spec.size_multiple for spec in self._specs())
+        for key, value in (("W", self.width), ("H", self.height)):
+            if value % step:
+                nearest = max(step, round(value / step) * step)
+                message = f"{self.model_spec.id} needs a multiple of {step}; nearest valid: {nearest}"
+                errors.append(FieldError(key, value, message))
+        return errors
+
+    def _rule_i2v_model_keeps_the_frame_rate(self) -> list[FieldError]:
+        i2v, spec = self.i2v_spec, self.model_spec
+        if i2v is not None and i2v.native_fps != spec.native_fps:
+            message = (
+                f"generates at {i2v.native_fps} fps and {spec.id} at {spec.native_fps}: they cannot chain"
+            )
+            return [FieldError("i2v_model", self.i2v_model, message)]
+        return []
+
+    def _rule_second_guidance_needs_two_experts(self) -> list[FieldError]:
+        if self.guidance_scale_2 is not None and all(spec.experts < 2 for spec in self._specs()):
+            message = f"is for two-expert models ({_two_expert_ids()}); {self.model_spec.id} has one"
+            return [FieldError("guidance_scale_2", self.guidance_scale_2, message)]
+        return []
+
+    def _rule_gguf_files_match_the_experts(self) -> list[FieldError]:
+        weights, experts = self.weights, self.model_spec.experts
+        if weights.format != "gguf":
+            return []
+        if self.i2v_spec is not None:
+            message = (
+                "GGUF files hold one model's transformer; with i2v_model the I2V model would need its own"
+            )
+            return [FieldError("weights", weights.format, message)]
+        if experts == 2 and not weights.file_2:
+            message = f"{self.model_spec.id} has two experts: give the low-noise expert's .gguf file too"
+            return [FieldError("weights_file_2", weights.file_2, message)]
+        if experts == 1 and weights.file_2:
+            message = f"{self.model_spec.id} has one transformer: give weights_file only"
+            return [FieldError("weights_file_2", weights.file_2, message)]
+        return []
+
+    def _rule_fp8_compute_needs_unquantized_weights(self) -> list[FieldError]:
+        if self.speed.fp8 == "torchao" and self.weights.format not in ("auto", "bf16"):
+            message = (
+                "fp8 compute quantizes bf16 weights itself; it cannot run on weights "
+                f"{self.weights.format} (use weights bf16, or speed_fp8 off)"
+            )
+            return [FieldError("speed_fp8", self.speed.fp8, message)]
+        return []
+
+    def _rule_mag_cache_needs_one_expert(self) -> list[FieldError]:
+        if self.speed.cache_in_effect == "mag" and any(spec.experts > 1 for spec in self._specs()):
+            message = "MagCache calibrates one transformer over all steps; two-expert models split the steps"
+            return [FieldError("speed_cache", self.speed.cache, message)]
         return []
 
     def _rule_animation_fits_the_frame_limit(self) -> list[FieldError]:
@@ -307,17 +398,18 @@ class WanConfig(SettingsGroup):
         return []
 
     def _rule_overlap_leaves_new_frames(self) -> list[FieldError]:
-        if self.clip_overlap > self.clip_frames - MIN_NEW_FRAMES:
+        frames = self.frames_per_clip()
+        if self.clip_overlap > frames - MIN_NEW_FRAMES:
             message = (
                 f"must leave at least {MIN_NEW_FRAMES} new frames per clip: at most "
-                f"{self.clip_frames - MIN_NEW_FRAMES} with clip_frames {self.clip_frames}"
+                f"{frames - MIN_NEW_FRAMES} with clip_frames {frames}"
             )
             return [FieldError("clip_overlap", self.clip_overlap, message)]
         return []
 
     def _rule_i2v_model_is_i2v(self) -> list[FieldError]:
         if self.i2v_spec is not None and self.i2v_spec.kind != "i2v":
-            message = "must be an image-to-video model (i2v-14b-480p, i2v-14b-720p)"
+            message = f"must be an image-to-video model ({_model_ids(('i2v',))})"
             return [FieldError("i2v_model", self.i2v_model, message)]
         return []
 
@@ -397,6 +489,16 @@ class WanConfig(SettingsGroup):
         if self.guidance_scale is not None:
             return self.guidance_scale
         return SPEED_PRESETS[self.speed.preset].guidance_scale or self.model_spec.default_guidance
+
+    def guidance_2(self) -> float | None:
+        """The low-noise expert's guidance, when a model of the run has two experts: the setting;
+        else the speed preset's; else the two-expert model's default (None: as guidance)."""
+        two = [spec for spec in self._specs() if spec.experts > 1]
+        if not two:
+            return None
+        if self.guidance_scale_2 is not None:
+            return self.guidance_scale_2
+        return SPEED_PRESETS[self.speed.preset].guidance_scale or two[0].default_guidance_2
 
     # -- writing ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

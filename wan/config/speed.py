@@ -15,18 +15,28 @@ What each choice means on a given device is decided by wan.models.speed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from .fields import Choice, FieldError, Number, setting
+from .fields import Choice, FieldError, Invalid, Number, setting
 from .files import LocalFile
 from .group import SettingsGroup
 
 ATTENTION_CHOICES = ("auto", "native", "flash", "cudnn", "efficient", "flex", "flash_attn")
 COMPILE_CHOICES = ("auto", "off", "regional")
 CACHE_CHOICES = ("auto", "none", "first_block", "mag", "taylorseer", "sea")
-FP8_CHOICES = ("auto", "off", "layerwise", "torchao")
+FP8_CHOICES = ("auto", "off", "torchao")
 # diffusers' defaults of the caches that decide by a threshold
 CACHE_THRESHOLDS = {"first_block": 0.05, "mag": 0.06, "sea": 0.25}
+
+
+@dataclass(frozen=True)
+class Fp8Choice(Choice):
+    """speed_fp8's choices; its former `layerwise` (fp8 storage) is the weights setting's fp8."""
+
+    def __call__(self, value: Any) -> str:
+        if isinstance(value, str) and value.strip().lower() == "layerwise":
+            raise Invalid("fp8 storage (layerwise) is now the weights setting: set weights to fp8")
+        return super().__call__(value)
 
 
 @dataclass(frozen=True)
@@ -125,9 +135,9 @@ class SpeedOptions(SettingsGroup):
     )
     fp8: str = setting(
         "auto",
-        Choice(FP8_CHOICES),
-        "fp8: auto (the preset's), off, layerwise (fp8 storage: less memory, slower), torchao (fp8 compute)",
-        label="fp8",
+        Fp8Choice(FP8_CHOICES),
+        "fp8 compute: auto (the preset's), off, torchao (Ada/Hopper GPUs; fp8 storage is weights fp8)",
+        label="fp8 compute",
     )
     lora: str = setting(
         "",

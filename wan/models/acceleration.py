@@ -1,11 +1,15 @@
 """Applying a ResolvedSpeed to a loaded pipeline, in two steps around the memory preset:
 
 1. prepare_weights, before the weights are placed: a step-distilled LoRA fused into the
-   transformer; fp8 storage (diffusers' layerwise casting: weights kept in float8_e4m3fn and
-   cast to the compute dtype layer by layer; saves memory, costs time);
+   transformer; fp8 storage when the weights setting says fp8 (diffusers' layerwise casting:
+   weights kept in float8_e4m3fn and cast to the compute dtype layer by layer; saves memory,
+   costs time);
 2. apply_speed, after: the attention kernel pinned on the transformer, fp8 compute (torchao's
    dynamic float8 activations and weights on the Linear layers of the blocks), the step cache,
    and last regional torch.compile of the repeated blocks (so it compiles the hooks with them).
+
+A two-expert pipeline (Wan 2.2 A14B) gets each of these on both experts; each expert has a step
+cache of its own (it sees its own run of steps).
 
 While a clip runs (AppliedSpeed.running), cuDNN autotunes its convolution algorithms on CUDA:
 the VAE decode is a stack of 3D convolutions whose default algorithms are often not the fastest.
@@ -22,6 +26,8 @@ from typing import Any
 
 from .attention import fastest_backend, set_backend
 from .caching import StepCache
+from .loading import experts
+from .quantization import BF16, Weights, store_fp8
 from .speed import ResolvedSpeed, SpeedUnavailable
 
 
@@ -33,7 +39,12 @@ class AppliedSpeed:
     attention: str
     attention_seconds: dict[str, float] = field(default_factory=dict)
     compiled: bool = False
-    cache: StepCache | None = None
+    caches: list[StepCache] = field(default_factory=list)
+
+    @property
+    def cache(self) -> StepCache | None:
+        """The step cache of the (first) transformer, if any."""
+        return self.caches[0] if self.caches else None
 
     def record(self) -> dict[str, Any]:
         """JSON-ready description for the clip metadata."""
@@ -46,22 +57,23 @@ class AppliedSpeed:
 
     @contextlib.contextmanager
     def running(self, device: Any) -> Iterator[None]:
-        """Around one pipeline call: cuDNN autotuning on CUDA, and the step cache's needs."""
+        """Around one pipeline call: cuDNN autotuning on CUDA, and the step caches' needs."""
         import torch
 
         benchmark = torch.backends.cudnn.benchmark
         torch.backends.cudnn.benchmark = benchmark or torch.device(device).type == "cuda"
-        cache = self.cache.running() if self.cache is not None else contextlib.nullcontext()
         try:
-            with cache:
+            with contextlib.ExitStack() as stack:
+                for cache in self.caches:
+                    stack.enter_context(cache.running())
                 yield
         finally:
             torch.backends.cudnn.benchmark = benchmark
 
     def after_clip(self) -> None:
         """Called after each clip (MagCache turns its calibration into ratios)."""
-        if self.cache is not None:
-            self.cache.after_clip()
+        for cache in self.caches:
+            cache.after_clip()
 
 
 def load_lora(pipe: Any, path: str) -> None:
@@ -75,14 +87,12 @@ def load_lora(pipe: Any, path: str) -> None:
     pipe.unload_lora_weights()
 
 
-def prepare_weights(pipe: Any, speed: ResolvedSpeed, dtype: Any) -> None:
+def prepare_weights(pipe: Any, speed: ResolvedSpeed, dtype: Any, weights: Weights = BF16) -> None:
     """Step 1 (see the module doc): before the memory preset places the weights."""
-    import torch
-
     if speed.lora:
         load_lora(pipe, speed.lora)
-    if speed.fp8 == "layerwise":
-        pipe.transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype)
+    if weights.format == "fp8":
+        store_fp8(experts(pipe), dtype)
 
 
 def quantize_fp8(transformer: Any) -> None:
@@ -115,23 +125,25 @@ def compile_blocks(transformer: Any) -> None:
 
 def apply_speed(pipe: Any, speed: ResolvedSpeed, device: Any, *, tokens: int, steps: int) -> AppliedSpeed:
     """Step 2 (see the module doc), for clips of up to `tokens` video tokens and `steps` steps."""
-    transformer = pipe.transformer
+    transformers = experts(pipe)
     applied = AppliedSpeed(speed, speed.attention)
     if speed.attention == "fastest":
-        config = transformer.config
+        config = transformers[0].config
         applied.attention, applied.attention_seconds = fastest_backend(
             device,
             heads=config.num_attention_heads,
             head_dim=config.attention_head_dim,
             tokens=tokens,
-            dtype=transformer.dtype,
+            dtype=transformers[0].dtype,
         )
-    set_backend(transformer, applied.attention)
-    if speed.fp8 == "torchao":
-        quantize_fp8(transformer)
-    if speed.cache != "none":
-        applied.cache = StepCache(transformer, speed.cache, threshold=speed.cache_threshold, steps=steps)
-    if speed.compile:
-        compile_blocks(transformer)
-        applied.compiled = True
+    for transformer in transformers:
+        set_backend(transformer, applied.attention)
+        if speed.fp8 == "torchao":
+            quantize_fp8(transformer)
+        if speed.cache != "none":
+            cache = StepCache(transformer, speed.cache, threshold=speed.cache_threshold, steps=steps)
+            applied.caches.append(cache)
+        if speed.compile:
+            compile_blocks(transformer)
+            applied.compiled = True
     return applied

@@ -1,9 +1,11 @@
-"""The transformer configurations of the real Wan 2.1 checkpoints (pure data), and random-weight
-builds of them for benchmarks: timing does not depend on the weights, so the benchmarks need no
-download.
+"""The transformer configurations of the real Wan 2.1 and 2.2 checkpoints (pure data), and
+random-weight builds of them for benchmarks: timing does not depend on the weights, so the
+benchmarks need no download.
 
-The configurations are those of diffusers' scripts/convert_wan_to_diffusers.py; building each one
-with meta tensors gives exactly the parameter counts of the registry (tests/test_speed.py checks).
+The configurations are those of diffusers' scripts/convert_wan_to_diffusers.py (Wan2.2-T2V-A14B,
+Wan2.2-I2V-14B-720p, Wan2.2-TI2V-5B, Wan2.2-VACE-Fun-14B there); a Wan 2.2 A14B model has two
+experts of one configuration each. Building each one with meta tensors gives exactly the
+parameter counts of the registry (tests/test_speed.py checks).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ _SHARED: dict[str, Any] = {
 _SMALL = {"num_attention_heads": 12, "ffn_dim": 8960, "num_layers": 30}
 _LARGE = {"num_attention_heads": 40, "ffn_dim": 13824, "num_layers": 40}
 _I2V = {"in_channels": 36, "image_dim": 1280, "added_kv_proj_dim": 5120}
+# TI2V-5B: 24 heads of 128, 30 layers, the Wan 2.2 VAE's 48 latent channels in and out
+_TI2V = {"num_attention_heads": 24, "ffn_dim": 14336, "num_layers": 30, "in_channels": 48, "out_channels": 48}
 
 TRANSFORMER_CONFIGS: dict[str, dict[str, Any]] = {
     "t2v-1.3b": {**_SHARED, **_SMALL},
@@ -34,11 +38,30 @@ TRANSFORMER_CONFIGS: dict[str, dict[str, Any]] = {
     "vace-14b": {**_SHARED, **_LARGE, "vace_layers": list(range(0, 40, 5)), "vace_in_channels": 96},
     "i2v-14b-480p": {**_SHARED, **_LARGE, **_I2V},
     "i2v-14b-720p": {**_SHARED, **_LARGE, **_I2V},
+    "t2v-a14b": {**_SHARED, **_LARGE},
+    # Wan 2.2 I2V takes the image as latents (16 + 4 mask + 16 channels), with no CLIP features
+    "i2v-a14b": {**_SHARED, **_LARGE, "in_channels": 36},
+    "ti2v-5b": {**_SHARED, **_TI2V},
+    "vace-fun-a14b": {**_SHARED, **_LARGE, "vace_layers": list(range(0, 40, 5)), "vace_in_channels": 96},
+}
+# The Wan 2.2 VAE (TI2V-5B's): diffusers' vae22_diffusers_config without its latent statistics
+VAE22_CONFIG: dict[str, Any] = {
+    "base_dim": 160,
+    "decoder_base_dim": 256,
+    "z_dim": 48,
+    "is_residual": True,
+    "in_channels": 12,
+    "out_channels": 12,
+    "patch_size": 2,
+    "scale_factor_temporal": 4,
+    "scale_factor_spatial": 16,
 }
 TEXT_TOKENS = 512  # UMT5 tokens per prompt: the Wan pipelines pad every prompt to this length
 IMAGE_TOKENS = 257  # CLIP ViT-H/14 tokens of the I2V image (256 patches + the class token)
 VAE_TEMPORAL = 4  # frames per latent frame after the first
-VAE_SPATIAL = 8  # pixels per latent pixel
+VAE_SPATIAL = 8  # pixels per latent pixel (Wan 2.1's VAE)
+VAE22_SPATIAL = 16  # Wan 2.2's VAE (TI2V-5B): 48 latent channels
+VAE22_CHANNELS = 48
 
 
 def transformer_config(model_id: str) -> dict[str, Any]:
@@ -53,10 +76,16 @@ def transformer_class(config: dict[str, Any]) -> Any:
     return diffusers.WanVACETransformer3DModel if "vace_layers" in config else diffusers.WanTransformer3DModel
 
 
-def latent_shape(frames: int, height: int, width: int) -> tuple[int, int, int]:
+def latent_shape(frames: int, height: int, width: int, spatial: int = VAE_SPATIAL) -> tuple[int, int, int]:
     """(latent frames, latent height, latent width) of a clip of `frames` frames at width x height
-    (every Wan 2.1 model shares the VAE)."""
-    return (frames - 1) // VAE_TEMPORAL + 1, height // VAE_SPATIAL, width // VAE_SPATIAL
+    through a VAE of `spatial` pixels per latent pixel (8: Wan 2.1's VAE; 16: Wan 2.2's)."""
+    return (frames - 1) // VAE_TEMPORAL + 1, height // spatial, width // spatial
+
+
+def vae_spatial_of(config: Any) -> int:
+    """Pixels per latent pixel of the VAE a transformer configuration works with: the Wan 2.2
+    VAE's 16 when it outputs that VAE's 48 latent channels, else Wan 2.1's 8."""
+    return VAE22_SPATIAL if config["out_channels"] == VAE22_CHANNELS else VAE_SPATIAL
 
 
 def build_random_transformer(config: dict[str, Any], *, device: Any, dtype: Any, seed: int = 0) -> Any:
@@ -90,7 +119,7 @@ def transformer_inputs(
     def noise(*shape: int) -> Any:
         return torch.randn(*shape, generator=generator).to(device=device, dtype=dtype)
 
-    latent = latent_shape(frames, height, width)
+    latent = latent_shape(frames, height, width, vae_spatial_of(config))
     inputs = {
         "hidden_states": noise(batch, config["in_channels"], *latent),
         "timestep": torch.full((batch,), 500, device=device, dtype=torch.long),

@@ -1,9 +1,10 @@
 """Floating-point operations of one Wan transformer forward, counted from its configuration.
 
 Notation: L video tokens = latent frames x (latent height / 2) x (latent width / 2) (patch 1x2x2
-over the VAE's 4x8x8 compression), d = heads x head dim, f = FFN width, T = 512 text tokens,
-I = 257 image tokens (I2V only), C = input channels, P = 1*2*2 = 4 pixels per patch. A matmul
-of an (m x k) by a (k x n) matrix is 2mkn FLOP (one multiply and one add per term).
+over the VAE's 4x8x8 compression; 4x16x16 for Wan 2.2's VAE), d = heads x head dim, f = FFN width,
+T = 512 text tokens, I = 257 image tokens (I2V only), C = input channels, P = 1*2*2 = 4 pixels
+per patch. A matmul of an (m x k) by a (k x n) matrix is 2mkn FLOP (one multiply and one add per
+term).
 
 Per transformer block:
 - self-attention Q, K, V and output projections: 4 x 2Ld^2 = 8Ld^2;
@@ -30,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .architectures import IMAGE_TOKENS, TEXT_TOKENS, latent_shape
+from .architectures import IMAGE_TOKENS, TEXT_TOKENS, latent_shape, vae_spatial_of
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class FlopCount:
 
 def video_tokens(config: Mapping[str, Any], frames: int, height: int, width: int) -> int:
     """L: the transformer's sequence length for a clip of `frames` frames at width x height."""
-    latent_frames, latent_height, latent_width = latent_shape(frames, height, width)
+    latent_frames, latent_height, latent_width = latent_shape(frames, height, width, vae_spatial_of(config))
     p_t, p_h, p_w = config["patch_size"]
     return (latent_frames // p_t) * (latent_height // p_h) * (latent_width // p_w)
 

@@ -1,5 +1,10 @@
-"""Loading a Wan pipeline with diffusers: its class, dtype, flow shift and memory preset; prompt
-encoding once per unique prompt, after which the text encoder is released."""
+"""Loading a Wan pipeline with diffusers: its class, dtype, flow shift, weights format and memory
+preset; prompt encoding once per unique prompt, after which the text encoder is released.
+
+A Wan 2.2 A14B pipeline has two experts (`transformer`, `transformer_2`), which diffusers loads
+from the folder's model_index.json with the boundary between them; a TI2V pipeline is loaded as
+WanPipeline (text-to-video) and continues a clip through a WanImageToVideoPipeline made of the
+same components (image_pipeline)."""
 
 from __future__ import annotations
 
@@ -10,9 +15,15 @@ from typing import Any
 
 from ..config.memory import MemoryPreset
 from ..errors import WanError
+from .quantization import BF16, Weights, loading_arguments
 from .resolve import ModelLocation
 
-PIPELINE_CLASSES = {"vace": "WanVACEPipeline", "t2v": "WanPipeline", "i2v": "WanImageToVideoPipeline"}
+PIPELINE_CLASSES = {
+    "vace": "WanVACEPipeline",
+    "t2v": "WanPipeline",
+    "i2v": "WanImageToVideoPipeline",
+    "ti2v": "WanPipeline",
+}
 MAX_SEQUENCE_LENGTH = 512  # UMT5 tokens per prompt, as the Wan pipelines use
 
 PromptPair = tuple[str, str]
@@ -38,10 +49,16 @@ def default_dtype(device: Any) -> Any:
 
 
 def load_pipeline(
-    location: ModelLocation, *, dtype: Any, flow_shift: float, text_encoder: bool = True
+    location: ModelLocation,
+    *,
+    dtype: Any,
+    flow_shift: float,
+    text_encoder: bool = True,
+    weights: Weights = BF16,
 ) -> Any:
-    """Build the diffusers pipeline from its folder, on the CPU (the VAE in float32, as Wan needs);
-    without its text encoder when the prompts are already encoded."""
+    """Build the diffusers pipeline from its folder, on the CPU (the VAE in float32, as Wan needs;
+    bitsandbytes places its quantized weights on the GPU itself); without its text encoder when
+    the prompts are already encoded; the transformer(s) in `weights` (wan.models.quantization)."""
     from .host_compat import prepare_diffusers
 
     prepare_diffusers()
@@ -56,8 +73,9 @@ def load_pipeline(
                 location.path, subfolder="vae", torch_dtype=torch.float32
             )
             skip = {} if text_encoder else {"text_encoder": None}
-            pipe = cls.from_pretrained(location.path, vae=vae, torch_dtype=dtype, **skip)
-    except MemoryError:
+            quantized = loading_arguments(location.path, weights, dtype, location.spec.experts)
+            pipe = cls.from_pretrained(location.path, vae=vae, torch_dtype=dtype, **skip, **quantized)
+    except (MemoryError, ImportError, WanError):  # out of memory, a package missing, our own errors
         raise
     except Exception as exc:  # diffusers, transformers and safetensors raise many kinds for bad files
         raise ModelLoadError(_load_failure(location, exc)) from exc
@@ -78,6 +96,31 @@ def _load_failure(location: ModelLocation, exc: Exception) -> str:
         f"cannot load the model in {location.path}: its files are damaged, incomplete or not those of a "
         f"{PIPELINE_CLASSES[location.spec.kind]} ({reason})"
     )
+
+
+def experts(pipe: Any) -> list[Any]:
+    """The pipeline's transformers: one, or a Wan 2.2 A14B's high- and low-noise experts."""
+    return [model for model in (pipe.transformer, getattr(pipe, "transformer_2", None)) if model is not None]
+
+
+def image_pipeline(pipe: Any) -> Any:
+    """A WanImageToVideoPipeline made of a TI2V pipeline's components (weights, hooks and
+    placement shared): TI2V-5B continues a clip from an image through it, which becomes the
+    first latent frame (expand_timesteps)."""
+    from diffusers import WanImageToVideoPipeline
+
+    image = WanImageToVideoPipeline(
+        tokenizer=pipe.tokenizer,
+        text_encoder=pipe.text_encoder,
+        vae=pipe.vae,
+        scheduler=pipe.scheduler,
+        transformer=pipe.transformer,
+        transformer_2=getattr(pipe, "transformer_2", None),
+        boundary_ratio=pipe.config.boundary_ratio,
+        expand_timesteps=True,
+    )
+    image.set_progress_bar_config(disable=True)
+    return image
 
 
 def encode_prompts(

@@ -74,7 +74,8 @@ def download_command(hub_id: str, target: Path) -> str:
     return f"hf download {hub_id} --local-dir {target}"
 
 
-def _download_hint(hub_id: str, target: Path) -> str:
+def download_hint(hub_id: str, target: Path) -> str:
+    """How to download a model by hand, for error messages."""
     return (
         f"Download it with:\n  {download_command(hub_id, target)}\n"
         f"  (older huggingface_hub: huggingface-cli download {hub_id} --local-dir {target})\n"
@@ -105,14 +106,14 @@ def locate(
             path = Path(snapshot_download(hub_id, local_dir=target))
         except Exception as exc:  # offline, hub unreachable, disk full: the hub raises many kinds
             raise ModelNotFoundError(
-                f"downloading {hub_id} into {target} failed: {exc}\n" + _download_hint(hub_id, target)
+                f"downloading {hub_id} into {target} failed: {exc}\n" + download_hint(hub_id, target)
             ) from exc
         return path, "download"
     looked = "\n".join(f"  - {c}" for c in candidates)
     raise ModelNotFoundError(
         f"{label} ({hub_id}) is not on this machine. Looked in:\n{looked}\n"
         f"  - the Hugging Face cache ({_hf_cache_dir()})\n"
-        + _download_hint(hub_id, target)
+        + download_hint(hub_id, target)
         + "or allow downloads (--allow-download, or the WebUI setting) and run again."
     )
 

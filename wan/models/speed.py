@@ -99,12 +99,16 @@ def _compile(asked: str, device: DeviceInfo, offload: str, cache: str, notes: li
     return True
 
 
-def _fp8(asked: str, preset: SpeedPreset, device: DeviceInfo, offload: str, notes: list[str]) -> str:
+def _fp8(
+    asked: str, preset: SpeedPreset, device: DeviceInfo, offload: str, weights: str, notes: list[str]
+) -> str:
     wanted = preset.fp8 if asked == "auto" else asked
     if wanted != "torchao":
         return wanted
     problem = None
-    if not device.fp8_compute:
+    if weights != "bf16":
+        problem = f"fp8 compute quantizes bf16 weights itself, and the weights are {weights}"
+    elif not device.fp8_compute:
         problem = f"fp8 compute needs a GPU of compute capability 8.9+ (this is {device.name or device.type})"
     elif not device.torchao:
         problem = "fp8 compute needs the torchao package (pip install torchao)"
@@ -118,19 +122,32 @@ def _fp8(asked: str, preset: SpeedPreset, device: DeviceInfo, offload: str, note
     return "off"
 
 
-def resolve_speed(speed: SpeedOptions, device: DeviceInfo, *, offload: str, kind: str) -> ResolvedSpeed:
-    """The choices for a model of `kind` (vace, t2v, i2v) on `device` with that offloading;
-    ValueError naming the setting when something asked for cannot run here."""
+def resolve_speed(
+    speed: SpeedOptions,
+    device: DeviceInfo,
+    *,
+    offload: str,
+    kind: str,
+    experts: int = 1,
+    weights: str = "bf16",
+) -> ResolvedSpeed:
+    """The choices for a model of `kind` (vace, t2v, i2v, ti2v) with `experts` transformers in
+    `weights` on `device` with that offloading; ValueError naming the setting when something
+    asked for cannot run here."""
     preset = SPEED_PRESETS[speed.preset]
     notes: list[str] = []
     cache = speed.cache_in_effect
     if cache == "sea" and kind != "t2v":
         raise SpeedUnavailable("speed_cache: sea works with text-to-video models only (diffusers' SeaCache)")
+    if cache == "mag" and experts > 1:
+        raise SpeedUnavailable(
+            "speed_cache: mag calibrates one transformer over all steps; two experts split them"
+        )
     threshold = speed.cache_threshold
     if threshold is None and cache in CACHE_THRESHOLDS:
         own = preset.cache_threshold if cache == preset.cache else None
         threshold = own if own is not None else CACHE_THRESHOLDS[cache]
-    fp8 = _fp8(speed.fp8, preset, device, offload, notes)
+    fp8 = _fp8(speed.fp8, preset, device, offload, weights, notes)
     lossless = cache == "none" and fp8 == "off" and not speed.lora and preset.steps is None
     return ResolvedSpeed(
         preset=preset.name,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .architectures import transformer_class
+from .architectures import VAE22_CONFIG, transformer_class
 
 # Words the tiny tokenizer knows; anything else becomes <unk>.
 _VOCABULARY = [
@@ -60,7 +60,18 @@ _VOCABULARY = [
     "dawn",
     "light",
 ]
-TINY_KINDS = {"tiny": "vace", "tiny-t2v": "t2v", "tiny-i2v": "i2v"}
+# id -> (kind, experts); the two-expert ones are Wan 2.2 A14B's pipelines in small
+TINY_KINDS = {
+    "tiny": ("vace", 1),
+    "tiny-t2v": ("t2v", 1),
+    "tiny-i2v": ("i2v", 1),
+    "tiny-t2v-2experts": ("t2v", 2),
+    "tiny-i2v-2experts": ("i2v", 2),
+    "tiny-vace-2experts": ("vace", 2),
+    "tiny-ti2v": ("ti2v", 1),
+}
+# where the experts part, as in the Wan 2.2 configs: 0.9 for I2V, 0.875 for T2V (and VACE-Fun)
+BOUNDARY_RATIOS = {"i2v": 0.9, "t2v": 0.875, "vace": 0.875}
 TEXT_DIM = 32
 
 
@@ -75,6 +86,11 @@ def _tokenizer():
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
     )
+
+
+def tiny_tokenizer():
+    """The tiny word-level tokenizer of the tiny models (a PreTrainedTokenizerFast)."""
+    return _tokenizer()
 
 
 def _text_encoder():
@@ -96,8 +112,9 @@ def _text_encoder():
     return UMT5EncoderModel(config)
 
 
-def tiny_transformer_config(kind: str) -> dict:
-    """The configuration of the tiny transformer of `kind` (vace, t2v or i2v)."""
+def tiny_transformer_config(kind: str, experts: int = 1) -> dict:
+    """The configuration of the tiny transformer of `kind` (vace, t2v, i2v or ti2v); a Wan 2.2
+    I2V expert (`experts` 2) takes the image as latents only, without CLIP features."""
     shared = {
         "patch_size": (1, 2, 2),
         "num_attention_heads": 2,
@@ -112,8 +129,12 @@ def tiny_transformer_config(kind: str) -> dict:
     }
     if kind == "vace":
         return {"in_channels": 16, "num_layers": 3, "vace_layers": [0, 2], "vace_in_channels": 96, **shared}
-    if kind == "i2v":  # 16 latent + 4 mask + 16 image-latent channels; CLIP features of width 4
+    if kind == "i2v" and experts == 2:  # 16 latent + 4 mask + 16 image-latent channels
+        return {"in_channels": 36, "num_layers": 2, **shared}
+    if kind == "i2v":  # the same, and CLIP features of width 4
         return {"in_channels": 36, "num_layers": 2, "image_dim": 4, "added_kv_proj_dim": 24, **shared}
+    if kind == "ti2v":  # the Wan 2.2 VAE's 48 latent channels in and out
+        return {**shared, "in_channels": TINY_VAE22_CONFIG["z_dim"], "out_channels": 48, "num_layers": 2}
     return {"in_channels": 16, "num_layers": 2, **shared}
 
 
@@ -127,13 +148,27 @@ TINY_VAE_CONFIG = {
 }
 
 
-def _transformer(kind: str):
-    config = tiny_transformer_config(kind)
+# The Wan 2.2 VAE's architecture (residual, 2x2 patches, 16x spatial, 48 latent channels) with
+# 4 base channels instead of 160 (and 256 for the decoder).
+TINY_VAE22_CONFIG = {
+    **VAE22_CONFIG,
+    "base_dim": 4,
+    "decoder_base_dim": 4,
+    "dim_mult": [1, 1, 1, 1],
+    "num_res_blocks": 1,
+    "latents_mean": [0.0] * VAE22_CONFIG["z_dim"],
+    "latents_std": [1.0] * VAE22_CONFIG["z_dim"],
+}
+
+
+def _transformer(kind: str, experts: int = 1):
+    config = tiny_transformer_config(kind, experts)
     return transformer_class(config)(**config)
 
 
-def build_tiny_pipeline(kind: str, seed: int = 0):
-    """A tiny random pipeline of `kind` (vace, t2v or i2v) with the real classes."""
+def build_tiny_pipeline(kind: str, seed: int = 0, *, experts: int = 1):
+    """A tiny random pipeline of `kind` (vace, t2v, i2v or ti2v) with the real classes; with
+    `experts` 2, a second transformer for the low-noise steps (Wan 2.2 A14B's layout)."""
     import torch
 
     from .host_compat import prepare_diffusers
@@ -145,16 +180,26 @@ def build_tiny_pipeline(kind: str, seed: int = 0):
     parts = {
         "tokenizer": _tokenizer(),
         "text_encoder": _text_encoder(),
-        "vae": AutoencoderKLWan(**TINY_VAE_CONFIG),
+        "vae": AutoencoderKLWan(**(TINY_VAE22_CONFIG if kind == "ti2v" else TINY_VAE_CONFIG)),
         "scheduler": UniPCMultistepScheduler(
             prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=3.0
         ),
-        "transformer": _transformer(kind),
+        "transformer": _transformer(kind, experts),
     }
+    if experts == 2:
+        parts |= {"transformer_2": _transformer(kind, experts), "boundary_ratio": BOUNDARY_RATIOS[kind]}
     if kind == "vace":
         from diffusers import WanVACEPipeline
 
         return WanVACEPipeline(**parts)
+    if kind == "i2v" and experts == 2:
+        from diffusers import WanImageToVideoPipeline
+
+        return WanImageToVideoPipeline(**parts)
+    if kind == "ti2v":
+        from diffusers import WanPipeline
+
+        return WanPipeline(**parts, expand_timesteps=True)
     if kind == "i2v":
         from diffusers import WanImageToVideoPipeline
         from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
@@ -194,5 +239,7 @@ def ensure_tiny_model(model_id: str, folder: Path) -> Path:
     return build_once(
         folder,
         "model_index.json",
-        lambda staging: build_tiny_pipeline(TINY_KINDS[model_id]).save_pretrained(staging),
+        lambda staging: build_tiny_pipeline(
+            TINY_KINDS[model_id][0], experts=TINY_KINDS[model_id][1]
+        ).save_pretrained(staging),
     )

@@ -1,12 +1,14 @@
 """How a GenerationPlan is made from settings (create_plan). Pure and fast; no torch.
 
-1. The animation's duration is laid on the model's frame axis (16 fps for Wan 2.1): output
-   frame j sits at model position j * 16 / fps, and enough model frames are planned to cover
-   the last output frame (Timebase).
+1. The animation's duration is laid on the model's frame axis at the model's own frame rate
+   (16 fps for Wan 2.1 and 2.2 A14B, 24 for TI2V-5B): output frame j sits at model position
+   j * model fps / fps, and enough model frames are planned to cover the last output frame
+   (Timebase).
 2. Every prompt keyframe becomes a cut at the first model frame not earlier than it, so a
    prompt never starts before its keyframe. A prompt that would get fewer than
    MIN_SEGMENT_FRAMES model frames is merged away (reported in `warnings`).
-3. Each prompt segment is split into as few clips as fit `clip_frames`, balanced in length.
+3. Each prompt segment is split into as few clips as fit `clip_frames` (by default the model's
+   longest clip: 81 frames, 121 for TI2V-5B), balanced in length.
    Clip k > 0 first regenerates the last `overlap` frames of what came before (its
    conditioning, dropped when joined); every clip generates 4n+1 frames, and only the last clip
    of a segment may generate up to 3 extra frames at its end that are dropped ("trim") so the
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog import ModelSpec, default_flow_shift
+from ..catalog import ModelSpec
 from ..config import WanConfig
 from ..movement import CameraPath, MovementAnalysis, analyze_windows, channels_for
 from ..prompts.style import apply_style, clip_styles
@@ -94,7 +96,7 @@ class _Continuation:
 def _continuation(config: WanConfig, spec: ModelSpec, warnings: list[str]) -> _Continuation:
     overlap, continuer, notes = continuation(config, spec, config.i2v_spec)
     warnings += notes
-    from_image = bool(config.init_image) and (spec.kind != "t2v" or config.i2v_spec is not None)
+    from_image = bool(config.init_image) and (spec.takes_image or config.i2v_spec is not None)
     if config.init_image and not from_image:
         warnings.append(f"{spec.id} cannot start from an image; init_image is not used")
     return _Continuation(overlap, continuer, from_image)
@@ -145,7 +147,7 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
     # 2. how clips continue one another
     joined = _continuation(config, spec, warnings)
     # 3. clips
-    slots = clip_slots(segments, joined.overlap, config.clip_frames)
+    slots = clip_slots(segments, joined.overlap, config.frames_per_clip())
     if joined.overlap == 0 and spec.kind == "t2v" and len(slots) > 1:
         warnings.append(
             f"{spec.id} cannot continue a clip, so each of the {len(slots)} clips starts afresh; "
@@ -176,12 +178,13 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
         model_frames=model_frames,
         steps=config.sampling_steps(),
         guidance_scale=config.guidance(),
+        guidance_scale_2=config.guidance_2(),
         flow_shift=config.flow_shift
         if config.flow_shift is not None
-        else default_flow_shift(config.width, config.height),
+        else spec.flow_shift_for(config.width, config.height),
         seed=base_seed,
         seed_behavior=config.seed_behavior,
-        clip_frames=config.clip_frames,
+        clip_frames=config.frames_per_clip(),
         clip_overlap=joined.overlap,
         init_image=config.init_image if joined.from_image else "",
         warnings=tuple(warnings),

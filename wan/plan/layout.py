@@ -107,11 +107,11 @@ def split_segment(length: int, first_overlap: int, overlap: int, clip_frames: in
 def continuation(config: WanConfig, spec: ModelSpec, i2v: ModelSpec | None) -> tuple[int, str, list[str]]:
     """(overlap for clips after the first, model id of those clips, warnings)."""
     warnings = []
+    if spec.continues_clips and i2v is not None:
+        warnings.append(f"i2v_model is not used: {spec.id} continues clips itself")
     if spec.kind == "vace":
-        if i2v is not None:
-            warnings.append(f"i2v_model is not used: {spec.id} continues clips itself")
         return config.clip_overlap, spec.id, warnings
-    continuer = spec if spec.kind == "i2v" else i2v
+    continuer = spec if spec.kind in ("i2v", "ti2v") else i2v
     if continuer is None:
         return 0, spec.id, warnings
     if config.clip_overlap != 1:

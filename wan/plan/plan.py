@@ -4,7 +4,7 @@ through JSON losslessly (plan.json of every run). How a plan is made: wan.plan.c
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Literal
 
 from ..movement import MovementAnalysis
@@ -70,6 +70,8 @@ class GenerationPlan:
     init_image: str
     warnings: tuple[str, ...] = ()
     version: int = PLAN_VERSION
+    # the low-noise expert's guidance of a two-expert model (Wan 2.2 A14B); None: one expert
+    guidance_scale_2: float | None = None
 
     @property
     def duration_seconds(self) -> float:
@@ -107,7 +109,13 @@ class GenerationPlan:
                 )
                 for c in data["clips"]
             )
-            values = {k: data[k] for k in names if k not in ("clips", "warnings")}
+            # fields added after a plan was written keep their defaults (guidance_scale_2)
+            optional = {f.name for f in fields(cls) if f.default is not MISSING}
+            values = {
+                k: data[k]
+                for k in names
+                if k not in ("clips", "warnings") and (k in data or k not in optional)
+            }
             return cls(clips=clips, warnings=tuple(data.get("warnings", ())), **values)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a generation plan: {exc}") from None

@@ -40,10 +40,12 @@ from ..models.loading import (
     default_dtype,
     encode_prompts,
     free_memory,
+    image_pipeline,
     load_pipeline,
     release_text_encoder,
 )
-from ..models.memory import resolve_memory
+from ..models.memory import ClipSize, place_models
+from ..models.quantization import Weights
 from ..models.resolve import ModelLocation, resolve_model
 from ..models.speed import DeviceInfo, resolve_speed
 from ..plan import ClipPlan, GenerationPlan
@@ -79,6 +81,8 @@ class RenderOptions:
     max_attempts: int = 4
     interpolation: InterpolationOptions | None = None
     quality_checks: bool = True
+    weights: str = "auto"
+    weights_files: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, config: WanConfig, **host: Any) -> RenderOptions:
@@ -92,6 +96,8 @@ class RenderOptions:
             "crf": config.output.crf,
             "interpolation": config.interpolation,
             "quality_checks": config.output.quality_checks,
+            "weights": config.weights.format,
+            "weights_files": config.weights.files,
         }
         return cls(**(values | host))
 
@@ -126,6 +132,7 @@ class _Loaded:
     pipe: Any
     previewer: LatentPreviewer | None
     speed: AppliedSpeed
+    image_pipe: Any = None  # TI2V: the same components as an image-to-video pipeline
 
 
 @dataclass
@@ -138,6 +145,7 @@ class _Session:
     device: Any
     dtype: Any
     memory: MemoryPreset
+    weights: Weights = field(default_factory=Weights)
     locations: dict[str, ModelLocation] = field(default_factory=dict)
     embeddings: dict[str, dict[tuple[str, str], tuple[Any, Any]]] = field(default_factory=dict)
     loaded: _Loaded | None = None
@@ -194,17 +202,27 @@ class _Session:
             )
         location = self.locations[model]
         self.device_info = self.device_info or DeviceInfo.probe(self.device)
+        spec = location.spec
         speed = resolve_speed(
-            self.options.speed, self.device_info, offload=memory.offload, kind=location.spec.kind
+            self.options.speed,
+            self.device_info,
+            offload=memory.offload,
+            kind=spec.kind,
+            experts=spec.experts,
+            weights=self.weights.format,
         )
         self.emit(
             "loading",
             message=f"loading {model} from {location.path} ({memory.name} memory preset, "
-            f"{speed.preset} speed preset)",
+            f"{self.weights.format} weights, {speed.preset} speed preset)",
         )
         encoded = model in self.embeddings
         pipe = load_pipeline(
-            location, dtype=self.dtype, flow_shift=self.plan.flow_shift, text_encoder=not encoded
+            location,
+            dtype=self.dtype,
+            flow_shift=self.plan.flow_shift,
+            text_encoder=not encoded,
+            weights=self.weights,
         )
         if not encoded:
             pairs = [(c.prompt, c.negative_prompt) for c in self.plan.clips if c.model == model]
@@ -216,7 +234,7 @@ class _Session:
         previewer = None
         if self.options.preview_every > 0:
             previewer = LatentPreviewer.fit(pipe.vae, pipe.vae_scale_factor_spatial)
-        prepare_weights(pipe, speed, self.dtype)
+        prepare_weights(pipe, speed, self.dtype, self.weights)
         apply_memory(pipe, memory, self.device)
         tokens = max(
             video_tokens(pipe.transformer.config, c.num_frames, self.plan.height, self.plan.width)
@@ -224,7 +242,8 @@ class _Session:
             if c.model == model
         )
         applied = apply_speed(pipe, speed, self.device, tokens=tokens, steps=self.plan.steps)
-        self.loaded = _Loaded(model, memory, pipe, previewer, applied)
+        image_pipe = image_pipeline(pipe) if spec.kind == "ti2v" else None
+        self.loaded = _Loaded(model, memory, pipe, previewer, applied, image_pipe)
         return self.loaded
 
     def unload(self) -> None:
@@ -247,7 +266,7 @@ class _Session:
         if kind == "vace":
             video, mask = vace_inputs(kept, clip.num_frames)
             return {"video": video, "mask": mask} if video is not None else {}
-        if kind == "i2v":
+        if kind == "i2v" or (kind == "ti2v" and kept):
             return {"image": as_image(kept[-1])}
         return {}
 
@@ -255,8 +274,10 @@ class _Session:
         """Run the pipeline for one clip; returns its frames as float RGB in [0, 1]."""
         import torch
 
-        pipe = loaded.pipe
+        pipe = loaded.image_pipe if "image" in conditioning and loaded.image_pipe is not None else loaded.pipe
         positive, negative = self.embeddings[clip.model][(clip.prompt, clip.negative_prompt)]
+        if self.plan.guidance_scale_2 is not None and pipe.config.boundary_ratio is not None:
+            conditioning = {**conditioning, "guidance_scale_2": self.plan.guidance_scale_2}
         device = pipe._execution_device
         state: dict[str, Any] = {"started": time.perf_counter(), "previous": None, "previous_sigma": None}
 
@@ -320,6 +341,7 @@ class _Session:
             "index": clip.index,
             "model": clip.model,
             "memory_preset": loaded.memory.name,
+            "weights": self.weights.format,
             "speed": speed,
             "attempts": attempts,
             "seconds": round(seconds, 4),
@@ -446,12 +468,21 @@ def render(
     options = options or RenderOptions()
     started = time.perf_counter()
     device = torch_device(options.device)
-    # 1. the run folder, once the models are known to be there (nothing is left behind otherwise)
+    # 1. the run folder, once the models are known to be there and their weights format can run
+    #    here (nothing is left behind otherwise)
     models_dir = Path(options.models_dir) if options.models_dir else None
     locations = {
         model: resolve_model(model, models_dir=models_dir, allow_download=options.allow_download)
         for model in dict.fromkeys(clip.model for clip in plan.clips)
     }
+    placement, weights = place_models(
+        [location.spec for location in locations.values()],
+        memory=options.memory,
+        weights=options.weights,
+        files=options.weights_files,
+        device=device,
+        clip=ClipSize(max(clip.num_frames for clip in plan.clips), plan.height, plan.width),
+    )
     folder = RunFolder(run_dir)
     folder.start(plan, settings, resume=resume)
     session = _Session(
@@ -462,7 +493,8 @@ def render(
         control=control or RenderControl(),
         device=device,
         dtype=default_dtype(device),
-        memory=resolve_memory(options.memory),
+        memory=placement.preset,
+        weights=weights,
         locations=locations,
     )
     # 2. the clips
@@ -504,6 +536,7 @@ def render(
         "device": str(device),
         "dtype": str(session.dtype).removeprefix("torch."),
         "speed_preset": options.speed.preset,
+        "placement": placement.reason or f"{weights.format} + {placement.preset.name}",
         "model_frames": plan.model_frames,
         "output_frames": plan.output_frames,
         "generation_seconds": round(sum(c["seconds"] for c in clips), 4),

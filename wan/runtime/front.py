@@ -6,6 +6,7 @@ extension's entry script appends that folder to the WebUI process's path. Standa
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import subprocess
 import sys
@@ -27,10 +28,15 @@ def front_missing() -> list[str]:
 
 
 def use_front_packages(runtime_root: Path) -> None:
-    """Make the extension's own numexpr importable here, after everything the host has."""
+    """Make the extension's own numexpr importable here, after everything the host has, and
+    import it now: the WebUI imports extension scripts with a sys.path of its own and puts the
+    old one back afterwards, so the folder would be gone by the time a schedule is evaluated
+    (a module once imported stays in sys.modules)."""
     folder = front_folder(runtime_root)
     if folder.is_dir() and str(folder) not in sys.path:
         sys.path.append(str(folder))
+    if importlib.util.find_spec("numexpr") is not None:
+        importlib.import_module("numexpr")
 
 
 def install_front_packages(runtime_root: Path, say=print) -> bool:  # type: ignore[no-untyped-def]

@@ -21,6 +21,11 @@ RUNTIME_PINS: dict[str, str] = {
     "numpy": "2.4.6",
     "ftfy": "6.3.1",
     "pillow": "12.3.0",
+    # quantized weights (wan.models.quantization): GGUF files, torchao int8, bitsandbytes int8/nf4;
+    # bitsandbytes has wheels for Linux, Windows and macOS, and runs in diffusers on CUDA only
+    "gguf": "0.19.0",
+    "torchao": "0.18.0",
+    "bitsandbytes": "0.50.2",
 }
 # The runtime reuses the host's torch (no second CUDA download) when it is at least this version;
 # an older one gets a torch of its own in the runtime (TORCH_FOR_RUNTIME), said before it

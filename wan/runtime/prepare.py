@@ -29,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..locks import hold
-from .environment import RuntimeEnv
+from .environment import EXTENSION_ROOT, RuntimeEnv
 from .pins import (
     TORCH_DOWNLOAD_GB,
     TORCH_FLOOR,
@@ -40,6 +40,8 @@ from .pins import (
 )
 
 HOST_PATH_FILE = "wan-host-packages.pth"
+# makes the extension's code importable by the runtime's Python wherever it runs
+EXTENSION_PATH_FILE = "wan-extension.pth"
 STEPS = 4
 CHECK = (
     "import json, sys, importlib.metadata as m; import torch, diffusers, transformers, cv2, wan; "
@@ -138,6 +140,7 @@ class _Preparation:
             "finding the runtime's site-packages",
         ).strip()
         Path(purelib, HOST_PATH_FILE).write_text("\n".join(host_site_packages()) + "\n", encoding="utf-8")
+        Path(purelib, EXTENSION_PATH_FILE).write_text(f"{EXTENSION_ROOT}\n", encoding="utf-8")
 
     def install(self, torch_version: str | None) -> None:
         lines = requirement_lines()

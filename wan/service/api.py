@@ -86,6 +86,7 @@ class WanAPI:
     def list_models(self) -> dict[str, Any]:
         """The Wan and enhancer models this tool knows, and which are on this machine."""
         from ..catalog import MODELS
+        from ..models.memory import memory_table
         from ..models.resolve import default_models_dir, is_present
         from ..prompts.models import ENHANCER_MODELS, enhancer_present
 
@@ -104,6 +105,18 @@ class WanAPI:
                     "tiny": spec.tiny,
                     "transformer_gb_bf16": round(weights["transformer"], 2) if weights else None,
                     "download_gb": round(sum(weights.values()), 2) if weights else None,
+                    "experts": spec.experts,
+                    "fps": spec.native_fps,
+                    "max_frames": spec.max_frames,
+                    "sizes": [f"{w}x{h}" for w, h in spec.sizes],
+                    "size_multiple": spec.size_multiple,
+                    "defaults": {
+                        "steps": spec.default_steps,
+                        "guidance_scale": spec.default_guidance,
+                        "guidance_scale_2": spec.default_guidance_2,
+                        "flow_shift": spec.flow_shift,
+                    },
+                    "memory_gb": memory_table(spec) if weights else None,
                 }
             )
         enhancers = [

@@ -30,6 +30,7 @@ from ..runtime import RuntimeEnv
 from .api import WanAPI, as_config
 from .chat_servers import ChatServers
 from .dispatcher import Dispatcher, Gate, Observer
+from .downloads import Downloads, DownloadUnavailable
 from .jobs import FINISHED, RESUMABLE, SETTLED, STATES, IllegalTransition, Job, JobNotFound, JobStore
 from .queue_lock import QueueLock
 from .worker import Generate
@@ -100,6 +101,7 @@ class JobService:
         self.workers = workers
         self.dispatcher = Dispatcher(self.store, workers, gate=gate, observer=observer)
         self.inputs_dir = self.folder / "inputs"
+        self.downloads = Downloads(self.runtime, self.folder / "downloads", self.models_dir())
         self.access = access or self.default_access()
         self.chat_servers = chat_servers or ChatServers.from_environment()
         self._previews = concurrent.futures.ThreadPoolExecutor(
@@ -112,18 +114,21 @@ class JobService:
     def default_access(self, *extra_inputs: str | Path) -> FileAccess:
         """Callers may name input files in the queue's inputs folder (and `extra_inputs`, e.g. the
         UI's upload folder), models in the models folder, and outputs in the output folder."""
+        return FileAccess.restricted(
+            inputs=[self.inputs_dir, *extra_inputs], models=[self.models_dir()], outputs=[self.api.output_dir]
+        )
+
+    def models_dir(self) -> Path:
+        """The models folder of this server."""
         from ..models.resolve import default_models_dir
 
-        return FileAccess.restricted(
-            inputs=[self.inputs_dir, *extra_inputs],
-            models=[self.api.models_dir or default_models_dir()],
-            outputs=[self.api.output_dir],
-        )
+        return self.api.models_dir or default_models_dir()
 
     def close(self) -> None:
         """Stop the workers (a running job becomes interrupted, resumable) and let the queue go."""
         self.dispatcher.stop(timeout=5)
         self.workers.stop()
+        self.downloads.stop()
         self._previews.shutdown(wait=False, cancel_futures=True)
         self.queue_lock.release()
 
@@ -357,6 +362,23 @@ class JobService:
 
         threading.Thread(target=wait, name="wan-prepare-runtime", daemon=True).start()
         return f"Preparing the runtime at {self.runtime.root}; progress is in {self.runtime.log_path}."
+
+    # -- model files -------------------------------------------------------------------------------
+    def download_model(self, model_id: str) -> str:
+        """Start downloading a registry model into the models folder in a runtime process (never in
+        this one); what happens, in words. DownloadUnavailable when downloads are off here."""
+        from ..catalog import known_model
+
+        spec = known_model(model_id)
+        if spec is None or spec.tiny:
+            raise DownloadUnavailable(f"'{model_id[:64]}' is not a model to download; pick one from the list")
+        if not self.api.allow_download:
+            raise DownloadUnavailable(
+                "downloads are off on this server: start it with --allow-download (in the WebUI: "
+                "--wan-allow-download, or Settings -> Wan Video), or run: "
+                f"python -m wan models download {spec.id}"
+            )
+        return self.downloads.start(spec.id)
 
     # -- what the server knows ---------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

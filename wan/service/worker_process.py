@@ -10,6 +10,7 @@ run a local Qwen model without importing transformers itself.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -59,6 +60,13 @@ def run_worker(
     if watch_input:
         threading.Thread(target=_watch_input, args=(loop,), name="wan-stdin", daemon=True).start()
     loop.run(idle_exit=idle_exit)
+    if watch_input:
+        # The stdin thread is still blocked in a read: interpreter shutdown would wait on the
+        # stream's lock and abort ("could not acquire lock for <stdin>"). Nothing is left to
+        # clean up once the loop has ended, so leave at once.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

@@ -44,6 +44,15 @@ OPTIONAL_NUMBERS = frozenset(
 MOVEMENT_HEADERS = ["clip", "frames", "seed", "movement", "prompt"]
 ENHANCE_HEADERS = ["clip", "before", "after", "note"]
 JOB_HEADERS = ["job", "state", "progress", "created", "video"]
+MODEL_HEADERS = [
+    "model",
+    "kind",
+    "fps / frames",
+    "size in bf16",
+    "GPU with nf4, offload",
+    "on disk",
+    "download",
+]
 _PRESET_NAME = re.compile(r"[A-Za-z0-9 _.-]{1,64}\Z")
 # the job states shown with a live progress line
 ACTIVE = ("running", "paused")
@@ -365,6 +374,67 @@ class TabActions:
             video = job.result.get("video") if job.result else None
             rows.append([job.id, job.state, progress_line(job.to_dict()), created, video or ""])
         return rows
+
+    # -- model files -----------------------------------------------------------------------------
+    @staticmethod
+    def model_facts(model: str | None) -> str:
+        """What the chosen model makes and its defaults, in a line (what null settings become)."""
+        from ..catalog import known_model
+
+        spec = known_model(model or "")
+        if spec is None:
+            return ""
+        sizes = " or ".join(f"{w}×{h}" for w, h in spec.sizes)
+        guidance = f"{spec.default_guidance:g}"
+        if spec.default_guidance_2 is not None:
+            guidance += f" (high noise) / {spec.default_guidance_2:g} (low noise)"
+        shift = f"{spec.flow_shift:g}" if spec.flow_shift is not None else "3 at 480p, 5 at 720p"
+        experts = f", {spec.experts} experts (boundary {spec.boundary_ratio:g})" if spec.experts > 1 else ""
+        return (
+            f"**{spec.id}**{experts}: {spec.native_fps} fps, clips of up to {spec.max_frames} frames, "
+            f"trained at {sizes} (sizes in multiples of {spec.size_multiple}); defaults: "
+            f"{spec.default_steps} steps, guidance {guidance}, flow shift {shift}."
+        )
+
+    def model_rows(self) -> list[list[Any]]:
+        """The video models: what they are, their size, whether they are here, their download."""
+        downloads = self.service.downloads.status()
+        rows = []
+        for row in self.service.api.list_models()["models"]:
+            if row["tiny"]:
+                continue
+            download = downloads.get(row["id"])
+            experts = f" ({row['experts']} experts)" if row["experts"] > 1 else ""
+            nf4 = row["memory_gb"]["nf4"]["offload"] if row["memory_gb"] else None
+            rows.append(
+                [
+                    row["id"],
+                    row["kind"] + experts,
+                    f"{row['fps']} fps, {row['max_frames']}",
+                    f"{row['download_gb']:.1f} GB",
+                    f"{nf4:.1f} GB" if nf4 is not None else "",
+                    row["present"] or "no",
+                    f"{download['state']}: {download['line']}" if download else "",
+                ]
+            )
+        return rows
+
+    def downloadable(self) -> list[str]:
+        """The ids of the models a download can fetch."""
+        return [row[0] for row in self.model_rows()]
+
+    def download(self, model_id: str | None) -> str:
+        """Start downloading a model in a runtime process; a message."""
+        if not model_id:
+            return warn("pick a model to download")
+        try:
+            return self.service.download_model(model_id)
+        except WanError as exc:
+            return warn(exc)
+
+    def downloading(self) -> bool:
+        """Whether a download is running."""
+        return self.service.downloads.active()
 
     # -- the runtime -----------------------------------------------------------------------------
     def runtime_message(self) -> str:

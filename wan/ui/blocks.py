@@ -25,6 +25,7 @@ from .actions import (
     ENHANCE_HEADERS,
     FORM_KEYS,
     JOB_HEADERS,
+    MODEL_HEADERS,
     MOVEMENT_HEADERS,
     OPTIONAL_NUMBERS,
     TabActions,
@@ -35,6 +36,7 @@ from .actions import (
 from .layout import LONG_TEXT, RESOLUTIONS, SLIDERS, Section, tabs
 
 POLL_SECONDS = 1.0
+DOWNLOAD_POLL_SECONDS = 2.0
 CSS_FILE = Path(__file__).resolve().parents[2] / "style.css"
 JS_FILE = Path(__file__).resolve().parents[2] / "javascript" / "wan_video.js"
 
@@ -194,8 +196,31 @@ def _analysis_tabs(
         p["enhance_table"] = _table(ENHANCE_HEADERS, "Before / after", "wan_enhance_table")
 
 
+def _model_files(tab: _Tab, actions: TabActions) -> None:
+    """The models, their sizes, which are here, and downloads with their progress."""
+    p = tab.parts
+    with gr.Accordion("Model files", open=False):
+        p["models_table"] = _table(MODEL_HEADERS, "Video models", "wan_models_table")
+        with gr.Row():
+            p["download_model"] = compat.make(
+                gr.Dropdown,
+                choices=actions.downloadable(),
+                label="Model to download",
+                info="Into the models folder, resumable; the server must allow downloads",
+                elem_id="wan_download_model",
+            )
+            p["download"] = gr.Button("Download", elem_id="wan_download")
+            p["refresh_models"] = gr.Button("Refresh", elem_id="wan_refresh_models")
+        p["download_message"] = gr.Markdown(elem_id="wan_download_message")
+        p["download_following"] = compat.make(gr.Textbox, value="", visible=False)
+
+
 def _model_and_output_tabs(
-    tab: _Tab, specs: dict[str, fields.Spec], values: dict[str, Any], layout: dict[str, tuple[Section, ...]]
+    tab: _Tab,
+    actions: TabActions,
+    specs: dict[str, fields.Spec],
+    values: dict[str, Any],
+    layout: dict[str, tuple[Section, ...]],
 ) -> None:
     with gr.Tab("Model & memory"):
         tab.parts["resolution"] = compat.make(
@@ -207,6 +232,10 @@ def _model_and_output_tabs(
         )
         for section in layout["Model & memory"]:
             _section(section, specs, values, tab.made)
+        tab.parts["model_facts"] = gr.Markdown(
+            actions.model_facts(values["model"]), elem_id="wan_model_facts"
+        )
+        _model_files(tab, actions)
     with gr.Tab("Output"):
         for section in layout["Output"]:
             _section(section, specs, values, tab.made)
@@ -331,6 +360,29 @@ def _wire(tab: _Tab, actions: TabActions) -> None:
 
     outputs = [p["progress"], p["bar"], p["preview"], p["video"], p["metrics"]]
     compat.follow(p["job_id"], poll, outputs, POLL_SECONDS, actions.settled)
+    made["model"].change(actions.model_facts, inputs=[made["model"]], outputs=[p["model_facts"]])
+    _wire_model_files(tab, actions)
+
+
+def _wire_model_files(tab: _Tab, actions: TabActions) -> None:
+    """Download starts a runtime process; the table follows it until no download runs."""
+    p = tab.parts
+    p["refresh_models"].click(actions.model_rows, inputs=[], outputs=[p["models_table"]])
+
+    def start(model_id: str | None) -> tuple[str, str]:
+        message = actions.download(model_id)
+        return message, (model_id or "") if not message.startswith("⚠") else ""
+
+    p["download"].click(
+        start, inputs=[p["download_model"]], outputs=[p["download_message"], p["download_following"]]
+    )
+    compat.follow(
+        p["download_following"],
+        lambda _model: actions.model_rows(),
+        [p["models_table"]],
+        DOWNLOAD_POLL_SECONDS,
+        lambda _model: not actions.downloading(),
+    )
 
 
 def _runtime_notice(tab: _Tab, actions: TabActions) -> None:
@@ -373,10 +425,11 @@ def build_ui(
                 with gr.Tab("Prompts & schedules"):
                     _prompts_tab(tab, actions, start, specs, values, layout["Prompts & schedules"])
                 _analysis_tabs(tab, specs, values, layout["Prompt enhancement"])
-                _model_and_output_tabs(tab, specs, values, layout)
+                _model_and_output_tabs(tab, actions, specs, values, layout)
                 _jobs_tab(tab, actions)
             with gr.Column(scale=2):
                 _generate_panel(tab)
         _wire(tab, actions)
         demo.load(actions.job_rows, inputs=[], outputs=[tab.parts["jobs_table"]])
+        demo.load(actions.model_rows, inputs=[], outputs=[tab.parts["models_table"]])
     return demo

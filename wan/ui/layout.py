@@ -80,9 +80,9 @@ ENHANCE_SECTIONS = (
     ),
 )
 MODEL_SECTIONS = (
-    Section("Model", ("model", "i2v_model", "steps", "guidance_scale", "flow_shift")),
+    Section("Model", ("model", "i2v_model", "steps", "guidance_scale", "guidance_scale_2", "flow_shift")),
     Section("Size and clips", ("W", "H", "clip_frames", "clip_overlap")),
-    Section("Memory", ("memory_preset",)),
+    Section("Memory", ("memory_preset", "weights", "weights_file", "weights_file_2")),
     Section(
         "Speed",
         (
@@ -125,6 +125,8 @@ RESOLUTIONS = (
     ("480×832 (480p portrait)", 480, 832),
     ("1280×720 (720p landscape, 14B)", 1280, 720),
     ("720×1280 (720p portrait, 14B)", 720, 1280),
+    ("1280×704 (TI2V-5B landscape)", 1280, 704),
+    ("704×1280 (TI2V-5B portrait)", 704, 1280),
     ("624×624 (square)", 624, 624),
 )
 
@@ -140,6 +142,7 @@ GROUP_SECTIONS = {
     "memory": "Memory",
     "speed": "Speed",
     "output": "Output",
+    "weights": "Memory",
 }
 TABS = {
     "Prompts & schedules": (PROMPT_SECTION, *MOVEMENT_SECTIONS),

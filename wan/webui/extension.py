@@ -98,8 +98,9 @@ def reloading() -> None:
     carry on; the WebUI's interrupt of its own generation does not cancel the Wan job."""
     global _reloading
     _reloading = True
-    if _service is not None and _service.dispatcher.observer is not None:
-        _service.dispatcher.observer.ignore_interrupts = True
+    observer = _service.dispatcher.observer if _service is not None else None
+    if observer is not None and hasattr(observer, "reload_started"):
+        observer.reload_started()
 
 
 def unloaded() -> None:

@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -204,37 +205,62 @@ class HostGate:
             self.lock.release()
 
 
+# "Reload UI" interrupts the WebUI's generation first and tells extensions it reloads only
+# about a second later (A1111 and Forge: request_restart, then demo.close, a 0.5 s sleep and
+# on_before_reload): an interrupt counts as the user's only after this long without a reload.
+INTERRUPT_GRACE_SECONDS = 2.0
+# what the WebUI's progress text may show of a job's messages (not file paths)
+_SHOWN_KINDS = ("loading", "encoding", "writing", "retry")
+
+
 class WebUIProgress:
-    """Shows the running job in the WebUI's progress (shared.state) and obeys its Interrupt."""
+    """Shows the running job in the WebUI's progress (shared.state) and obeys its Interrupt
+    (but not the interrupt a "Reload UI" sends: see INTERRUPT_GRACE_SECONDS)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state
-        # set while the WebUI reloads its UI: its interrupt of its own generation is not for us
-        self.ignore_interrupts = False
+        self.job_id: str | None = None
+        self.reloaded_during: str | None = None  # the job that was running when the UI reloaded
+        self._interrupt_seen: float | None = None
 
     def started(self, job: Any) -> None:
         """Begin a WebUI job for the Wan job."""
+        self.job_id, self.reloaded_during, self._interrupt_seen = job.id, None, None
         self.state.begin(job=f"wan_video {job.id[:8]}")
+
+    def reload_started(self) -> None:
+        """The WebUI reloads its UI: its interrupt is not for the job that runs now."""
+        self.reloaded_during = self.job_id
 
     def progress(self, job: Any) -> None:
         """Mirror clip and step into the WebUI's progress fields."""
         progress = job.progress or {}
-        self.state.job_count = max(progress.get("clips", 1), 1)
+        clips = max(progress.get("clips", 1), 1)
+        self.state.job_count = clips
         self.state.job_no = progress.get("clip", 0)
         self.state.sampling_steps = progress.get("steps", 0)
         self.state.sampling_step = progress.get("step", 0)
-        clip = f"clip {progress.get('clip', 0) + 1}/{max(progress.get('clips', 1), 1)}"
-        self.state.textinfo = progress.get("message") or f"Wan Video: {clip}"
+        message = progress.get("message") if progress.get("kind") in _SHOWN_KINDS else ""
+        self.state.textinfo = f"Wan Video: clip {progress.get('clip', 0) + 1}/{clips}" + (
+            f", {message}" if message else ""
+        )
 
     def interrupted(self) -> bool:
-        """Whether the WebUI's Interrupt (or Skip) was pressed."""
-        if self.ignore_interrupts:
+        """Whether the WebUI's Interrupt (or Skip) was pressed for this job."""
+        if not (getattr(self.state, "interrupted", False) or getattr(self.state, "skipped", False)):
+            self._interrupt_seen = None
             return False
-        return bool(getattr(self.state, "interrupted", False) or getattr(self.state, "skipped", False))
+        if self.job_id is not None and self.reloaded_during == self.job_id:
+            return False
+        now = time.monotonic()
+        if self._interrupt_seen is None:
+            self._interrupt_seen = now
+        return now - self._interrupt_seen >= INTERRUPT_GRACE_SECONDS
 
     def finished(self) -> None:
         """End the WebUI job."""
-        self.ignore_interrupts = False
+        self.state.textinfo = None
+        self.job_id, self.reloaded_during, self._interrupt_seen = None, None, None
         self.state.end()
 
 
