@@ -276,6 +276,8 @@ def test_a_group_name_with_a_value_that_is_not_an_object_says_how_to_give_the_gr
     assert errors_of({"movement": value})["movement"] == expected
     with pytest.raises(SettingsError, match="output: a settings group"):
         config_from_dict({}, {"output": "fast"})
+    # a group whose name is also a setting's key takes a plain value for that setting
+    assert config_from_dict({"weights": "bf16"})[0].to_dict()["weights"] == "bf16"
 
 
 @pytest.mark.parametrize(

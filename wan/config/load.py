@@ -53,12 +53,17 @@ def _group_example(group: str) -> str:
     return json.dumps({spec.name: default_of(group, spec.name)}, ensure_ascii=False)
 
 
-def _flatten_groups(data: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+def _flatten_groups(
+    data: Mapping[str, Any], table: Mapping[str, Target], errors: list[FieldError]
+) -> dict[str, Any]:
     """Accept option groups as nested objects too: {"movement": {"sensitivity": 2}}. A group's
-    name with anything but an object is an error that says how to give the group."""
+    name with anything but an object is an error that says how to give the group, unless the
+    name is also a setting's key (`weights`: the weights format)."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         cls = GROUPS.get(str(key))
+        if cls is not None and str(key) in table and not isinstance(value, Mapping):
+            cls = None
         if cls is not None and isinstance(value, Mapping):
             for inner, inner_value in value.items():
                 name = str(inner)
@@ -115,10 +120,12 @@ def config_from_dict(data: Any, overrides: Mapping[str, Any] | None = None) -> t
         )
     table = _key_table()
     errors: list[FieldError] = []
-    flat, report = translate(_flatten_groups(_bounded(data, "settings"), errors), [*table, *GROUPS])
+    flat, report = translate(_flatten_groups(_bounded(data, "settings"), table, errors), [*table, *GROUPS])
     targets = _targets(flat, table, errors)
     if overrides:
-        explicit, _ = translate(_flatten_groups(_bounded(overrides, "overrides"), errors), [*table, *GROUPS])
+        explicit, _ = translate(
+            _flatten_groups(_bounded(overrides, "overrides"), table, errors), [*table, *GROUPS]
+        )
         targets |= _targets(explicit, table, errors)
     values: dict[str | None, dict[str, Any]] = {None: {}, **{group: {} for group in GROUPS}}
     for (group, name), (_key, value) in targets.items():
