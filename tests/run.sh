@@ -26,6 +26,9 @@ trap 'rm -f "$PINS"' EXIT
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/python" -m pytest "$@"
+# The GPU check (benchmarks/gpu_check.sh) once at tiny sizes on the CPU, so that it cannot rot: every
+# check runs and the runner's budget, limits and record are exercised (nothing is appended here).
+"$VENV/bin/python" -m wan bench --gpu-check --dry-run --results -
 
 # The REST API once more on A1111's stack (fastapi 0.94 + pydantic 1): a small venv that holds
 # only those and reads everything else from the main one (a .pth file appends its site-packages).

@@ -28,6 +28,7 @@ LAYERS = {
     "plan": 5,
     "render": 6,
     "service": 7,
+    "bench": 7,
     "ui": 8,
     "webui": 9,
     "server": 9,

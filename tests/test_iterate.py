@@ -151,8 +151,14 @@ def test_a_take_is_never_overwritten(models_dir, run):
     clips_before = {p.name for p in (run / "clips").iterdir()}
     render(plan_of(clip_seeds={"3": 99}), run, options=options(models_dir), mode="revise")
     render(plan_of(clip_seeds={"3": 99}), run, options=options(models_dir), mode="revise")  # the same again
-    render(plan_of(clip_seeds={"3": 99}), run, options=options(models_dir), resume=True)  # a finished take
+    third = file_digests(run / "takes" / "003")
+    # a resume of a finished take whose output these options made: that take, as it is
+    kept = render(plan_of(clip_seeds={"3": 99}), run, options=options(models_dir), resume=True)
+    assert kept.take == 3 and kept.clips_rendered == 0 and file_digests(run / "takes" / "003") == third
+    # other output options: the output goes into a new take
+    render(plan_of(clip_seeds={"3": 99}), run, options=options(models_dir, crf=30), resume=True)
     assert [t.number for t in RunFolder(run).takes()] == [1, 2, 3, 4]
+    assert file_digests(run / "takes" / "003") == third
     assert file_digests(run / "takes" / "001") == before
     stored = {p.name: file_digests(p) for p in (run / "clips").iterdir() if p.name in clips_before}
     assert set(stored) == clips_before  # stored clips stay, unchanged (only new ones are added)

@@ -1,9 +1,11 @@
-"""A one-line progress bar for render events in a terminal."""
+"""A one-line progress bar for render events in a terminal, and a render's per-stage timings
+(metrics.json's `stages`) as table rows and a one-line summary."""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from .render.events import ProgressEvent
@@ -48,3 +50,47 @@ class ProgressBar:
             label = {"clip_done": f"clip {event.clip + 1} done ->"}.get(event.kind, event.kind + ":")
             self.stream.write(f"{label} {event.message}\n")
         self.stream.flush()
+
+
+STAGE_HEADERS = ["stage", "seconds", "share", "peak memory"]
+
+
+def format_bytes(count: int | None) -> str:
+    """'1.23 GiB', '456 MiB' or '-'."""
+    if count is None:
+        return "-"
+    if count >= 1024**3:
+        return f"{count / 1024**3:.2f} GiB"
+    return f"{count / 1024**2:.0f} MiB"
+
+
+def stage_rows(stages: Mapping[str, Mapping[str, Any]] | None) -> list[list[Any]]:
+    """A render's `stages` (metrics.json) as table rows: stage, seconds, share of the time, peak
+    memory; the denoising row also says its steps and seconds per step."""
+    if not stages:
+        return []
+    total = sum(float(record.get("seconds") or 0.0) for record in stages.values()) or 1.0
+    rows = []
+    for name, record in stages.items():
+        seconds = float(record.get("seconds") or 0.0)
+        label = name
+        if record.get("steps"):
+            label = f"{name} ({record['steps']} steps, {record.get('seconds_per_step') or 0:.3g} s/step)"
+        rows.append(
+            [
+                label,
+                round(seconds, 3),
+                f"{seconds / total:.0%}",
+                format_bytes(record.get("peak_memory_bytes")),
+            ]
+        )
+    return rows
+
+
+def stage_summary(stages: Mapping[str, Mapping[str, Any]] | None, *, limit: int = 4) -> str:
+    """'denoising 81%, vae_decode 9%, ...': the largest stages' shares of the time, in one line."""
+    if not stages:
+        return ""
+    total = sum(float(record.get("seconds") or 0.0) for record in stages.values()) or 1.0
+    largest = sorted(stages.items(), key=lambda item: -float(item[1].get("seconds") or 0.0))[:limit]
+    return ", ".join(f"{name} {float(record.get('seconds') or 0.0) / total:.0%}" for name, record in largest)

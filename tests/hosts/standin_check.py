@@ -231,12 +231,14 @@ def run_jobs(work: Path) -> None:
         assert workers and all(pid != os.getpid() for pid in workers)
         say(f"a tiny job over REST ran in worker process {workers[0]} to an MP4 of {frames} frames")
 
-        second = dict(TINY, seed=12, steps=6)
+        # long enough (six clips) that the worker is still rendering when the first clip lands
+        second = dict(TINY, seed=12, steps=6, max_frames=96, prompts={"0": "a fox", "48": "a den"})
         job_id = request(f"{url}/jobs", "POST", second)[1]["job_ids"][0]  # type: ignore[index]
         clips = Path(service.store.get(job_id).run_dir) / "clips"  # clips/<fingerprint>/clip.json
         first_clip = wait(lambda: next(iter(sorted(clips.glob("*/clip.json"))), None), 600, "the first clip")
         finished_at = first_clip.stat().st_mtime_ns
-        pid = next(w.pid for w in service.store.workers() if w.info.get("job") == job_id)
+        worker_id = service.store.get(job_id).worker  # the job names its worker at once; heartbeats lag
+        pid = next(w.pid for w in service.store.workers() if w.id == worker_id)
         os.kill(pid, signal.SIGKILL)
         job = wait(
             lambda: (j := request(f"{url}/jobs/{job_id}")[1]) and j["state"] == "interrupted" and j,

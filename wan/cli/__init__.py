@@ -1,9 +1,9 @@
 """Command line: `python -m wan COMMAND` (plan, movement, settings, schedule, generate, enhance,
-interpolate, check, serve, worker, runtime, models).
+interpolate, check, serve, worker, runtime, models, bench).
 
 Input the user can fix (an error of the project's own, wan.errors.WanError) ends with a
 one-line message and exit status 2; anything else is a bug and shows its traceback (`--debug`
-shows tracebacks for both). Nothing but generate, enhance with a local model, worker and
+shows tracebacks for both). Nothing but generate, enhance with a local model, worker, bench and
 interpolate --method neural imports torch.
 """
 
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import WanError
-from . import generating, media, planning, services
+from . import benchmarking, generating, media, planning, services
 from .common import UserError
 
 EXIT_BAD_INPUT = 2
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wan-video-webui {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for every error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for module in (planning, generating, media, services):
+    for module in (planning, generating, media, services, benchmarking):
         module.register(commands)
     return parser
 

@@ -64,7 +64,7 @@ def format_reuse(rows: list[Any]) -> str:
 def run_generate(args: argparse.Namespace) -> int:
     """`generate`: plan and render a video; finished clips are kept, so a run can be resumed, and
     `--from` re-renders only the clips that changed."""
-    from ..progress import ProgressBar, format_seconds
+    from ..progress import ProgressBar, format_seconds, stage_summary
     from ..render import RunFolder
 
     flags = {
@@ -135,6 +135,7 @@ def run_generate(args: argparse.Namespace) -> int:
             f"take {result.take}: generated {result.clips_rendered} clip(s) in {format_seconds(seconds)} "
             f"({rate})" + (f", reused {reused}" if reused else "")
         )
+        print(f"time went to: {stage_summary(result.metrics.get('stages'))} (metrics.json: stages)")
     if result.video:
         print(f"video: {result.video}")
     if result.frames_dir:

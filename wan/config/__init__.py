@@ -13,6 +13,7 @@ from .files import FileAccess, current_file_access, file_access
 from .folders import default_lora_folders, default_models_dir, lora_folders, lora_search
 from .interpolation import INTERPOLATION_METHODS, INTERPOLATION_QUALITIES, InterpolationOptions
 from .load import (
+    SettingsFileError,
     all_specs,
     config_from_dict,
     default_of,
@@ -69,6 +70,7 @@ __all__ = [
     "OutputOptions",
     "PreviewOptions",
     "SettingsError",
+    "SettingsFileError",
     "ShakeOptions",
     "Spec",
     "SpeedOptions",

@@ -1,11 +1,15 @@
 """How the models are fitted into GPU memory (memory_* settings) and what each preset does.
 
-| preset       | weights                                     | VAE decode | auto picks it for |
-|--------------|---------------------------------------------|------------|-------------------|
-| none         | everything on the GPU                       | whole      | no GPU (CPU runs) |
-| conservative | everything on the GPU                       | tiled      | 16 GB and more    |
-| balanced     | model CPU offload (one component at a time) | tiled      | 8-16 GB           |
-| aggressive   | group offload, leaf level, CUDA streams     | tiled      | under 8 GB        |
+| preset       | weights                                     | VAE decode | guidance | auto picks it for |
+|--------------|---------------------------------------------|------------|----------|-------------------|
+| none         | everything on the GPU                       | whole      | batched  | no GPU (CPU runs) |
+| conservative | everything on the GPU                       | tiled      | batched  | 16 GB and more    |
+| balanced     | model CPU offload (one component at a time) | tiled      | 2 calls  | 8-16 GB           |
+| aggressive   | group offload, leaf level, CUDA streams     | tiled      | 2 calls  | under 8 GB        |
+
+Guidance batching runs the conditional and unconditional passes of a step as one batch of 2
+(lossless; more activation memory at once; see wan.models.guidance); `memory_batch_guidance`
+overrides the preset's choice.
 
 On every preset the text encoder is used once per unique prompt and released before the video
 model runs; under the aggressive preset it runs on the CPU. An out-of-memory error moves to the
@@ -38,6 +42,7 @@ class MemoryPreset:
     group_offload_type: Literal["block_level", "leaf_level"] = "leaf_level"
     use_cuda_streams: bool = True
     vae_tile: int = 256  # pixels per VAE tile side when tiling (diffusers' default), stride 3/4 of it
+    batch_guidance: bool = False  # cond and uncond passes as one batch of 2
 
     def more_aggressive(self) -> MemoryPreset | None:
         """The next preset that uses less GPU memory, or None after the aggressive one."""
@@ -50,8 +55,12 @@ class MemoryPreset:
 MEMORY_PRESETS: dict[str, MemoryPreset] = {
     preset.name: preset
     for preset in (
-        MemoryPreset("none", "none", False, "everything on the GPU, whole-frame VAE decode"),
-        MemoryPreset("conservative", "none", True, "everything on the GPU, tiled VAE decode"),
+        MemoryPreset(
+            "none", "none", False, "everything on the GPU, whole-frame VAE decode", batch_guidance=True
+        ),
+        MemoryPreset(
+            "conservative", "none", True, "everything on the GPU, tiled VAE decode", batch_guidance=True
+        ),
         MemoryPreset("balanced", "model", True, "one model on the GPU at a time, tiled VAE decode"),
         MemoryPreset(
             "aggressive",
@@ -63,6 +72,7 @@ MEMORY_PRESETS: dict[str, MemoryPreset] = {
     )
 }
 MEMORY_CHOICES = ("auto", *MEMORY_PRESETS)
+BATCH_GUIDANCE_CHOICES = ("auto", "on", "off")
 
 
 def preset_for_vram(vram_gb: float | None) -> MemoryPreset:
@@ -87,4 +97,11 @@ class MemoryOptions(SettingsGroup):
         Choice(MEMORY_CHOICES),
         "auto picks from the detected GPU; aggressive fits under 8 GB at a speed cost",
         label="Memory preset",
+    )
+    batch_guidance: str = setting(
+        "auto",
+        Choice(BATCH_GUIDANCE_CHOICES),
+        "Conditional and unconditional passes as one batch of 2 (same output, faster, more memory): "
+        "auto (on for the none and conservative presets), on or off; off with a step cache",
+        label="Batch guidance passes",
     )

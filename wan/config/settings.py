@@ -110,6 +110,13 @@ def _schedule_text(value: Any) -> str:
     return text
 
 
+def _prompt_entries(value: Any) -> tuple[tuple[str, str], ...]:
+    entries = normalize_prompts(value)
+    if any("\x00" in str(key) or "\x00" in text for key, text in entries):
+        raise ValueError("prompts: frames and prompts must be text without NUL characters")
+    return entries
+
+
 # Any size: the model renders at the nearest size it takes (wan.catalog.sizes) and the output is
 # resized to exactly this one.
 FRAME_SIZE = Integer(64, 2048)
@@ -184,7 +191,7 @@ class WanConfig(SettingsGroup):
 
     prompts: tuple[tuple[str, str], ...] = setting(
         (("0", "a misty forest at dawn, sunbeams through tall pine trees, cinematic"),),
-        Converted(normalize_prompts, 'an object of frame -> prompt, e.g. {"0": "a forest"}'),
+        Converted(_prompt_entries, 'an object of frame -> prompt, e.g. {"0": "a forest"}'),
         "Prompt schedule: frame (number or expression of max_f) -> prompt; '--neg' starts a negative part",
         label="Prompts",
     )
@@ -451,6 +458,13 @@ class WanConfig(SettingsGroup):
         if self.speed.cache_in_effect == "sea" and kinds != {"t2v"}:
             message = "sea works with text-to-video models only (t2v-1.3b, t2v-14b, without i2v_model)"
             return [FieldError("speed_cache", self.speed.cache, message)]
+        return []
+
+    def _rule_batched_guidance_without_a_step_cache(self) -> list[FieldError]:
+        cache = self.speed.cache_in_effect
+        if self.memory.batch_guidance == "on" and cache != "none":
+            message = f"cannot batch guidance with the {cache} step cache (speed_cache); use auto or off"
+            return [FieldError("memory_batch_guidance", self.memory.batch_guidance, message)]
         return []
 
     def _rule_i2v_starts_from_an_image(self) -> list[FieldError]:

@@ -17,11 +17,17 @@ render() reads top to bottom like a diffusers pipeline call:
    Clips are rendered at the plan's render size; the output stage resizes to the output size.
 3. the output frames at the output fps (interpolated, or the nearest model frames) and at the
    output size, the MP4 and the quality report, in one streaming pass (output.py);
-4. metrics.json, with the quality report under "quality".
+4. metrics.json, with the quality report under "quality" and where the time and memory went
+   under "stages" (stages.py; each clip's own under its "stages").
+
+A resume of a finished take with no clip left to generate keeps that take as it is when its
+metrics.json records the same output options and the files they made are there (run_folder.py);
+otherwise a new take reuses every clip and runs only steps 3 and 4.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,6 +41,7 @@ from ..config import MemoryPreset
 from ..errors import WanError
 from ..models.acceleration import AppliedSpeed, apply_speed, prepare_weights
 from ..models.flops import video_tokens
+from ..models.guidance import BatchingDecision, GuidanceBatcher, decide_batching
 from ..models.loading import (
     apply_memory,
     default_device,
@@ -60,6 +67,7 @@ from .output import write_output
 from .previews import LatentPreviewer
 from .result import VideoResult
 from .run_folder import Mode, RunFolder, Take
+from .stages import PipelineCallTimer, StageRecorder
 
 
 class RenderError(WanError, RuntimeError):
@@ -98,6 +106,8 @@ class _Loaded:
     previewer: LatentPreviewer | None
     speed: AppliedSpeed
     loras: AppliedLoras
+    batching: BatchingDecision
+    batcher: GuidanceBatcher | None
     image_pipe: Any = None  # TI2V: the same components as an image-to-video pipeline
     made_for: tuple[Any, ...] = ()  # what it was loaded for: flow shift, size, speed settings
 
@@ -112,6 +122,7 @@ class _Session:
     device: Any
     dtype: Any
     memory: MemoryPreset
+    stages: StageRecorder
     weights: Weights = field(default_factory=Weights)
     placement: Placement | None = None
     locations: dict[str, ModelLocation] = field(default_factory=dict)
@@ -123,6 +134,7 @@ class _Session:
     seconds_per_step: float | None = None
     frames_done: int = 0
     clip_now: int = 0  # the clip being (or last) worked on: events without a clip keep it
+    clip_stages: StageRecorder | None = None  # the stages of the clip being generated
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -161,7 +173,8 @@ class _Session:
         plan = self.plan
         loras = tuple(clip.loras for clip in plan.clips)
         size = (plan.render_width, plan.render_height)
-        return (plan.flow_shift, plan.steps, plan.timesteps, size, loras, self.options.speed, self.weights)
+        speed = (self.options.speed, self.options.batch_guidance, plan.guidance_scale > 1)  # batching
+        return (plan.flow_shift, plan.steps, plan.timesteps, size, loras, speed, self.weights)
 
     def pipeline(self, clip: ClipPlan) -> _Loaded:
         """The loaded pipeline for the clip's model (loading it if needed, or again when new
@@ -187,6 +200,7 @@ class _Session:
         )
 
     def load(self, model: str, memory: MemoryPreset) -> _Loaded:
+        self.stages.start("load")
         if model not in self.locations:
             self.locations[model] = self.resolve(model)
         location = self.locations[model]
@@ -221,7 +235,9 @@ class _Session:
         )
         if missing:
             self.emit("encoding", message=f"encoding {len(missing)} prompt(s)")
+            self.stages.start("text_encoding")
             encoded.update(encode_prompts(pipe, missing, device=self.device, on_cpu=memory.encode_on_cpu))
+            self.stages.start("load")
         release_text_encoder(pipe)
         previewer = None
         if self.options.preview_every > 0:
@@ -237,8 +253,15 @@ class _Session:
         height, width = self.plan.render_height, self.plan.render_width
         tokens = max(video_tokens(pipe.transformer.config, c.num_frames, height, width) for c in clips)
         applied = apply_speed(pipe, speed, self.device, tokens=tokens, steps=self.plan.steps)
+        batching = decide_batching(
+            memory, self.options.batch_guidance, cache=speed.cache, guidance=self.plan.guidance_scale
+        )
+        batcher = GuidanceBatcher(pipe) if batching.enabled else None
         image_pipe = image_pipeline(pipe) if spec.kind == "ti2v" else None
-        self.loaded = _Loaded(model, memory, pipe, previewer, applied, loras, image_pipe, self.made_for())
+        self.loaded = _Loaded(
+            model, memory, pipe, previewer, applied, loras, batching, batcher, image_pipe, self.made_for()
+        )
+        self.stages.stop()
         return self.loaded
 
     def placement_note(self) -> str:
@@ -284,8 +307,13 @@ class _Session:
             conditioning = {**conditioning, "guidance_scale_2": self.plan.guidance_scale_2}
         device = pipe._execution_device
         state: dict[str, Any] = {"started": time.perf_counter(), "previous": None, "previous_sigma": None}
+        transformers = [pipe.transformer, getattr(pipe, "transformer_2", None)]
+        timer = PipelineCallTimer(
+            self.clip_stages or StageRecorder(self.device), transformers, self.plan.steps
+        )
 
         def on_step(_pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            timer.step_done(step)
             self.control.checkpoint()
             now = time.perf_counter()
             self.seconds_per_step = (now - state["started"]) / (step + 1)
@@ -311,7 +339,8 @@ class _Session:
         generator = torch.Generator(device="cpu").manual_seed(clip.seed)
         loaded.loras.before_clip(clip)
         seed_scheduler_noise(pipe, clip.seed)
-        with loaded.speed.running(self.device):
+        batched = loaded.batcher.armed(negative) if loaded.batcher else contextlib.nullcontext()
+        with loaded.speed.running(self.device), batched, timer:
             output = pipe(
                 prompt_embeds=positive.to(device),
                 negative_prompt_embeds=negative.to(device),
@@ -331,7 +360,9 @@ class _Session:
     def generate(self, clip: ClipPlan) -> dict[str, Any]:
         """Generate, check, correct and store one clip; returns its metadata."""
         self.emit("clip_start", clip, message=clip.prompt)
+        self.clip_stages = StageRecorder(self.device)
         frames, loaded, attempts, seconds = self.denoise_with_retries(clip)
+        self.stages.start("saving_clips")
         speed = loaded.speed.record()
         loaded.speed.after_clip()
         if np.isnan(frames).any():
@@ -353,12 +384,16 @@ class _Session:
             "attempts": attempts,
             "seconds": round(seconds, 4),
             "seconds_per_frame": round(seconds / clip.num_frames, 4),
-            "peak_memory_bytes": _peak_memory(),
+            "peak_memory_bytes": self.clip_stages.peak(),
             "black_frames": black,
             "warnings": [f"{black} black frame(s)"] if black else [],
+            "guidance_batching": loaded.batching.to_dict(),
+            "stages": self.clip_stages.to_dict(),
         }
         self.folder.write_clip(clip, new, metadata)
         self.rendered.add(self.folder.fingerprints[clip.index])
+        self.stages.stop()
+        self.stages.absorb(self.clip_stages)
         self.frames_done += clip.new_frames
         last = self.folder.write_preview(f"clip_{clip.index:04d}.png", new[-1])
         self.emit("clip_done", clip, message=str(last), preview=new[-1])
@@ -367,15 +402,11 @@ class _Session:
     def denoise_with_retries(self, clip: ClipPlan) -> tuple[np.ndarray, _Loaded, int, float]:
         """(frames, the pipeline that made them, attempts, seconds): an out-of-memory error
         moves to the next memory preset and tries again, up to `max_attempts`."""
-        import torch
-
         conditioning = self.conditioning(clip)
         attempts = 0
         while True:
             attempts += 1
             loaded = self.pipeline(clip)
-            if torch.cuda.is_available():
-                torch.cuda.reset_peak_memory_stats()
             started = time.perf_counter()
             try:
                 frames = self.denoise(clip, loaded, conditioning)
@@ -443,18 +474,6 @@ class _Session:
         self.plan, self.options, self.folder = revision.plan, revision.options, take
         self.frames_done = sum(c.new_frames for c in self.plan.clips if take.is_finished(c))
         self.emit("loading", message=f"new settings: take {take.number} goes on from them")
-
-
-def _peak_memory() -> int | None:
-    import torch
-
-    if torch.cuda.is_available():
-        return int(torch.cuda.max_memory_allocated())
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
 
 
 def _factors(options: RenderOptions, weights: Weights) -> dict[str, Any]:
@@ -534,7 +553,9 @@ def render(
         for model in dict.fromkeys(clip.model for clip in plan.clips)
     }
     placement, weights = _placement(plan, options, locations, device)
-    take = RunFolder(run_dir).start(plan, settings, mode=mode, factors=_factors(options, weights))
+    take = RunFolder(run_dir).start(
+        plan, settings, mode=mode, factors=_factors(options, weights), output=options.output_record()
+    )
     session = _Session(
         plan=plan,
         folder=take,
@@ -546,6 +567,7 @@ def render(
         memory=placement.preset,
         weights=weights,
         placement=placement,
+        stages=StageRecorder(device),
         locations=locations,
     )
     # 2. the clips, in order; between clips, new settings go on in a new take
@@ -561,7 +583,19 @@ def render(
         session.generate(clip)
     session.unload()
     plan, take, options = session.plan, session.folder, session.options
+    if take.finished:  # a resume of a finished take whose output is current (run_folder.py)
+        kept = take.current_output(options.output_record())
+        if kept is not None:
+            session.emit("done", message=f"nothing changed; kept {take.root}")
+            video = take.video_path if options.write_video else None
+            frames_dir = take.frames_dir if options.save_frames else None
+            return VideoResult(take.run.root, video, frames_dir, plan, kept, 0, take.number)
+        # its files went meanwhile: a take is never written twice
+        take = take.run.new_take(
+            plan, settings, _factors(options, session.weights), reason="resume", based_on=take.number
+        )
     # 3. the output
+    clock = session.stages.begin_stream("encoding")
     output = write_output(
         plan,
         take,
@@ -573,9 +607,12 @@ def render(
         models_dir=options.models_dir,
         device=options.device,
         emit=lambda message: session.emit("writing", message=message),
+        clock=clock,
     )
+    session.stages.end_stream(clock)
     # 4. metrics
     clips = [take.clip_metadata(c.index) for c in plan.clips]
+    wall = time.perf_counter() - started
     metrics = {
         "device": str(device),
         "dtype": str(session.dtype).removeprefix("torch."),
@@ -587,9 +624,13 @@ def render(
         "output_frames": plan.output_frames,
         "generation_seconds": round(sum(c["seconds"] for c in clips if not c["reused"]), 4),
         "clips_reused": sum(c["reused"] for c in clips),
-        "wall_seconds_this_session": round(time.perf_counter() - started, 4),
+        "wall_seconds_this_session": round(wall, 4),
+        "seconds_per_output_frame": round(wall / plan.output_frames, 4),
+        "stages": session.stages.to_dict(),
+        "stage_memory": session.stages.memory.kind,
         "clips": clips,
         "interpolation": output.interpolation,
+        "output": options.output_record(),
     }
     if output.quality is not None:
         metrics["quality"] = output.quality.to_dict()

@@ -9,6 +9,7 @@ and the lossless speed settings of SPEED_IGNORED); an option added later counts 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ RENDER_IGNORED = frozenset(
         "max_attempts",
         "interpolation",
         "quality_checks",
+        "batch_guidance",  # lossless: the two guidance passes as one batch of 2
     }
 )
 SPEED_IGNORED = frozenset({"attention", "compile"})  # the same computation in another order
@@ -55,6 +57,7 @@ class RenderOptions:
     quality_checks: bool = True
     weights: str = "auto"
     weights_files: tuple[str, ...] = ()
+    batch_guidance: str = "auto"
 
     @classmethod
     def of(cls, config: WanConfig, **host: Any) -> RenderOptions:
@@ -70,8 +73,21 @@ class RenderOptions:
             "quality_checks": config.output.quality_checks,
             "weights": config.weights.format,
             "weights_files": config.weights.files,
+            "batch_guidance": config.memory.batch_guidance,
         }
         return cls(**(values | host))
+
+    def output_record(self) -> dict[str, Any]:
+        """The options that decide the output stage, as metrics.json records them ("output")."""
+        interpolation = self.interpolation
+        record = {
+            "interpolation": interpolation.values() if interpolation and interpolation.enabled else None,
+            "crf": self.crf,
+            "save_frames": self.save_frames,
+            "write_video": self.write_video,
+            "quality_checks": self.quality_checks,
+        }
+        return json.loads(json.dumps(record))  # as it reads back from metrics.json
 
 
 def frame_factors(options: RenderOptions) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from ..post.interpolation import build_interpolator, interpolate_frames
 from ..post.quality import QualityChecker, QualityReport
 from ..post.resample import nearest_model_frames, output_joins, plan_samples
 from .run_folder import Take, read_png, write_png
+from .stages import StreamClock
 
 Emit = Callable[[str], None]
 
@@ -91,28 +92,32 @@ def _source(
     models_dir: str | None,
     device: str | None,
     emit: Emit,
+    clock: StreamClock,
 ) -> tuple[Iterator[np.ndarray], list[float], dict[str, Any]]:
     """(output frames, their sample times, how they are made), frames/ written as they pass."""
     if interpolation is None or not interpolation.enabled:
         sources = nearest_model_frames(plan.output_frames, plan.output_fps, plan.model_fps)
-        nearest = _nearest_frames(folder, sources)
+        nearest = clock.timed(_nearest_frames(folder, sources), "reading")
         if plan.resized:
-            nearest = _fitted(nearest, plan)
+            nearest = clock.timed(_fitted(nearest, plan), "resizing")
             if frames_dir is not None:
-                nearest = _saved(nearest, frames_dir)
+                nearest = clock.timed(_saved(nearest, frames_dir), "frames")
         elif frames_dir is not None:
-            _link_nearest(folder, frames_dir, sources)
+            with clock.within("frames"):
+                _link_nearest(folder, frames_dir, sources)
         return nearest, [float(s) for s in sources], {"enabled": False, "used": "nearest"}
     samples = plan_samples(plan.output_frames, plan.output_fps, plan.model_fps, interpolation.strength)
-    interpolator, note = build_interpolator(interpolation, models_dir=models_dir, device=device)
+    with clock.within("interpolation"):
+        interpolator, note = build_interpolator(interpolation, models_dir=models_dir, device=device)
     if note:
         emit(note)
     model_frames = (read_png(folder.model_frame_path(i)) for i in range(plan.model_frames))
-    frames = interpolate_frames(model_frames, samples, interpolator)
+    frames = interpolate_frames(clock.timed(model_frames, "reading"), samples, interpolator)
+    frames = clock.timed(frames, "interpolation")
     if plan.resized:
-        frames = _fitted(frames, plan)
+        frames = clock.timed(_fitted(frames, plan), "resizing")
     if frames_dir is not None:
-        frames = _saved(frames, frames_dir)
+        frames = clock.timed(_saved(frames, frames_dir), "frames")
     described = interpolation.values() | {"fps": plan.output_fps, "used": interpolator.name, "note": note}
     return frames, [sample.time for sample in samples], described
 
@@ -129,16 +134,21 @@ def write_output(
     models_dir: str | None,
     device: str | None,
     emit: Emit,
+    clock: StreamClock | None = None,
 ) -> Output:
-    """The output frames (see the module doc), then the MP4 and the quality report."""
+    """The output frames (see the module doc), then the MP4 and the quality report; `clock`
+    gets the seconds of each part (reading, interpolation, frames, quality, encoding)."""
+    clock = clock or StreamClock("encoding")
     frames_dir = folder.frames_dir if save_frames else None
     if frames_dir is not None:
         frames_dir.mkdir(parents=True, exist_ok=True)
-    frames, times, described = _source(plan, folder, frames_dir, interpolation, models_dir, device, emit)
+    frames, times, described = _source(
+        plan, folder, frames_dir, interpolation, models_dir, device, emit, clock
+    )
     checker = None
     if quality_checks:
         checker = QualityChecker(output_joins(times, [clip.model_start_frame for clip in plan.clips[1:]]))
-        frames = _checked(frames, checker, times)
+        frames = clock.timed(_checked(frames, checker, times), "quality")
     video = None
     if write_video:
         emit(f"encoding {plan.output_frames} frames at {plan.output_fps:g} fps ({described['used']})")
@@ -149,4 +159,6 @@ def write_output(
     ):
         for _ in frames:  # the frames (interpolated ones, or for the checks) are made on the way
             pass
-    return Output(video, frames_dir, described, checker.report() if checker else None)
+    with clock.within("quality"):
+        report = checker.report() if checker else None
+    return Output(video, frames_dir, described, report)

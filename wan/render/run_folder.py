@@ -26,7 +26,8 @@ fingerprint is there. How a render starts (`RunFolder.start`):
 
 - `new`: an empty folder; take 001;
 - `resume`: the newest take continues when its plan is the one asked for (else
-  ResumeMismatchError); a finished one is followed by a new take that reuses all its clips;
+  ResumeMismatchError); a finished one stays as it is when its output was made with the output
+  options asked for and its files are there, else a new take reuses all its clips;
 - `revise`: a new take based on the newest (reusing what is unchanged), or the newest one itself
   when it is unfinished and was made from the same plan and settings (a re-render that stopped).
 
@@ -252,8 +253,11 @@ class RunFolder:
         *,
         mode: Mode,
         factors: Mapping[str, Any],
+        output: Mapping[str, Any] | None = None,
     ) -> Take:
-        """The take a render of `plan` writes into (see the module doc for the modes)."""
+        """The take a render of `plan` writes into (see the module doc for the modes); `output`:
+        the render's output options (RenderOptions.output_record), with which a resume of a
+        finished take whose output they made is that take itself."""
         if mode == "new":
             if self.is_run():
                 raise ResumeMismatchError(
@@ -277,7 +281,7 @@ class RunFolder:
                     "settings of that run."
                 )
             same = latest.fingerprints == clip_fingerprints(plan, factors)
-            if same and not latest.finished:
+            if same and (not latest.finished or (output is not None and latest.current_output(output))):
                 return latest
             return self.new_take(plan, settings, factors, reason="resume", based_on=latest.number)
         if latest is None:
@@ -389,6 +393,22 @@ class Take:
         its settings are not known), which hold the format `auto` picked; else None."""
         asked = (self.settings or {}).get("weights", "auto")
         return self.record.get("factors") if asked == "auto" else None
+
+    def current_output(self, output: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The take's metrics when it is finished, its output was made with these output options
+        (RenderOptions.output_record) and is all there (the video, every output frame); else None."""
+        try:
+            metrics = _read_json(self.metrics_path)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(metrics, dict) or metrics.get("output") != dict(output):
+            return None
+        if output.get("write_video") and not self.video_path.is_file():
+            return None
+        frames = (self.frames_dir / f"{index:06d}.png" for index in range(self.plan.output_frames))
+        if output.get("save_frames") and not all(path.is_file() for path in frames):
+            return None
+        return metrics
 
     @property
     def based_on(self) -> int | None:

@@ -31,7 +31,7 @@ from ..config import (
     save_settings,
 )
 from ..errors import WanError
-from ..progress import format_seconds
+from ..progress import STAGE_HEADERS, format_seconds, stage_rows
 from ..prompts import EnhancedPrompt
 from ..service import JobService
 from .layout import all_section_keys
@@ -56,6 +56,7 @@ MODEL_HEADERS = [
     "on disk",
     "download",
 ]
+STAGES_HEADERS = STAGE_HEADERS
 _PRESET_NAME = re.compile(r"[A-Za-z0-9 _.-]{1,64}\Z")
 # the job states shown with a live progress line
 ACTIVE = ("running", "paused")
@@ -362,6 +363,7 @@ class TabActions:
             "preview": None,
             "video": None,
             "metrics": None,
+            "stages": None,
             "state": "",
         }
         if not job_id:
@@ -373,12 +375,14 @@ class TabActions:
         preview = self.service.preview(job.id)
         video = self.service.video(job.id)
         view = job.to_dict()
+        metrics = job.result.get("metrics") if job.result else None
         return {
             "progress": progress_line(view),
             "bar": progress_bar(view),
             "preview": str(preview) if preview else None,
             "video": str(video) if video else None,
-            "metrics": job.result.get("metrics") if job.result else None,
+            "metrics": metrics,
+            "stages": stage_rows(metrics.get("stages")) if metrics else None,
             "state": job.state,
         }
 

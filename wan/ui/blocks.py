@@ -30,6 +30,7 @@ from .actions import (
     MODEL_HEADERS,
     MOVEMENT_HEADERS,
     OPTIONAL_NUMBERS,
+    STAGES_HEADERS,
     TabActions,
     progress_bar,
     prompts_text,
@@ -364,6 +365,7 @@ def _generate_panel(tab: _Tab) -> None:
         p["cancel"] = gr.Button("Cancel", variant="stop", elem_id="wan_cancel")
     p["video"] = compat.make(gr.Video, label="Video", interactive=False, elem_id="wan_video")
     p["metrics"] = compat.make(gr.JSON, label="Metrics", elem_id="wan_metrics")
+    p["stages"] = _table(STAGES_HEADERS, "Where the time went (per stage)", "wan_stages")
 
 
 def _wire_camera_plot(tab: _Tab, actions: TabActions) -> None:
@@ -457,10 +459,12 @@ def _wire(tab: _Tab, actions: TabActions, iterate: IterateActions) -> None:
             status["preview"],
             status["video"] if status["video"] else gr.update(),
             status["metrics"] if status["metrics"] is not None else gr.update(),
+            status["stages"] if status["stages"] is not None else gr.update(),
             *timeline_poll_of(job, shown),
         ]
 
-    outputs = [p["progress"], p["bar"], p["preview"], p["video"], p["metrics"], *timeline_outputs]
+    outputs = [p["progress"], p["bar"], p["preview"], p["video"], p["metrics"], p["stages"]]
+    outputs += timeline_outputs
     compat.follow(p["job_id"], poll, outputs, POLL_SECONDS, actions.settled, state=p["timeline_shown"])
     made["model"].change(actions.model_facts, inputs=[made["model"]], outputs=[p["model_facts"]])
     _wire_model_files(tab, actions)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The GPU check: under ten minutes on one H100/H200 with random weights at the real sizes (nothing
+# is downloaded); appends a dated record of the machine and its figures to benchmarks/RESULTS.md.
+# What it runs (python -m wan bench --gpu-check --list-checks), in this order, each stopped at its
+# limit and skipped with a note when the budget (--budget, default 540 s) runs short:
+#   environment, matmul peak; T2V-1.3B and VACE-1.3B at 832x480x81: stock diffusers vs quality
+#   (guidance batched and not) vs fast, 3 steps timed and extrapolated to 50, with MFU; peak VRAM
+#   of each memory preset; T2V-14B's step under the aggressive preset; fp8 (torchao compute,
+#   layerwise storage); `python -m wan bench t2v-1.3b` (every stage, text encoder included);
+#   attention kernels; regional torch.compile; the VAE decode. Checks of other work (bitsandbytes,
+#   GGUF, context parallelism) are modules of wan/bench/checks/ and run here once they exist.
+#
+# Usage: bash benchmarks/gpu_check.sh [--budget 540] [--checks a,b] [--dry-run] [--results FILE]
+#   --dry-run runs every check at tiny sizes on the CPU (tests/run.sh does, so it cannot rot).
+#
+# Wheels. Besides a CUDA build of torch (the machine's own), the checks import:
+#   diffusers, transformers, accelerate, tokenizers, huggingface_hub, safetensors, ftfy, numexpr,
+#   Pillow and what they need; torchao (fp8); optionally opencv-python-headless and imageio-ffmpeg
+#   (only the profile check's interpolation and MP4; about 80 MB together).
+# A machine without internet gets them carried: where there is internet, run
+#   python -m wan bench --gpu-check --carry-command      # prints: pip download --no-deps ... -d wheels/ PKG==VER ...
+# (the versions installed there, for the Python and platform it names; change --python-version to
+# the GPU machine's), copy wheels/ along, and start this script with WAN_WHEELS=wheels/ : it installs
+# them with pip install --no-index --find-links first (into the interpreter in $PYTHON).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+
+if [ -n "${WAN_WHEELS:-}" ]; then
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-index --find-links "$WAN_WHEELS" \
+        "$WAN_WHEELS"/*.whl
+fi
+missing=$("$PYTHON" - <<'PY'
+import importlib.util
+wanted = {"torch": "torch", "diffusers": "diffusers", "transformers": "transformers", "accelerate": "accelerate",
+          "numexpr": "numexpr", "ftfy": "ftfy", "torchao": "torchao (fp8 check skipped without it)"}
+print(", ".join(text for module, text in wanted.items() if importlib.util.find_spec(module) is None))
+PY
+)
+if [ -n "$missing" ]; then
+    echo "gpu_check: missing here: $missing (see the header of this script to carry them)" >&2
+fi
+exec "$PYTHON" -m wan bench --gpu-check "$@"
