@@ -145,12 +145,28 @@ def build_pipeline(
 
 def parameter_count(model: str) -> int:
     """Parameters of a model's transformer (counted on meta tensors: nothing is allocated)."""
-    from accelerate import init_empty_weights
-
-    from ..models.architectures import transformer_class
     from ..models.tiny import tiny_transformer_config
 
     config = transformer_config(model) if is_real_size(model) else tiny_transformer_config(*TINY_KINDS[model])
+    return config_parameters(config)
+
+
+def sliced_config(config: dict[str, Any], blocks: int) -> dict[str, Any]:
+    """A copy of a transformer configuration with only its first `blocks` blocks (VACE layers
+    among them kept): every block has the real width, so per-block time and memory are the real
+    model's, at a fraction of its loading time."""
+    sliced = dict(config, num_layers=min(blocks, config["num_layers"]))
+    if "vace_layers" in config:
+        sliced["vace_layers"] = [layer for layer in config["vace_layers"] if layer < sliced["num_layers"]]
+    return sliced
+
+
+def config_parameters(config: dict[str, Any]) -> int:
+    """Parameters of a transformer of `config` (counted on meta tensors: nothing is allocated)."""
+    from accelerate import init_empty_weights
+
+    from ..models.architectures import transformer_class
+
     with init_empty_weights():
         built = transformer_class(config)(**config)
     return sum(p.numel() for p in built.parameters())
