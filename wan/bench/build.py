@@ -59,7 +59,8 @@ def tiny_stand_in(model: str) -> str:
     return TINY_OF_KIND[(spec.kind, spec.experts)]
 
 
-def _scheduler(flow_shift: float) -> Any:
+def flow_scheduler(flow_shift: float) -> Any:
+    """The Wan pipelines' UniPC scheduler in flow-prediction mode at `flow_shift`."""
     import diffusers
 
     return diffusers.UniPCMultistepScheduler(
@@ -114,7 +115,7 @@ def build_pipeline(
         pipe = build_tiny_pipeline(kind, experts=experts)
         if not text_encoder:
             pipe.register_modules(text_encoder=None)
-        pipe.scheduler = _scheduler(flow_shift)
+        pipe.scheduler = flow_scheduler(flow_shift)
         pipe.set_progress_bar_config(disable=True)
         return pipe.to(device)
     spec = model_spec(model)
@@ -123,7 +124,7 @@ def build_pipeline(
         "tokenizer": tiny_tokenizer(),
         "text_encoder": build_text_encoder(device, dtype) if text_encoder else None,
         "vae": build_vae(device),
-        "scheduler": _scheduler(flow_shift),
+        "scheduler": flow_scheduler(flow_shift),
         "transformer": build_random_transformer(transformer_config(model), device=device, dtype=dtype),
     }
     if spec.experts == 2:  # Wan 2.2 A14B: the low-noise expert has the same architecture

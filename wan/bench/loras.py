@@ -68,10 +68,10 @@ class LoraBench:
         self.inputs = forward_inputs(scale, self.config)
 
     def fresh(self, place: Any = None) -> Any:
-        """The transformer with its random weights (seed 0), built on `place` (default: the device)."""
-        return build_random_transformer(
-            self.config, device=place or self.scale.device, dtype=self.scale.dtype
-        )
+        """The transformer with its random weights (seed 0), built on the device (fast on a GPU) and
+        moved to `place` when given."""
+        built = build_random_transformer(self.config, device=self.scale.device, dtype=self.scale.dtype)
+        return built if place is None else built.to(place)
 
     def fused(self) -> Any:
         """A pipeline with the LoRA fused at weight 1."""
@@ -130,11 +130,11 @@ def lora_rows(scale: Scale, model: str, lora: Path, *, repeats: int) -> tuple[li
     info = DeviceInfo.probe(scale.device)
 
     def fp8_storage() -> Any:
-        pipe, _ = bench.adapter(place="cpu")
+        pipe, _ = bench.adapter()
         pipe.transformer.enable_layerwise_casting(
             storage_dtype=torch.float8_e4m3fn, compute_dtype=scale.dtype
         )
-        return pipe.transformer.to(scale.device)
+        return pipe.transformer
 
     def fp8_compute() -> Any:
         pipe, _ = bench.adapter()

@@ -209,7 +209,7 @@ def build_pipeline_folder(folder: Path, small: bool) -> Path:
 
     from ..models.architectures import transformer_config
     from ..models.tiny import build_tiny_pipeline, tiny_tokenizer
-    from .build import _scheduler
+    from .build import flow_scheduler
 
     if small:
         build_tiny_pipeline("t2v", experts=2).save_pretrained(folder)
@@ -226,7 +226,7 @@ def build_pipeline_folder(folder: Path, small: bool) -> Path:
         "tokenizer": tokenizer,
         "text_encoder": encoder.to(torch.bfloat16),
         "vae": AutoencoderKLWan(),
-        "scheduler": _scheduler(12.0),
+        "scheduler": flow_scheduler(12.0),
     }
     staging = folder.with_name(folder.name + ".parts")
     WanPipeline(transformer=None, boundary_ratio=0.875, **parts).save_pretrained(staging)
