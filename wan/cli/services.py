@@ -128,8 +128,36 @@ def list_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def gpu_lines(gpus: list[dict[str, Any]]) -> list[str]:
+    """One line per GPU: index, name, memory, free memory, compute capability, preset."""
+    if not gpus:
+        return ["  no GPU (torch sees no CUDA device): renders run on the CPU"]
+    return [
+        f"  GPU {gpu.get('physical_index', gpu['index'])}: {gpu['name']}, {gpu['vram_gb']:.1f} GiB "
+        f"({gpu['free_gb']:.1f} free), compute capability {gpu['compute_capability']}, "
+        f"memory preset auto -> {gpu['memory_preset']}"
+        for gpu in gpus
+    ]
+
+
+def show_system(args: argparse.Namespace) -> int:
+    """`models --system`: this machine's GPUs, versions and suggested presets."""
+    info = api_of(args).system_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    versions = ", ".join(f"{name} {version or 'missing'}" for name, version in info["versions"].items())
+    print(f"Python {info['python']} on {info['platform']}; {versions}")
+    print("\n".join(gpu_lines(info["gpus"])))
+    return 0
+
+
 def run_models(args: argparse.Namespace) -> int:
-    """`models`: list the models, or download or remove one."""
+    """`models`: list the models, or download or remove one; --system: this machine's GPUs."""
+    if args.system:
+        if args.action != "list" or args.id:
+            raise UserError("models --system takes no action or model id")
+        return show_system(args)
     if args.action == "list":
         if args.id:
             raise UserError("models list takes no model id (models download ID, models remove ID)")
@@ -210,7 +238,12 @@ def register(commands: Any) -> None:
     models.add_argument("action", nargs="?", choices=["list", "download", "remove"], default="list")
     models.add_argument("id", nargs="?", metavar="ID", help="model id (download, remove)")
     add_model_arguments(models, device=False, download=False)
-    models.add_argument("--json", action="store_true", help="list: print JSON")
+    models.add_argument("--json", action="store_true", help="list, --system: print JSON")
+    models.add_argument(
+        "--system",
+        action="store_true",
+        help="this machine's GPUs (name, memory, free memory, compute capability, memory preset) and versions",
+    )
     models.add_argument(
         "--all-files",
         action="store_true",

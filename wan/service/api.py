@@ -55,6 +55,11 @@ def package_version(name: str) -> str | None:
         return None
 
 
+def with_preset(gpu: Mapping[str, Any]) -> dict[str, Any]:
+    """A GPU's report with the memory preset `auto` picks for it (older workers leave it out)."""
+    return {"memory_preset": preset_for_vram(gpu.get("vram_gb")).name} | dict(gpu)
+
+
 def new_run_dir(parent: Path) -> Path:
     """A run folder inside `parent` named by the time, never one that exists already."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -177,8 +182,8 @@ class WanAPI:
                 name: package_version(name)
                 for name in ("torch", "diffusers", "transformers", "gradio", "fastapi")
             },
-            "gpu": dict(gpus[0]) if gpus else None,
-            "gpus": [dict(gpu) for gpu in gpus],
+            "gpu": with_preset(gpus[0]) if gpus else None,
+            "gpus": [with_preset(gpu) for gpu in gpus],
             "suggested_memory_preset": preset_for_vram(vram).name,
         }
 
@@ -321,25 +326,8 @@ class WanAPI:
 
 
 def probe_gpus() -> list[dict[str, Any]]:
-    """Every CUDA device of this process: name, memory, free memory, compute capability
-    (imports torch; [] without torch or without a GPU)."""
-    try:
-        import torch
-    except ImportError:
-        return []
-    if not torch.cuda.is_available():
-        return []
-    gpus = []
-    for index in range(torch.cuda.device_count()):
-        properties = torch.cuda.get_device_properties(index)
-        free, total = torch.cuda.mem_get_info(index)
-        gpus.append(
-            {
-                "index": index,
-                "name": properties.name,
-                "vram_gb": round(total / 2**30, 2),
-                "free_gb": round(free / 2**30, 2),
-                "compute_capability": f"{properties.major}.{properties.minor}",
-            }
-        )
-    return gpus
+    """Every CUDA device of this process: name, memory, free memory, compute capability and the
+    memory preset `auto` picks for it (imports torch; [] without torch or without a GPU)."""
+    from ..models.devices import probe_gpus as probe
+
+    return probe()
