@@ -62,9 +62,11 @@ def test_any_gpus_text_is_parsed_or_refused_in_one_line(text):
     try:
         request = parse_gpus(text)
     except GpuSelectionError as exc:
-        assert str(exc).startswith("--gpus") and "\n" not in str(exc)
+        message = str(exc)
     else:
+        message = "--gpus ok"
         assert request.every or request.count or request.indices
+    assert message.startswith("--gpus") and "\n" not in message
 
 
 def test_gpus_that_do_not_exist_are_refused_with_what_exists():
@@ -75,7 +77,7 @@ def test_gpus_that_do_not_exist_are_refused_with_what_exists():
 
 
 def test_gpus_on_a_machine_without_gpu_say_so_and_point_to_cpu_workers():
-    with pytest.raises(GpuSelectionError, match="--gpus all: no GPU was found.*--workers N"):
+    with pytest.raises(GpuSelectionError, match=r"--gpus all: no GPU was found.*--workers N"):
         select_gpus(parse_gpus("all"), [])
 
 

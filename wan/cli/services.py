@@ -242,7 +242,8 @@ def register(commands: Any) -> None:
     models.add_argument(
         "--system",
         action="store_true",
-        help="this machine's GPUs (name, memory, free memory, compute capability, memory preset) and versions",
+        help="this machine's GPUs (name, memory, free memory, compute capability, memory preset) "
+        "and versions",
     )
     models.add_argument(
         "--all-files",
