@@ -21,6 +21,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be from 1 to 65535, not {args.port}")
+    check_worker_options(args)
     try:
         parse_credentials(args.api_auth)
     except ValueError as exc:
@@ -35,8 +36,22 @@ def run_serve(args: argparse.Namespace) -> int:
         device=args.device,
         chat_servers=tuple(args.chat_server),
         runtime_dir=args.runtime_dir,
+        gpus=args.gpus,
+        workers=args.workers or 1,
     )
     return 0
+
+
+def check_worker_options(args: argparse.Namespace) -> None:
+    """--gpus and --workers: well formed, and not both (UserError names the option)."""
+    from ..service.gpus import parse_gpus
+
+    if args.gpus is not None:
+        parse_gpus(args.gpus)
+        if args.workers is not None:
+            raise UserError("--workers: leave it out with --gpus (--gpus starts one worker per GPU)")
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        raise UserError(f"--workers must be from 1 to 64 worker processes, not {args.workers}")
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -202,6 +217,18 @@ def register(commands: Any) -> None:
     )
     serve.add_argument(
         "--runtime-dir", help="a runtime environment for the workers (default: this interpreter)"
+    )
+    serve.add_argument(
+        "--gpus",
+        metavar="all|N|0,2",
+        help="one worker process per GPU: all of them, the first N, or these indices (default: one "
+        "worker on the default device)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="N worker processes on the default device (on a machine without GPU: CPU workers)",
     )
     add_model_arguments(serve)
     serve.set_defaults(run=run_serve)

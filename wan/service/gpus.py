@@ -17,6 +17,7 @@ from ..errors import WanError
 from ..runtime import RuntimeEnv
 
 PROBE_SECONDS = 120.0
+VISIBLE_VARIABLE = "CUDA_VISIBLE_DEVICES"
 ALLOWED = "all, a number of GPUs (2), or GPU indices separated by commas (0,2)"
 
 
@@ -111,3 +112,15 @@ def unique_gpus(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for gpu in reports:
         seen.setdefault(gpu.get("physical_index", gpu.get("index")), gpu)
     return [seen[key] for key in sorted(seen, key=lambda key: (isinstance(key, str), key))]
+
+
+def choose_gpus(
+    value: str | None, runtime: RuntimeEnv, option: str = "--gpus"
+) -> tuple[list[int], list[dict[str, Any]] | None]:
+    """(the GPU indices a --gpus value picks, the GPUs the runtime sees); ([], None) without a
+    value. GpuSelectionError for a bad value or GPUs that are not there."""
+    if value is None or not str(value).strip():
+        return [], None
+    request = parse_gpus(value, option)
+    seen = probe_in_runtime(runtime)
+    return select_gpus(request, seen, option), seen

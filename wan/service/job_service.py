@@ -80,8 +80,12 @@ class JobService:
         observer: Observer | None = None,
         access: FileAccess | None = None,
         chat_servers: ChatServers | None = None,
+        gpus: Sequence[int] = (),
+        worker_count: int = 1,
         start: bool = True,
     ) -> None:
+        """`gpus`: one worker process per GPU index (each sees only its GPU); else `worker_count`
+        worker processes on the default device."""
         self.api = api
         self.folder = Path(folder) if folder is not None else api.output_dir / "jobs"
         self.queue_lock = QueueLock(self.folder)
@@ -98,7 +102,13 @@ class JobService:
             workers = (
                 ThreadWorkers(self.store, generate=generate, api=api)
                 if generate is not None
-                else ProcessWorkers(self.store, self.runtime, arguments=worker_arguments(api))
+                else ProcessWorkers(
+                    self.store,
+                    self.runtime,
+                    devices=(api.device,) * worker_count,
+                    gpus=gpus,
+                    arguments=worker_arguments(api),
+                )
             )
         self.workers = workers
         self.dispatcher = Dispatcher(self.store, workers, gate=gate, observer=observer)
