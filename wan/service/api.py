@@ -292,13 +292,17 @@ class WanAPI:
         control: Any = None,
         write_video: bool = True,
         api_key: str | None = None,
+        processes: int = 1,
+        process_device: str = "cuda",
     ) -> VideoResult:
         """Render `settings` into a run folder and return where everything is.
 
         `plan`: the plan `plan_run` made for these settings (otherwise it is made here, enhanced
         when the settings say so). `run_dir`: the run folder (default: a new one, see
         run_dir_for); with `resume`, the run folder to continue from its first unfinished clip.
-        `callback` receives ProgressEvents; `control` (a RenderControl) pauses and cancels."""
+        `callback` receives ProgressEvents; `control` (a RenderControl) pauses and cancels.
+        `processes` > 1: one render over that many processes on `process_device` ("cuda": one GPU
+        each; "cpu": gloo, for tests), started here (wan.render.parallel_run)."""
         from ..render import RenderOptions, render
 
         config = self.config(settings)
@@ -314,9 +318,23 @@ class WanAPI:
             save_frames=config.output.save_frames or not write_video,
             write_video=write_video,
         )
+        target = Path(run_dir) if run_dir is not None else self.run_dir_for(config)
+        if processes > 1:
+            from ..render.parallel_run import render_in_group
+
+            return render_in_group(
+                processes,
+                plan,
+                target,
+                device_type=process_device,
+                options=options,
+                callback=callback,
+                resume=resume,
+                settings=config.to_dict(),
+            )
         return render(
             plan,
-            Path(run_dir) if run_dir is not None else self.run_dir_for(config),
+            target,
             options=options,
             callback=callback,
             control=control,
