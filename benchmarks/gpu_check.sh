@@ -8,7 +8,8 @@
 #   of each memory preset; T2V-14B's step under the aggressive preset; fp8 (torchao compute,
 #   layerwise storage); `python -m wan bench t2v-1.3b` (every stage, text encoder included);
 #   attention kernels; regional torch.compile; the VAE decode. Checks of other work (bitsandbytes,
-#   GGUF, context parallelism) are modules of wan/bench/checks/ and run here once they exist.
+#   GGUF, context parallelism at degree 1 and the queue over two GPUs: parallel.py) are modules of
+#   wan/bench/checks/ and run here.
 #
 # Usage: bash benchmarks/gpu_check.sh [--budget 540] [--checks a,b] [--dry-run] [--results FILE]
 #   --dry-run runs every check at tiny sizes on the CPU (tests/run.sh does, so it cannot rot).
