@@ -40,9 +40,13 @@ SETTINGS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--processes", default="1,2", help="process counts, comma-separated")
-    parser.add_argument("--guidance", type=float, default=1.0, help="1: context parallel; above 1: CFG parallel")
+    parser.add_argument(
+        "--guidance", type=float, default=1.0, help="1: context parallel; above 1: CFG parallel"
+    )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--size", default="64x64", help="WIDTHxHEIGHT")
