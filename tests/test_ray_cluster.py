@@ -3,13 +3,11 @@
 actor killed mid-job loses nothing (its job continues on an actor from its last finished clip,
 shipped to the head already), and bad --ray values end with one line."""
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_serve, wait_until
 
 from wan.cluster import RayClusterError, parse_ray_address, start_ray_workers
 from wan.cluster.ray_workers import _on_head
@@ -35,14 +33,6 @@ def ray_cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     yield ray
     ray.shutdown()
-
-
-def _wait(condition, timeout, what):
-    deadline = time.time() + timeout
-    while not (value := condition()):
-        assert time.time() < deadline, what
-        time.sleep(0.05)
-    return value
 
 
 def _frames(run_dir):
@@ -84,11 +74,6 @@ def test_a_bad_ray_value_names_the_option_and_what_is_allowed(value):
     assert parse_ray_address("ray://10.0.0.2:10001") == "ray://10.0.0.2:10001"
 
 
-def _serve(*arguments):
-    command = [sys.executable, "-m", "wan", "serve", "--port", "1", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=180)
-
-
 @pytest.mark.parametrize(
     ("arguments", "line"),
     [
@@ -98,7 +83,7 @@ def _serve(*arguments):
     ],
 )
 def test_bad_ray_options_end_with_one_line(arguments, line):
-    done = _serve(*arguments)
+    done = run_serve(*arguments, timeout=180)
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(line), done.stderr
@@ -106,7 +91,7 @@ def test_bad_ray_options_end_with_one_line(arguments, line):
 
 def test_an_unreachable_cluster_is_one_line():
     pytest.importorskip("ray")
-    done = _serve("--ray", "127.0.0.1:9")
+    done = run_serve("--ray", "127.0.0.1:9")
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --ray 127.0.0.1:9: no Ray cluster could be joined")
@@ -137,13 +122,13 @@ def test_jobs_on_two_actors_equal_serial_runs_and_a_killed_actor_loses_nothing(
         _, ids = service.submit(settings)
         victim = ids[0]
         first_clip = Path(service.get(victim).run_dir) / "clips" / "0000.json"
-        _wait(first_clip.is_file, 300, "the first clip never reached the head")
+        wait_until(first_clip.is_file, 300, "the first clip never reached the head")
         finished_at = first_clip.stat().st_mtime_ns
         job = service.get(victim)
         assert job.state == "running" and job.worker, "the job ended before its second clip"
         slot = next(s for s in pool.slots if s.worker_id == job.worker)
         ray_cluster.kill(slot.actor, no_restart=False)  # Ray restarts it, as when a node comes back
-        _wait(
+        wait_until(
             lambda: all(service.get(j).state in ("succeeded", "failed", "interrupted") for j in ids),
             420,
             "the jobs did not finish",
@@ -159,5 +144,44 @@ def test_jobs_on_two_actors_equal_serial_runs_and_a_killed_actor_loses_nothing(
             assert np.array_equal(_frames(job.run_dir), _frames(alone.run_dir))
         reports = {w.id: w.info for w in service.store.workers()}
         assert set(reports) == {"ray-0", "ray-1"} and all(r.get("node") for r in reports.values())
+    finally:
+        service.close()
+
+
+def test_a_shared_output_folder_is_written_by_the_actors_and_cancel_and_resume_work(
+    ray_cluster, tmp_path, tiny_models_dir
+):
+    pytest.importorskip("diffusers")
+    from wan.service import JobService, JobStore, WanAPI
+
+    out = tmp_path / "shared"
+    api = WanAPI(output_dir=out, models_dir=tiny_models_dir)
+    queue = out / "jobs"
+    pool = start_ray_workers(
+        JobStore(queue),
+        "auto",
+        api_options={"output_dir": str(out), "models_dir": str(tiny_models_dir)},
+        workers=1,
+        shared_output=out,  # one machine: the same folder for every actor, the check passes
+    )
+    actor = pool.slots[0].actor
+    assert pool.shared and not ray_cluster.get(actor.check_shared.remote(str(out), "another token"))
+    service = JobService(api, queue, workers=pool)
+    try:
+        _, (job_id,) = service.submit([TINY_JOB])
+        first_clip = Path(service.get(job_id).run_dir) / "clips" / "0000.json"
+        wait_until(first_clip.is_file, 300, "the first clip was never written")
+        service.cancel(job_id)
+        wait_until(lambda: service.get(job_id).finished, 120, "the cancel never took effect")
+        assert service.get(job_id).state == "cancelled" and first_clip.is_file()
+        service.resume(job_id)
+        done = wait_until(
+            lambda: (job := service.get(job_id)).state in ("succeeded", "failed") and job, 300, "no end"
+        )
+        assert done.state == "succeeded", done.error
+        assert (
+            0 < done.result["clips_rendered"] < 3
+            and Path(done.result["video"]).parent == first_clip.parent.parent
+        )
     finally:
         service.close()
