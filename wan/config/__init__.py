@@ -2,8 +2,8 @@
 edge; JSON I/O and Deforum settings import; which files callers may name.
 
 Every setting is declared once, in the module of its group (shake, movement, enhancement,
-style, interpolation, memory, speed, lora, output) or in settings.py for the animation itself; the
-CLI, the UI, the REST schema and validation all read those declarations.
+style, interpolation, memory, speed, lora, output, weights, preview) or in settings.py for the
+animation itself; the CLI, the UI, the REST schema and validation all read those declarations.
 """
 
 from .deforum import ImportReport
@@ -26,6 +26,7 @@ from .lora import EXPERTS, MAX_LORAS, LoraOptions, LoraSpec, list_loras
 from .memory import MEMORY_CHOICES, MEMORY_PRESETS, MemoryOptions, MemoryPreset, preset_for_vram
 from .movement import MovementOptions
 from .output import DEFAULT_OUTPUT_DIR, OutputOptions
+from .preview import PreviewOptions
 from .settings import (
     ANIMATION_MODES,
     DEFAULT_NEGATIVE_PROMPT,
@@ -67,6 +68,7 @@ __all__ = [
     "MemoryPreset",
     "MovementOptions",
     "OutputOptions",
+    "PreviewOptions",
     "SettingsError",
     "SettingsFileError",
     "ShakeOptions",

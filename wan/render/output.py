@@ -29,7 +29,7 @@ from ..post.fit import fit_frame
 from ..post.interpolation import build_interpolator, interpolate_frames
 from ..post.quality import QualityChecker, QualityReport
 from ..post.resample import nearest_model_frames, output_joins, plan_samples
-from .run_folder import RunFolder, read_png, write_png
+from .run_folder import Take, read_png, write_png
 from .stages import StreamClock
 
 Emit = Callable[[str], None]
@@ -45,7 +45,7 @@ class Output:
     quality: QualityReport | None
 
 
-def _link_nearest(folder: RunFolder, frames_dir: Path, sources: np.ndarray) -> None:
+def _link_nearest(folder: Take, frames_dir: Path, sources: np.ndarray) -> None:
     for index, source in enumerate(sources):
         target = frames_dir / f"{index:06d}.png"
         target.unlink(missing_ok=True)
@@ -55,7 +55,7 @@ def _link_nearest(folder: RunFolder, frames_dir: Path, sources: np.ndarray) -> N
             shutil.copyfile(folder.model_frame_path(int(source)), target)
 
 
-def _nearest_frames(folder: RunFolder, sources: np.ndarray) -> Iterator[np.ndarray]:
+def _nearest_frames(folder: Take, sources: np.ndarray) -> Iterator[np.ndarray]:
     cached: tuple[int, np.ndarray] | None = None
     for source in (int(s) for s in sources):
         if cached is None or cached[0] != source:
@@ -86,7 +86,7 @@ def _checked(
 
 def _source(
     plan: GenerationPlan,
-    folder: RunFolder,
+    folder: Take,
     frames_dir: Path | None,
     interpolation: InterpolationOptions | None,
     models_dir: str | None,
@@ -124,7 +124,7 @@ def _source(
 
 def write_output(
     plan: GenerationPlan,
-    folder: RunFolder,
+    folder: Take,
     *,
     interpolation: InterpolationOptions | None,
     save_frames: bool,
