@@ -36,11 +36,10 @@ def ray_cluster():
 
 
 def _frames(run_dir):
-    from wan.render.run_folder import read_png
+    from wan.render import RunFolder
 
-    paths = sorted((Path(run_dir) / "model_frames").glob("*.png"))
-    assert paths, f"no frames in {run_dir}"
-    return np.stack([read_png(path) for path in paths])
+    take = RunFolder(run_dir).latest()
+    return take.read_model_frames(range(take.plan.model_frames))
 
 
 def test_shipped_files_arrive_whole_and_only_when_changed(tmp_path):
@@ -52,6 +51,10 @@ def test_shipped_files_arrive_whole_and_only_when_changed(tmp_path):
     first = read_changed(node, seen)
     assert set(first) == {"clips/0000.json", "plan.json"} and read_changed(node, seen) == {}
     (node / "video.mp4").write_bytes(b"video")
+    # what is still being written is left for a later look: a clip being stored, temporary files
+    (node / "clips" / "ab12.partial-1f2e" / "frames").mkdir(parents=True)
+    (node / "clips" / "ab12.partial-1f2e" / "frames" / "000000.png").write_bytes(b"png")
+    (node / "plan.json.tmp").write_text("{")
     assert read_changed(node, seen) == {"video.mp4": b"video"}
     write_files(head, first)
     assert set(stamps(head)) == {"clips/0000.json", "plan.json"}
@@ -141,7 +144,7 @@ def test_jobs_on_two_actors_equal_serial_runs_and_a_killed_actor_loses_nothing(
         assert jobs[0].attempts == 2  # given back to the queue once, then continued
         assert 0 < jobs[0].result["clips_rendered"] < serial[0].clips_rendered  # the rest only
         for job, alone in zip(jobs, serial, strict=True):
-            assert Path(job.result["video"]).parent == Path(job.run_dir)
+            assert Path(job.result["video"]).is_relative_to(job.run_dir)  # its take's, on the head
             assert Path(job.result["video"]).stat().st_size > 0
             assert np.array_equal(_frames(job.run_dir), _frames(alone.run_dir))
         reports = {w.id: w.info for w in service.store.workers()}
@@ -183,9 +186,29 @@ def test_a_shared_output_folder_is_written_by_the_actors_and_cancel_and_resume_w
             lambda: (job := service.get(job_id)).state in ("succeeded", "failed") and job, 300, "no end"
         )
         assert done.state == "succeeded", done.error
-        assert (
-            0 < done.result["clips_rendered"] < 3
-            and Path(done.result["video"]).parent == first_clip.parent.parent
+        assert 0 < done.result["clips_rendered"] < 3 and Path(done.result["video"]).is_relative_to(
+            first_clip.parent.parent.parent
         )
     finally:
         service.close()
+
+
+def test_an_actor_gives_its_job_runner_the_settings_the_head_sent_last(tmp_path):
+    """A PATCH reaches a job on an actor as it reaches one in a worker process: the head sends the
+    job's settings with every poll, the job runner reads them between clips (the store's `get`),
+    and a job the head says is deleted is gone (no Ray needed: the actor is a plain class)."""
+    from wan.cluster.actor import RenderActor, _JobView
+    from wan.service.jobs import Job, JobNotFound
+
+    job = Job("j1", "b1", 0, "running", dict(TINY_JOB), str(tmp_path), 0.0, 0.0, None, "", {}, {}, 1)
+    actor = RenderActor({})
+    actor.settings = dict(job.settings)
+    view = _JobView(actor, job, {"enhance_api_key": "k"})
+    assert view.get("j1").settings == TINY_JOB and view.secrets("j1") == {"enhance_api_key": "k"}
+    actor.poll("running", settings=TINY_JOB | {"prompts": {"0": "a fox", "20": "a burrow"}})
+    assert view.get("j1").settings["prompts"]["20"] == "a burrow" and view.get("j1").run_dir == str(tmp_path)
+    actor.poll("paused")  # a poll without settings keeps the last ones
+    assert view.get("j1").settings["prompts"]["20"] == "a burrow"
+    actor.poll("deleted")
+    with pytest.raises(JobNotFound):
+        view.get("j1")

@@ -82,9 +82,12 @@ def test_the_tab_in_a_real_browser(browser, server, tmp_path):
         return found[0].text if found else ""
 
     browser.get(server + "/")
-    wait.until(lambda d: d.find_elements(By.ID, "wan_generate"))
+    file_input = "#wan_settings_file input[type=file]"  # drawn after the Generate button
+    wait.until(
+        lambda d: d.find_elements(By.ID, "wan_generate") and d.find_elements(By.CSS_SELECTOR, file_input)
+    )
     # import a settings file
-    browser.find_element(By.CSS_SELECTOR, "#wan_settings_file input[type=file]").send_keys(str(settings))
+    browser.find_element(By.CSS_SELECTOR, file_input).send_keys(str(settings))
     time.sleep(1.5)  # the upload finishes before the import reads it
     browser.find_element(By.ID, "wan_import").click()
     wait.until(lambda d: "Imported deforum_settings.txt" in text("wan_message"))

@@ -1,12 +1,21 @@
 """Run-folder files between nodes: what changed in a folder since the last look, read as bytes,
-and written into another folder whole (a reader never sees half a file)."""
+and written into another folder whole (a reader never sees half a file).
+
+What a run folder is still writing is not shipped: a clip being stored (a `.partial-<id>` folder
+in clips/, renamed into place when complete: a later look finds it there) and the temporary
+files its JSON, previews and video link are written through; a file that goes while it is
+looked at is left for the next look.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 Stamp = tuple[int, int]  # (size, modification time in ns)
+# written on the way to another name (wan.render.run_folder, and write_files' own .part)
+_IN_PROGRESS = re.compile(r"\.partial-|\.part$|\.tmp(\.png)?$|(^|/)\.video-")
 
 
 def stamps(folder: Path) -> dict[str, Stamp]:
@@ -15,9 +24,15 @@ def stamps(folder: Path) -> dict[str, Stamp]:
     if not folder.is_dir():
         return found
     for path in folder.rglob("*"):
-        if path.is_file() and not path.name.endswith(".part"):
-            stat = path.stat()
-            found[path.relative_to(folder).as_posix()] = (stat.st_size, stat.st_mtime_ns)
+        name = path.relative_to(folder).as_posix()
+        if _IN_PROGRESS.search(name):
+            continue
+        try:
+            if path.is_file():
+                stat = path.stat()
+                found[name] = (stat.st_size, stat.st_mtime_ns)
+        except FileNotFoundError:
+            continue
     return found
 
 
@@ -26,7 +41,10 @@ def read_changed(folder: Path, seen: dict[str, Stamp]) -> dict[str, bytes]:
     changed: dict[str, bytes] = {}
     for name, stamp in stamps(folder).items():
         if seen.get(name) != stamp:
-            changed[name] = (folder / name).read_bytes()
+            try:
+                changed[name] = (folder / name).read_bytes()
+            except FileNotFoundError:  # replaced meanwhile: the next look reads it
+                continue
             seen[name] = stamp
     return changed
 

@@ -190,14 +190,18 @@ class RunFolder:
     ) -> None:
         """Store a clip: `write_frames(folder)` writes its frames (000000.png, ...) and returns how
         many; the metadata is written after them and the folder renamed into place at once. A clip
-        stored meanwhile by another render wins (same fingerprint, same frames)."""
+        stored meanwhile by another render wins (same fingerprint, same frames); a folder of it
+        without metadata (files shipped from another node, cut short) is replaced."""
         self.clips_dir.mkdir(parents=True, exist_ok=True)
         partial = self.clips_dir / f"{fingerprint}.partial-{uuid.uuid4().hex[:8]}"
         (partial / "frames").mkdir(parents=True)
         try:
             count = write_frames(partial / "frames")
             _write_json(partial / "clip.json", metadata | {"fingerprint": fingerprint, "frames": count})
-            os.rename(partial, self.clip_dir(fingerprint))
+            target = self.clip_dir(fingerprint)
+            if target.is_dir() and not self.has_clip(fingerprint):  # left by a copy cut short
+                shutil.rmtree(target, ignore_errors=True)
+            os.rename(partial, target)
         except OSError:
             if not self.has_clip(fingerprint):
                 raise
