@@ -81,10 +81,19 @@ def run_check(args: argparse.Namespace) -> int:
     from ..post.video import VideoReadError
 
     joins = parse_joins(args.joins)
+    if args.plot and Path(args.plot).suffix.lower() != ".png":
+        raise UserError(f"--plot: must be a .png file name (got '{args.plot}')")
     try:
         info, report = check_video(args.input, joins)
     except VideoReadError as exc:
         raise UserError(f"IN: {exc}") from None
+    if args.plot:
+        from ..post.quality.plot import plot_quality
+
+        try:
+            plot_quality(report.to_dict(), args.plot, title=f"{info.path.name}: quality over time")
+        except OSError as exc:
+            raise UserError(f"--plot: cannot write '{args.plot}' ({exc.strerror or exc})") from None
     if args.json:
         video = {"video": str(info.path), "fps": info.fps, "width": info.width, "height": info.height}
         print(json.dumps(video | report.to_dict(), indent=2, ensure_ascii=False))
@@ -127,4 +136,7 @@ def register(commands: Any) -> None:
     check.add_argument("input", metavar="IN", help="video file (anything ffmpeg reads)")
     check.add_argument("--joins", default="", help="frames where a new clip starts, e.g. 17,33")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--plot", metavar="OUT.png", help="also draw the report over time (flicker, consistency, seams)"
+    )
     check.set_defaults(run=run_check)

@@ -2,8 +2,9 @@
 edge; JSON I/O and Deforum settings import; which files callers may name.
 
 Every setting is declared once, in the module of its group (shake, movement, enhancement,
-style, interpolation, memory, speed, lora, output) or in settings.py for the animation itself; the
-CLI, the UI, the REST schema and validation all read those declarations.
+style, interpolation, memory, speed, lora, output, weights, quality, gate, upscale) or in
+settings.py for the animation itself; the CLI, the UI, the REST schema and validation all read
+those declarations.
 """
 
 from .deforum import ImportReport
@@ -11,6 +12,7 @@ from .enhancement import ENHANCE_BACKENDS, LANGUAGES, EnhancementOptions
 from .fields import FieldError, SettingsError, Spec, did_you_mean
 from .files import FileAccess, current_file_access, file_access
 from .folders import default_lora_folders, default_models_dir, lora_folders, lora_search
+from .gate import GateOptions
 from .interpolation import INTERPOLATION_METHODS, INTERPOLATION_QUALITIES, InterpolationOptions
 from .load import (
     all_specs,
@@ -25,6 +27,7 @@ from .lora import EXPERTS, MAX_LORAS, LoraOptions, LoraSpec, list_loras
 from .memory import MEMORY_CHOICES, MEMORY_PRESETS, MemoryOptions, MemoryPreset, preset_for_vram
 from .movement import MovementOptions
 from .output import DEFAULT_OUTPUT_DIR, OutputOptions
+from .quality import QualityOptions
 from .settings import (
     ANIMATION_MODES,
     DEFAULT_NEGATIVE_PROMPT,
@@ -37,6 +40,7 @@ from .settings import (
 from .shake import ShakeOptions
 from .speed import SPEED_PRESETS, SpeedOptions, SpeedPreset
 from .style import BLEND_MODES, StyleOptions
+from .upscale import UpscaleOptions
 
 __all__ = [
     "ANIMATION_MODES",
@@ -58,6 +62,7 @@ __all__ = [
     "EnhancementOptions",
     "FieldError",
     "FileAccess",
+    "GateOptions",
     "ImportReport",
     "InterpolationOptions",
     "LoraOptions",
@@ -66,12 +71,14 @@ __all__ = [
     "MemoryPreset",
     "MovementOptions",
     "OutputOptions",
+    "QualityOptions",
     "SettingsError",
     "ShakeOptions",
     "Spec",
     "SpeedOptions",
     "SpeedPreset",
     "StyleOptions",
+    "UpscaleOptions",
     "WanConfig",
     "all_specs",
     "config_from_dict",

@@ -39,15 +39,18 @@ from .fields import (
     setting,
 )
 from .files import ImageFile, caller_path
+from .gate import GateOptions
 from .group import SettingsGroup, group_field, group_from_mapping
 from .interpolation import InterpolationOptions
 from .lora import LoraOptions
 from .memory import MemoryOptions
 from .movement import MovementOptions
 from .output import OutputOptions
+from .quality import QualityOptions
 from .shake import ShakeOptions
 from .speed import SPEED_PRESETS, SpeedOptions
 from .style import StyleOptions
+from .upscale import UpscaleOptions
 from .weights import WeightsOptions
 
 MAX_FRAMES_LIMIT = 100_000
@@ -96,6 +99,9 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "lora": LoraOptions,
     "output": OutputOptions,
     "weights": WeightsOptions,
+    "quality": QualityOptions,
+    "gate": GateOptions,
+    "upscale": UpscaleOptions,
 }
 
 
@@ -278,6 +284,9 @@ class WanConfig(SettingsGroup):
     lora: LoraOptions = group_field(LoraOptions)
     output: OutputOptions = group_field(OutputOptions)
     weights: WeightsOptions = group_field(WeightsOptions)
+    quality: QualityOptions = group_field(QualityOptions)
+    gate: GateOptions = group_field(GateOptions)
+    upscale: UpscaleOptions = group_field(UpscaleOptions)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_evaluated", {})
@@ -374,6 +383,12 @@ class WanConfig(SettingsGroup):
         if self.speed.cache_in_effect == "mag" and any(spec.experts > 1 for spec in self._specs()):
             message = "MagCache calibrates one transformer over all steps; two-expert models split the steps"
             return [FieldError("speed_cache", self.speed.cache, message)]
+        return []
+
+    def _rule_gate_clip_score_needs_adherence(self) -> list[FieldError]:
+        if self.gate.min_clip_score is not None and not self.quality.adherence:
+            message = "the CLIP score is measured only with quality_adherence on"
+            return [FieldError("quality_gate_min_clip_score", self.gate.min_clip_score, message)]
         return []
 
     def _rule_animation_fits_the_frame_limit(self) -> list[FieldError]:

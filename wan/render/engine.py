@@ -30,7 +30,15 @@ from typing import Any
 import numpy as np
 
 from ..catalog import model_spec
-from ..config import InterpolationOptions, MemoryPreset, SpeedOptions, WanConfig
+from ..config import (
+    GateOptions,
+    InterpolationOptions,
+    MemoryPreset,
+    QualityOptions,
+    SpeedOptions,
+    UpscaleOptions,
+    WanConfig,
+)
 from ..errors import WanError
 from ..models.acceleration import AppliedSpeed, apply_speed, prepare_weights
 from ..models.flops import video_tokens
@@ -55,6 +63,7 @@ from ..post.color import ColorStats, color_stats, match_colors
 from ..post.quality.checker import BLACK_LEVEL
 from .conditioning import as_image, load_init_image, vace_inputs
 from .events import ProgressCallback, ProgressEvent, RenderControl
+from .gating import MadeFrames, render_checked, summarize, write_quality_plot
 from .output import write_output
 from .previews import LatentPreviewer
 from .result import VideoResult
@@ -87,6 +96,9 @@ class RenderOptions:
     weights: str = "auto"
     weights_files: tuple[str, ...] = ()
     batch_guidance: str = "auto"
+    quality: QualityOptions | None = None  # prompt adherence (off when None)
+    gate: GateOptions | None = None  # the quality gate (off when None)
+    upscale: UpscaleOptions | None = None  # upscaling the output (off when None)
 
     @classmethod
     def of(cls, config: WanConfig, **host: Any) -> RenderOptions:
@@ -103,6 +115,9 @@ class RenderOptions:
             "weights": config.weights.format,
             "weights_files": config.weights.files,
             "batch_guidance": config.memory.batch_guidance,
+            "quality": config.quality,
+            "gate": config.gate,
+            "upscale": config.upscale,
         }
         return cls(**(values | host))
 
@@ -342,11 +357,43 @@ class _Session:
         return np.asarray(output.frames[0], dtype=np.float32)
 
     def generate(self, clip: ClipPlan) -> dict[str, Any]:
-        """Generate, check, correct and store one clip; returns its metadata."""
+        """Generate, check, correct and store one clip (through the quality gate, gating.py);
+        returns its metadata."""
         self.emit("clip_start", clip, message=clip.prompt)
         self.clip_stages = StageRecorder(self.device)
-        frames, loaded, attempts, seconds = self.denoise_with_retries(clip)
+        made, checks = render_checked(self, clip)
         self.stages.start("saving_clips")
+        metadata = {
+            "index": clip.index,
+            "model": clip.model,
+            "memory_preset": made.loaded.memory.name,
+            "weights": self.weights.format,
+            "speed": made.speed,
+            "loras": made.loaded.loras.record(clip),
+            "attempts": made.attempts,
+            "seconds": round(made.seconds, 4),
+            "seconds_per_frame": round(made.seconds / clip.num_frames, 4),
+            "peak_memory_bytes": self.clip_stages.peak(),
+            "black_frames": made.black,
+            "warnings": [f"{made.black} black frame(s)"] if made.black else [],
+            "guidance_batching": made.loaded.batching.to_dict(),
+            "stages": self.clip_stages.to_dict(),
+            **checks,
+        }
+        new = made.new
+        if self.options.color_coherence and self.reference is None:
+            self.reference = color_stats(new)
+        self.folder.write_clip(clip, new, metadata)
+        self.stages.stop()
+        self.stages.absorb(self.clip_stages)
+        self.frames_done += clip.new_frames
+        last = self.folder.write_preview(f"clip_{clip.index:04d}.png", new[-1])
+        self.emit("clip_done", clip, message=str(last), preview=new[-1])
+        return metadata
+
+    def make_frames(self, clip: ClipPlan) -> MadeFrames:
+        """One render of a clip (with its seed): its new frames, colour-corrected, as uint8 RGB."""
+        frames, loaded, attempts, seconds = self.denoise_with_retries(clip)
         speed = loaded.speed.record()
         loaded.speed.after_clip()
         if np.isnan(frames).any():
@@ -358,29 +405,7 @@ class _Session:
         new = pixels[clip.overlap_frames : clip.overlap_frames + clip.new_frames]
         black = int(np.count_nonzero(frames.reshape(len(frames), -1).mean(axis=1) < BLACK_LEVEL))
         new = self.coherent_colors(new)
-        metadata = {
-            "index": clip.index,
-            "model": clip.model,
-            "memory_preset": loaded.memory.name,
-            "weights": self.weights.format,
-            "speed": speed,
-            "loras": loaded.loras.record(clip),
-            "attempts": attempts,
-            "seconds": round(seconds, 4),
-            "seconds_per_frame": round(seconds / clip.num_frames, 4),
-            "peak_memory_bytes": self.clip_stages.peak(),
-            "black_frames": black,
-            "warnings": [f"{black} black frame(s)"] if black else [],
-            "guidance_batching": loaded.batching.to_dict(),
-            "stages": self.clip_stages.to_dict(),
-        }
-        self.folder.write_clip(clip, new, metadata)
-        self.stages.stop()
-        self.stages.absorb(self.clip_stages)
-        self.frames_done += clip.new_frames
-        last = self.folder.write_preview(f"clip_{clip.index:04d}.png", new[-1])
-        self.emit("clip_done", clip, message=str(last), preview=new[-1])
-        return metadata
+        return MadeFrames(clip.seed, new, black, loaded, attempts, seconds, speed)
 
     def denoise_with_retries(self, clip: ClipPlan) -> tuple[np.ndarray, _Loaded, int, float]:
         """(frames, the pipeline that made them, attempts, seconds): an out-of-memory error
@@ -413,11 +438,9 @@ class _Session:
                 self.load(clip.model, stronger)
 
     def coherent_colors(self, frames: np.ndarray) -> np.ndarray:
-        """The clip's new frames with the first clip's colour statistics (when asked for)."""
-        if not self.options.color_coherence:
-            return frames
-        if self.reference is None:
-            self.reference = color_stats(frames)
+        """The clip's new frames with the first clip's colour statistics (when asked for; the
+        first clip kept sets them, see generate)."""
+        if not self.options.color_coherence or self.reference is None:
             return frames
         return match_colors(frames, self.reference)
 
@@ -540,9 +563,11 @@ def render(
         "clips": clips,
         "interpolation": output.interpolation,
     }
-    if output.quality is not None:
-        metrics["quality"] = output.quality.to_dict()
+    checked = summarize(clips, options.quality)
+    if output.quality is not None or checked:
+        metrics["quality"] = (output.quality.to_dict() if output.quality is not None else {}) | checked
     folder.write_metrics(metrics)
+    write_quality_plot(metrics, plan.to_dict(), folder.root / "quality.png")
     session.emit("done", message=str(output.video or output.frames_dir or folder.root))
     rendered = len(plan.clips) - first
     return VideoResult(folder.root, output.video, output.frames_dir, plan, metrics, rendered)

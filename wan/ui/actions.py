@@ -36,6 +36,7 @@ from ..prompts import EnhancedPrompt
 from ..service import JobService
 from .layout import all_section_keys
 from .lora_rows import ROW_KEYS, loras_of_rows, row_values
+from .quality_view import clip_quality_rows
 
 FORM_KEYS = ("prompts", *all_section_keys(), *ROW_KEYS)
 # numbers that may be left empty for "the default": shown as text boxes, "" meaning None
@@ -344,6 +345,8 @@ class TabActions:
             "video": None,
             "metrics": None,
             "stages": None,
+            "clip_quality": None,
+            "quality_plot": None,
             "state": "",
         }
         if not job_id:
@@ -363,6 +366,8 @@ class TabActions:
             "video": str(video) if video else None,
             "metrics": metrics,
             "stages": stage_rows(metrics.get("stages")) if metrics else None,
+            "clip_quality": clip_quality_rows(metrics) if metrics else None,
+            "quality_plot": str(plot) if (plot := self.service.file(job.id, "quality.png")) else None,
             "state": job.state,
         }
 

@@ -36,6 +36,7 @@ from .actions import (
 )
 from .layout import LONG_TEXT, LORA_SECTION, RESOLUTIONS, SLIDERS, Section, tabs
 from .lora_rows import HELP, PARTS, ROW_KEYS, SLIDER_RANGE, SLIDER_STEP, row_values
+from .quality_view import CLIP_QUALITY_HEADERS
 
 POLL_SECONDS = 1.0
 DOWNLOAD_POLL_SECONDS = 2.0
@@ -339,6 +340,12 @@ def _generate_panel(tab: _Tab) -> None:
     p["video"] = compat.make(gr.Video, label="Video", interactive=False, elem_id="wan_video")
     p["metrics"] = compat.make(gr.JSON, label="Metrics", elem_id="wan_metrics")
     p["stages"] = _table(STAGES_HEADERS, "Where the time went (per stage)", "wan_stages")
+    p["clip_quality"] = _table(
+        CLIP_QUALITY_HEADERS, "Clip quality (re-rolled clips and why)", "wan_clip_quality"
+    )
+    p["quality_plot"] = compat.make(
+        gr.Image, label="Quality over time", type="filepath", interactive=False, elem_id="wan_quality_plot"
+    )
 
 
 def _wire(tab: _Tab, actions: TabActions) -> None:
@@ -413,9 +420,12 @@ def _wire(tab: _Tab, actions: TabActions) -> None:
             status["video"] if status["video"] else gr.update(),
             status["metrics"] if status["metrics"] is not None else gr.update(),
             status["stages"] if status["stages"] is not None else gr.update(),
+            status["clip_quality"] if status["clip_quality"] is not None else gr.update(),
+            status["quality_plot"] if status["quality_plot"] else gr.update(),
         ]
 
     outputs = [p["progress"], p["bar"], p["preview"], p["video"], p["metrics"], p["stages"]]
+    outputs += [p["clip_quality"], p["quality_plot"]]
     compat.follow(p["job_id"], poll, outputs, POLL_SECONDS, actions.settled)
     made["model"].change(actions.model_facts, inputs=[made["model"]], outputs=[p["model_facts"]])
     _wire_model_files(tab, actions)

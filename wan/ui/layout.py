@@ -110,6 +110,8 @@ OUTPUT_SECTIONS = (
         "Output",
         ("output_dir", "output_crf", "output_color_coherence", "output_quality_checks", "output_save_frames"),
     ),
+    Section("Quality: prompt adherence and the quality gate", (), open=False),
+    Section("Upscaling", (), open=False),
 )
 # numeric settings drawn as sliders: key -> step
 SLIDERS = {
@@ -150,6 +152,9 @@ GROUP_SECTIONS = {
     "lora": LORA_SECTION,
     "output": "Output",
     "weights": "Memory",
+    "quality": "Quality: prompt adherence and the quality gate",
+    "gate": "Quality: prompt adherence and the quality gate",
+    "upscale": "Upscaling",
 }
 TABS = {
     "Prompts & schedules": (PROMPT_SECTION, *MOVEMENT_SECTIONS),

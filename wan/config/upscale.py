@@ -1,0 +1,96 @@
+"""Upscaling the output frames (upscale_* settings): an image upscaler the user has (ESRGAN,
+Real-ESRGAN, SwinIR, HAT, ... loaded through spandrel) on every frame, with temporal
+stabilisation, and an optional low-strength Wan refine pass at the larger size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .fields import Converted, FieldError, Flag, Integer, Invalid, Number, setting
+from .files import LocalFile
+from .group import SettingsGroup
+
+UPSCALER_SUFFIXES = (".pth", ".safetensors", ".pt", ".ckpt", ".bin")
+SCALES = (2, 4)
+MAX_REFINE_STRENGTH = 0.6
+
+
+def _whole(value: Any) -> int | None:
+    try:
+        return Integer(0, 1_000_000)(value)
+    except Invalid:
+        return None
+
+
+def upscale_factor(value: Any) -> int:
+    """2 or 4."""
+    number = _whole(value)
+    if number not in SCALES:
+        raise ValueError("must be 2 or 4")
+    return number
+
+
+def tile_size(value: Any) -> int:
+    """0 (whole frames) or a tile side from 64 to 2048 pixels of the input frame."""
+    number = _whole(value)
+    if number is None or (number != 0 and not 64 <= number <= 2048):
+        raise ValueError("must be 0 (whole frames) or a tile size from 64 to 2048 pixels")
+    return number
+
+
+UpscalerFile = LocalFile("models", UPSCALER_SUFFIXES, "an image upscaler model (ESRGAN, SwinIR, ...)")
+
+
+@dataclass(frozen=True)
+class UpscaleOptions(SettingsGroup):
+    """How the output frames are upscaled (off by default)."""
+
+    PREFIX: ClassVar[str] = "upscale_"
+
+    enabled: bool = setting(False, Flag(), "Upscale the output frames", label="Upscale")
+    model: str = setting(
+        "",
+        UpscalerFile,
+        "Image upscaler file (ESRGAN, Real-ESRGAN, SwinIR, HAT, ...: anything spandrel loads); "
+        "in the WebUI also the host's models/ESRGAN, RealESRGAN and SwinIR folders",
+        label="Upscaler model",
+    )
+    scale: int = setting(
+        2,
+        Converted(upscale_factor, "2 or 4"),
+        "Output size over the render's: 2 or 4 (a model of another scale is resized to it)",
+        label="Upscale factor",
+    )
+    batch: int = setting(4, Integer(1, 64), "Frames upscaled at once on the device", label="Upscale batch")
+    tile: int = setting(
+        512,
+        Converted(tile_size, "0, or a tile size from 64 to 2048"),
+        "Tile side in input pixels (0: whole frames); tiles bound the device memory at any size",
+        label="Upscale tile size",
+    )
+    temporal: float = setting(
+        0.5,
+        Number(0.0, 0.95),
+        "Temporal stabilisation: how much of the previous upscaled frame, moved by optical flow, is "
+        "blended in where it matches (0: off)",
+        label="Upscale stabilisation",
+    )
+    refine_strength: float = setting(
+        0.0,
+        Number(0.0, MAX_REFINE_STRENGTH),
+        "Wan refine pass at the larger size (video-to-video, this strength; 0: off)",
+        label="Refine strength",
+    )
+    refine_tile: int = setting(
+        0,
+        Converted(tile_size, "0, or a tile size from 64 to 2048"),
+        "Refine pass: tile side in output pixels (0: whole frames)",
+        label="Refine tile size",
+    )
+
+    def _rule_upscaling_needs_a_model(self) -> list[FieldError]:
+        if self.enabled and not self.model:
+            message = "upscaling needs an upscaler file (upscale_model: .pth or .safetensors)"
+            return [FieldError("upscale_model", self.model, message)]
+        return []
