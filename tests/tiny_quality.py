@@ -75,3 +75,72 @@ def write_aesthetic_head(
         state = torch.nn.Linear(inputs, 1).state_dict()
     torch.save(state, path)
     return path
+
+
+def import_spandrel():
+    """spandrel, importable on this CPU-only test machine: spandrel imports torchvision for two
+    architectures we never use here (LaMa inpainting, RestoreFormer faces), and the only
+    torchvision wheels for torch 2.13 available offline are CUDA builds that fail to import without
+    CUDA libraries. When torchvision cannot be imported, a stand-in module with the two names those
+    architectures import is registered while spandrel is imported, and removed after (calling them
+    raises); the upscalers tested use none of it.
+    On a machine with a working torchvision (the WebUI hosts, CUDA runtimes) nothing is replaced."""
+    import enum
+    import importlib
+    import sys
+    import types
+
+    try:
+        import torchvision.transforms.functional  # noqa: F401
+    except Exception:  # ImportError, or the CUDA build's RuntimeError on a CPU-only torch
+        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
+            del sys.modules[name]
+
+        def unavailable(*_args, **_kwargs):
+            raise RuntimeError("torchvision is not installed on this test machine")
+
+        functional = types.ModuleType("torchvision.transforms.functional")
+        functional.InterpolationMode = enum.Enum("InterpolationMode", "NEAREST BILINEAR BICUBIC")
+        functional.rotate = functional.normalize = unavailable
+        transforms = types.ModuleType("torchvision.transforms")
+        transforms.functional = functional
+        package = types.ModuleType("torchvision")
+        package.transforms = transforms
+        stand_ins = {
+            "torchvision": package,
+            "torchvision.transforms": transforms,
+            "torchvision.transforms.functional": functional,
+        }
+        sys.modules.update(stand_ins)
+        try:
+            return importlib.import_module("spandrel")
+        finally:  # only spandrel's import sees them: transformers must still find no torchvision
+            for name in stand_ins:
+                del sys.modules[name]
+    return importlib.import_module("spandrel")
+
+
+def write_tiny_upscaler(path: Path, *, scale: int = 2, kind: str = "compact", seed: int = 0) -> Path:
+    """A random-weight spandrel architecture saved as a state dict: Real-ESRGAN's compact
+    SRVGGNet (kind "compact": 8 features, 2 convolutions) or ESRGAN's RRDBNet (kind "esrgan": 8
+    features, 1 block); .safetensors or .pth by the path's suffix."""
+    import torch
+
+    import_spandrel()
+    torch.manual_seed(seed)
+    if kind == "compact":
+        from spandrel.architectures.Compact import Compact
+
+        model = Compact(num_feat=8, num_conv=2, upscale=scale)
+    else:
+        from spandrel.architectures.ESRGAN import ESRGAN
+
+        model = ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=scale)
+    state = {key: value.contiguous() for key, value in model.state_dict().items()}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(state, str(path))
+    else:
+        torch.save(state, path)
+    return path

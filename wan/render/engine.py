@@ -543,6 +543,7 @@ def render(
         device=options.device,
         emit=lambda message: session.emit("writing", message=message),
         clock=clock,
+        upscale=options.upscale,
     )
     session.stages.end_stream(clock)
     # 4. metrics
@@ -563,6 +564,8 @@ def render(
         "clips": clips,
         "interpolation": output.interpolation,
     }
+    if output.upscale is not None:
+        metrics["upscale"] = output.upscale
     checked = summarize(clips, options.quality)
     if output.quality is not None or checked:
         metrics["quality"] = (output.quality.to_dict() if output.quality is not None else {}) | checked
