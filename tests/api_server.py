@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -99,13 +100,34 @@ def wait_for(predicate: Any, timeout: float = 60, interval: float = 0.05) -> Any
     raise AssertionError(f"timed out after {timeout} s")
 
 
-def start_serve(folder: Path, port: int, log: Path, *, cwd: Path | None = None) -> subprocess.Popen:
-    """`python -m wan serve` on 127.0.0.1:`port` with jobs in `folder` and models in
-    `folder/models`, output to `log` (a pipe nobody reads would block it once full); returns once
-    the API answers (AssertionError, with the log, if the process dies first)."""
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wan_environment(**extra: str) -> dict[str, str]:
+    """The environment for `python -m wan` in another folder: this checkout's package first (an
+    installed copy elsewhere, or a relative PYTHONPATH, must not stand in for it)."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **extra}
+
+
+def serve_command(folder: Path, port: int) -> list[str]:
+    """`python -m wan serve` on 127.0.0.1:`port` with its output folder `folder` (the queue is
+    `folder/jobs`) and models in `folder/models`."""
     command = [sys.executable, "-m", "wan", "serve", "--port", str(port), "--output-dir", str(folder)]
-    command += ["--models-dir", str(folder / "models")]
-    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=cwd or folder)
+    return [*command, "--models-dir", str(folder / "models")]
+
+
+def start_serve(folder: Path, port: int, log: Path, *, cwd: Path | None = None) -> subprocess.Popen:
+    """`python -m wan serve` (serve_command) with output to `log` (a pipe nobody reads would block
+    it once full); returns once the API answers (AssertionError, with the log, if the process dies
+    first)."""
+    process = subprocess.Popen(
+        serve_command(folder, port),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        cwd=cwd or folder,
+        env=wan_environment(),
+    )
 
     def up() -> bool:
         if process.poll() is not None:

@@ -195,8 +195,11 @@ def test_generate_with_the_tiny_model_and_resume(tmp_path):
     from wan.post.encode import count_frames
 
     assert count_frames(tmp_path / "run" / "video.mp4") == 30
+    encoded = (tmp_path / "run" / "video.mp4").stat().st_mtime_ns
     again = run("generate", str(settings), "--model", "tiny", "--resume", str(tmp_path / "run"), *common)
-    assert again.returncode == 0 and "step 1/2" not in again.stderr  # nothing left to generate
+    assert again.returncode == 0 and "step 1/2" not in again.stderr
+    assert "nothing was left to generate" in again.stdout
+    assert (tmp_path / "run" / "video.mp4").stat().st_mtime_ns == encoded  # not encoded again
     changed = run(
         "generate",
         str(settings),

@@ -207,8 +207,9 @@ def test_invalid_json_file(tmp_path):
 
 # --- lossless round trip over generated settings ---------------------------------------------
 
-# backticks hold expressions, which are checked (tests of their own); any other text round-trips
-PROMPT_TEXT = st.text(st.characters(blacklist_characters="`"), max_size=30)
+# backticks hold expressions, which are checked (tests of their own); NUL is refused (a test of its
+# own); any other text round-trips
+PROMPT_TEXT = st.text(st.characters(blacklist_characters="`\x00"), max_size=30)
 SCHEDULE_TEXTS = st.sampled_from(["0: (0)", "0:(0), 30:(5*sin(t/10))", '0:(1), "max_f-1":(2)', "5:(t%3)"])
 
 
@@ -231,7 +232,7 @@ def settings_dicts(draw):
         "clip_frames": draw(st.integers(1, 20)) * 4 + 1,
         "steps": draw(st.none() | st.integers(1, 200)),
         "guidance_scale": draw(st.none() | st.floats(0, 30)),
-        "negative_prompts": draw(st.text(max_size=40)),
+        "negative_prompts": draw(st.text(st.characters(blacklist_characters="\x00"), max_size=40)),
         "movement_sensitivity": draw(st.floats(0.1, 5)),
         "enhance_enabled": draw(st.booleans()),
         "interpolation_quality": draw(st.sampled_from(["fast", "balanced", "high_quality"])),
@@ -262,3 +263,74 @@ def test_an_fps_so_low_that_the_plan_would_explode_is_a_settings_error():
     for fps, frames in ((5e-324, 81), (1, 100_000)):
         assert "raise fps or lower max_frames" in errors_of({"fps": fps, "max_frames": frames})["fps"]
     assert config_from_dict({"fps": 24, "max_frames": 100_000})[0].fps == 24
+
+
+# --- what no setting holds ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [[1, 2], "gentle", 3, None])
+def test_a_group_name_with_a_value_that_is_not_an_object_says_how_to_give_the_group(value):
+    """d1b0a49 called it an unknown setting and suggested 'movement_mode'."""
+    expected = (
+        'movement: a settings group; give an object such as {"mode": "append"} or the flat keys movement_*'
+    )
+    assert errors_of({"movement": value})["movement"] == expected
+    with pytest.raises(SettingsError, match="output: a settings group"):
+        config_from_dict({}, {"output": "fast"})
+    # a group whose name is also a setting's key takes a plain value for that setting
+    assert config_from_dict({"weights": "bf16"})[0].to_dict()["weights"] == "bf16"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("max_frames", "\u0663\u0660"),  # Arabic-Indic digits: Python's int() reads 30
+        ("fps", "\uff12\uff14"),  # full-width digits
+        ("steps", "1_0"),  # int() reads 10
+        ("guidance_scale", "1_5.5"),  # float() reads 15.5
+    ],
+)
+def test_numbers_given_as_text_are_plain_ascii_decimals(key, value):
+    """d1b0a49 read numbers given as text with int() and float(), which take all of these."""
+    assert "must be" in errors_of({key: value})[key]
+
+
+def test_numbers_as_plain_text_still_read():
+    """A whole number may be written as "12.0" or "1e1" (d1b0a49 refused "1e1")."""
+    config, _ = config_from_dict(
+        {"max_frames": " 30 ", "fps": "24.0", "steps": "1e1", "guidance_scale": "-0"}
+    )
+    assert (config.max_frames, config.fps, config.steps, config.guidance_scale) == (30, 24.0, 10, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"prompts": {"0": "a\x00fox"}}, "prompts"),
+        ({"prompts": {"0\x00": "a fox"}}, "prompts"),
+        ({"negative_prompts": "a\x00"}, "negative_prompts"),
+        ({"style_text": "oil\x00"}, "style_text"),
+    ],
+)
+def test_nul_characters_are_refused(data, key):
+    """d1b0a49 took NUL characters into prompts and texts (C libraries cut text there)."""
+    assert "without NUL characters" in errors_of(data)[key]
+
+
+def test_a_settings_object_has_a_bounded_number_of_keys_and_shows_a_long_key_cut():
+    """100,000 unknown keys took 40 s of fuzzy matching in d1b0a49, and every key came back."""
+    errors = errors_of({f"key{i}": 1 for i in range(2001)})
+    assert errors == {"settings": "settings: has 2001 keys; a settings object has at most 2000"}
+    nested = errors_of({"movement": {f"k{i}": 1 for i in range(1999)}, "max_frames": 17, "fps": 16})
+    assert "has 2002 keys" in nested["settings"]
+    long_key = "x" * 100_000
+    with pytest.raises(SettingsError) as caught:
+        config_from_dict({long_key: 1})
+    (error,) = caught.value.errors
+    assert error.to_dict()["field"] == "x" * 197 + "..." and len(str(caught.value)) < 400
+
+
+def test_only_the_first_unknown_keys_get_a_suggestion():
+    errors = errors_of({f"guidence_scale{i}": 1 for i in range(30)})
+    suggested = [message for message in errors.values() if "did you mean" in message]
+    assert len(errors) == 30 and len(suggested) == 20

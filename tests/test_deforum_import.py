@@ -123,3 +123,23 @@ def test_bad_values_in_a_deforum_file_are_errors_naming_the_key():
         config_from_dict(deforum_data() | {"W": 5000, "translation_x": "0:(0), 30:(5*sinn(t))"})
     keys = {e.key for e in caught.value.errors}
     assert keys == {"W", "translation_x"}
+
+
+def test_a_near_miss_of_a_deforum_key_is_ignored_with_a_note():
+    """cfgscale_schedule is nearer Deforum's cfg_scale_schedule than our style_schedule: a Deforum
+    file's typo of its own key, noted and ignored (d1b0a49 refused it as a typo of ours)."""
+    _, report = config_from_dict(deforum_data() | {"cfgscale_schedule": "0:(7)"})
+    assert report.unknown == ["cfgscale_schedule"]
+    with pytest.raises(SettingsError, match="did you mean 'clip_overlap'"):
+        config_from_dict(deforum_data() | {"clip_overlapp": 3})
+
+
+def test_the_unknown_keys_of_a_deforum_file_are_checked_a_bounded_number_of_times():
+    """Each unknown key of a Deforum file costs two fuzzy matches; past 50 of them the rest are
+    only noted, so a file of near-misses cannot keep the server busy."""
+    from wan.config.deforum import MAX_NEAR_MISS_CHECKS
+
+    typos = {f"clip_overlap{chr(97 + i // 26)}{chr(97 + i % 26)}": 3 for i in range(1500)}
+    with pytest.raises(SettingsError) as caught:
+        config_from_dict(deforum_data() | typos)
+    assert len(caught.value.errors) == MAX_NEAR_MISS_CHECKS

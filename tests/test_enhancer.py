@@ -5,7 +5,7 @@ import pytest
 
 from wan.config import EnhancementOptions, SettingsError, config_from_dict
 from wan.plan import adopt_prompts, create_plan, enhance_plan
-from wan.prompts import EnhancementCache, PromptContext, PromptEnhancementEngine
+from wan.prompts import PromptContext, PromptEnhancementEngine
 from wan.prompts.backends import EnhancerError, QwenBackend, Sampling
 from wan.prompts.instructions import system_message
 from wan.prompts.models import choose_auto, enhancer_model, resolve_enhancer
@@ -79,9 +79,34 @@ def test_junk_keeps_the_original_and_says_why(tmp_path):
     assert results[0].prompt == "a forest"
     assert results[0].source == "kept"
     assert results[0].note == "kept the original: the model refused"
-    assert not EnhancementCache(tmp_path / "cache").folder.exists() or not any(
-        (tmp_path / "cache").rglob("*.json")
-    )
+
+
+ENGLISH = "A misty forest at dawn with tall pines."
+
+
+@pytest.mark.parametrize(
+    ("answer", "settings", "reason"),
+    [
+        ("I'm sorry, I cannot do that.", {}, "the model refused"),
+        (ENGLISH, {"language": "zh"}, "the answer was in English, not Chinese"),
+    ],
+)
+def test_a_rejected_answer_is_cached_with_its_reason_and_not_asked_again(tmp_path, answer, settings, reason):
+    """d1b0a49 cached only usable answers, so every rerun asked the model again for an answer it
+    would reject again. A failure of the enhancer itself is still not cached."""
+    first = Scripted(lambda c: answer)
+    assert engine(first, tmp_path, **settings).enhance_prompts(["a forest"])[0].source == "kept"
+    second = Scripted(lambda c: pytest.fail("the model was asked again"))
+    again = engine(second, tmp_path, **settings).enhance_prompts(["a forest"])[0]
+    assert (again.prompt, again.source, again.model) == ("a forest", "kept", "scripted:test")
+    assert again.note == f"kept the original: {reason} (an earlier answer, cached)"
+    assert not again.error and second.calls == []
+
+    down = Scripted(lambda c: EnhancerError("the server is down"))
+    assert engine(down, tmp_path, **settings).enhance_prompts(["a castle"])[0].error
+    back = Scripted(lambda c: answer)
+    engine(back, tmp_path, **settings).enhance_prompts(["a castle"])
+    assert len(back.calls) >= 1  # asked again: the failure was not kept
 
 
 def test_a_wrong_language_is_asked_again_once_with_a_firmer_instruction(tmp_path):

@@ -2,70 +2,22 @@
 command line with both backends."""
 
 import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from chat_server import ANSWER, chat_server
 
 from wan.cli import main
 from wan.config import EnhancementOptions
 from wan.prompts import PromptEnhancementEngine
 from wan.prompts.backends import EnhancerError, OpenAIBackend, Sampling
 
-ANSWER = "A misty pine forest at dawn; the camera slowly moves forward between the trunks."
 SAMPLING = Sampling(max_new_tokens=64, temperature=0.5, seed=3)
-
-
-class ChatServer(ThreadingHTTPServer):
-    """Answers /v1/chat/completions like an OpenAI server; behaviour set per test."""
-
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), ChatHandler)
-        self.requests = []
-        self.key = ""
-        self.delay = 0.0
-        self.reply = lambda body: {"choices": [{"message": {"role": "assistant", "content": ANSWER}}]}
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
-class ChatHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status, payload):
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self):
-        server = self.server
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        server.requests.append((self.path, dict(self.headers), body))
-        if self.path != "/v1/chat/completions":
-            return self._send(404, {"error": {"message": "not found"}})
-        if server.key and self.headers.get("Authorization") != f"Bearer {server.key}":
-            return self._send(401, {"error": {"message": "invalid api key"}})
-        time.sleep(server.delay)
-        self._send(200, server.reply(body))
 
 
 @pytest.fixture
 def server():
-    chat = ChatServer()
-    thread = threading.Thread(target=chat.serve_forever, daemon=True)
-    thread.start()
-    yield chat
-    chat.shutdown()
-    chat.server_close()
+    with chat_server() as chat:
+        yield chat
 
 
 def conversation(text):

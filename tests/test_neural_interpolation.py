@@ -110,6 +110,26 @@ def test_weights_that_do_not_fit_are_a_clear_error(network, tmp_path):
         load_ifnet(listed)
 
 
+class NotWeights:
+    """A Python object in a checkpoint: torch's weights_only loader refuses it."""
+
+
+@pytest.mark.parametrize("name", ["pickled.pth", "noise.pkl", "noise.safetensors"])
+def test_a_file_that_is_not_rife_weights_says_so_without_torchs_advice(tmp_path, name):
+    """d1b0a49 passed torch's message on, which advises re-running torch.load with
+    weights_only=False ("it can result in arbitrary code execution") for a file a caller named."""
+    path = tmp_path / name
+    if name == "pickled.pth":
+        torch.save({"net": NotWeights()}, path)
+    else:
+        path.write_bytes(b"\x80\x04not weights at all" * 50)
+    with pytest.raises(NeuralWeightsError) as caught:
+        load_ifnet(path)
+    message = str(caught.value)
+    assert "is not RIFE weights" in message and str(path) in message
+    assert "weights_only" not in message and "trust" not in message and "\n" not in message
+
+
 def test_where_weights_are_found(weights_file, tmp_path, monkeypatch):
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     assert find_weights("", tmp_path) == (

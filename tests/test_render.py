@@ -170,6 +170,57 @@ def test_cancel_leaves_a_folder_that_resumes_without_redoing_clips(models_dir, t
         render(changed, tmp_path / "run", options=options(models_dir), resume=True)
 
 
+def test_resuming_a_finished_run_keeps_its_output_unless_the_output_options_changed(
+    models_dir, tmp_path, monkeypatch
+):
+    """A resume with no clip left re-encoded the video every time (d1b0a49 always ran the output
+    stage); now the output stays when metrics.json records the same output options, and only the
+    output stage runs again when they differ or its files are gone."""
+    import wan.render.output as output_stage
+    from wan.config import InterpolationOptions
+    from wan.post.encode import write_mp4
+
+    def interpolated(**overrides):
+        return options(models_dir, interpolation=InterpolationOptions(), **overrides)
+
+    plan = create_plan(tiny_config(fps=24, max_frames=20))
+    first = render(plan, tmp_path / "run", options=interpolated())
+    video = first.video.read_bytes()
+    assert first.metrics["output"] == {
+        "interpolation": {
+            "enabled": True,
+            "method": "optical_flow",
+            "strength": 1.0,
+            "quality": "balanced",
+            "weights": "",
+        },
+        "crf": 17,
+        "save_frames": True,
+        "write_video": True,
+        "quality_checks": True,
+    }
+    spy = PipelineSpy(monkeypatch, diffusers.WanVACEPipeline)
+    encoded = []
+
+    def recording_mp4(frames, path, **kwargs):
+        encoded.append(kwargs)
+        return write_mp4(frames, path, **kwargs)
+
+    monkeypatch.setattr(output_stage, "write_mp4", recording_mp4)
+
+    again = render(plan, tmp_path / "run", options=interpolated(), resume=True)
+    assert again.clips_rendered == 0 and encoded == [] and spy.calls == []
+    assert again.video.read_bytes() == video and again.metrics == first.metrics
+
+    lower = render(plan, tmp_path / "run", options=interpolated(crf=30), resume=True)
+    assert spy.calls == [] and [call["crf"] for call in encoded] == [30]
+    assert lower.metrics["output"]["crf"] == 30 and count_frames(lower.video) == 20
+
+    (tmp_path / "run" / "video.mp4").unlink()  # the same options, but the video is gone
+    render(plan, tmp_path / "run", options=interpolated(crf=30), resume=True)
+    assert len(encoded) == 2 and spy.calls == [] and count_frames(tmp_path / "run" / "video.mp4") == 20
+
+
 def test_pause_holds_between_steps(models_dir, tmp_path):
     import threading
     import time

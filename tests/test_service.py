@@ -311,6 +311,60 @@ def test_a_job_of_a_worker_that_died_is_interrupted_and_resumable(tmp_path):
         service.close()
 
 
+def test_a_cancel_that_arrives_after_the_last_step_leaves_the_job_succeeded(tmp_path):
+    """The cancel lands while the video is being written: the render is complete, so the job is
+    succeeded with a note (d1b0a49's worker recorded a finished video as cancelled)."""
+
+    def generate(job, control, report):
+        control.checkpoint()  # the last step
+        service.cancel(job.id)  # arrives while the output is written: no checkpoint follows
+        return {"video": "video.mp4"}
+
+    from wan.service.worker import WorkerLoop
+
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=generate, start=False)
+    try:
+        _, (job_id,) = service.submit({"max_frames": 17})
+        loop = WorkerLoop(service.store, "test-worker", generate=generate)
+        service.store.assign(job_id, "test-worker")
+        loop.run_job(service.store.claim("test-worker"))
+        job = service.get(job_id)
+        assert (job.state, job.result, job.error) == (
+            "succeeded",
+            {"video": "video.mp4"},
+            "finished before the cancel took effect",
+        )
+    finally:
+        service.close()
+
+
+def test_a_callers_own_key_is_kept_for_the_worker_and_dropped_when_the_job_succeeds(tmp_path):
+    """d1b0a49 kept the key in the job database for good."""
+    seen = []
+
+    def generate(job, control, report):
+        seen.append(service.store.secrets(job.id).get("enhance_api_key"))
+        return {}
+
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=generate)
+    try:
+        settings = {
+            "max_frames": 17,
+            "enhance_enabled": True,
+            "enhance_backend": "openai",
+            "enhance_api_url": "http://93.184.216.34/v1",  # a public address; the stand-in never calls it
+        }
+        _, (job_id,) = service.submit(settings, api_key="the-callers-key")
+        deadline = time.time() + 30
+        while service.get(job_id).state != "succeeded" and time.time() < deadline:
+            time.sleep(0.02)
+        assert service.get(job_id).state == "succeeded" and seen == ["the-callers-key"]
+        assert service.store.secrets(job_id) == {}
+        assert "the-callers-key" not in str(service.get(job_id).to_dict(settings=True))
+    finally:
+        service.close()
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="Ctrl-C reaches a process group on POSIX")
 @pytest.mark.parametrize("how", ["input closed", "ctrl-c"])
 def test_a_worker_process_stops_cleanly(tmp_path, how):

@@ -281,10 +281,17 @@ def test_without_api_auth_the_routes_ask_for_the_ui_password(monkeypatch, tmp_pa
         host.callbacks["script_unloaded"][0]()
 
 
-def test_an_open_webui_on_a_network_refuses_to_generate_and_says_why(monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    "reachable",
+    [{"listen": True}, {"server_name": "0.0.0.0"}, {"share": True}, {"ngrok": "a-token"}],
+    ids=["listen", "server-name", "share", "ngrok"],
+)
+def test_an_open_webui_on_a_network_refuses_to_generate_and_says_why(monkeypatch, tmp_path, reachable):
+    """A public tunnel (--share, --ngrok) reaches the API as --listen does. d1b0a49 refused
+    nothing; the rule that came next looked at --listen and --server-name only."""
     from api_server import request
 
-    host, server = _serve_glue(monkeypatch, tmp_path, listen=True)
+    host, server = _serve_glue(monkeypatch, tmp_path, **reachable)
     try:
         with server:
             url = f"{server.url}/wan/v1"

@@ -62,13 +62,11 @@ def print_report(report: ImportReport) -> None:
 
 
 def seed_argument(text: str) -> int:
-    """A --seed value: a whole number from 0 to 2**32 - 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number from 0 to {SEED_MAX} (got '{text[:40]}')"
-        ) from None
+    """A --seed value: a whole number from 0 to 2**32 - 1, in ASCII digits."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.lstrip("+-").isdigit() and len(digits) <= 20):
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {SEED_MAX} (got '{text[:40]}')")
+    value = int(digits)
     if not 0 <= value <= SEED_MAX:
         raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {SEED_MAX} (got {text[:40]})")
     return value

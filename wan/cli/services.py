@@ -115,11 +115,17 @@ def list_models(args: argparse.Namespace) -> int:
         if not row["tiny"]:
             print(f"      {_sizes(row)}")
             print("\n".join(_memory(row)))
-    print("prompt enhancers (enhance_model):")
+    print("prompt enhancers (enhance_model; GPU memory it needs in bf16):")
     for row in listing["enhancers"]:
-        state = "present" if row["present"] else ("built on first use" if row["tiny"] else "not downloaded")
+        if row["tiny"]:
+            size, state = "   tiny", "built on first use"
+        else:
+            size = f"{row['vram_gb_bf16']:5.1f} GB"
+            state = f"download {row['download_gb']:.1f} GB, not downloaded"
+        if row["present"]:
+            state = "present"
         where = f"  ({row['hub_id']})" if row["hub_id"] else "  (tiny random model for tests)"
-        print(f"  {row['id']:<14} {row['vram_gb_bf16']:5.1f} GB  {state}{where}")
+        print(f"  {row['id']:<14} {size}  {state}{where}")
     print(f"LoRAs (loras, speed_lora), in {', '.join(listing['lora_folders'])}:")
     for row in listing["loras"]:
         print(f"  {row['name']:<30} {row['file']}")

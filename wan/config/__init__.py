@@ -15,6 +15,7 @@ from .folders import default_lora_folders, default_models_dir, lora_folders, lor
 from .gate import GateOptions
 from .interpolation import INTERPOLATION_METHODS, INTERPOLATION_QUALITIES, InterpolationOptions
 from .load import (
+    SettingsFileError,
     all_specs,
     config_from_dict,
     default_of,
@@ -73,6 +74,7 @@ __all__ = [
     "OutputOptions",
     "QualityOptions",
     "SettingsError",
+    "SettingsFileError",
     "ShakeOptions",
     "Spec",
     "SpeedOptions",

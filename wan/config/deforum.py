@@ -15,8 +15,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fields import did_you_mean
+from .fields import NEAR_MISS, did_you_mean
 
+# Unknown keys of a Deforum file checked for being a misspelling of ours (a fuzzy match each);
+# beyond this many, a file is not a settings file someone typed, and the rest are noted only.
+MAX_NEAR_MISS_CHECKS = 50
 # Every key that Deforum for A1111 and its Forge fork write into a settings file and that has no
 # meaning for Wan (ControlNet units, FreeU and Kohya HR-fix keys are matched by pattern below).
 DEFORUM_IGNORED_KEYS = frozenset(
@@ -354,20 +357,24 @@ def translate(data: Mapping[str, Any], our_keys: Collection[str]) -> tuple[dict[
     _translate_fork(data, out, report)
 
     deforum_file = any(is_deforum_key(key) for key in data)
+    checked = 0  # fuzzy matches are costly: a file with this many unknown keys is not checked further
     for key in list(out):
         if key in our_keys:
             continue
         if is_deforum_key(key):
             report.ignored.append(key)
             del out[key]
-        elif deforum_file and not _looks_like_ours(key, our_keys):
-            report.unknown.append(key)
-            del out[key]
+        elif deforum_file:
+            checked += 1
+            if checked > MAX_NEAR_MISS_CHECKS or not _looks_like_ours(key, our_keys):
+                report.unknown.append(key)
+                del out[key]
     return out, report
 
 
-def _closeness(word: str, options: Collection[str]) -> float:
-    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.0)
+def _closeness(word: str, options: Collection[str], cutoff: float) -> float:
+    """The similarity of `word` to its closest option, or 0.0 when none reaches `cutoff`."""
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=cutoff)
     return difflib.SequenceMatcher(None, word, close[0]).ratio() if close else 0.0
 
 
@@ -376,4 +383,6 @@ def _looks_like_ours(key: str, our_keys: Collection[str]) -> bool:
     error worth a hint) rather than of one of Deforum's own keys (noted and ignored)."""
     if not did_you_mean(key, our_keys):
         return False
-    return _closeness(key, our_keys) > _closeness(key, DEFORUM_IGNORED_KEYS)
+    ours = _closeness(key, our_keys, NEAR_MISS)
+    # only Deforum keys at least as close can win: the cutoff spares comparing with the others
+    return ours > _closeness(key, DEFORUM_IGNORED_KEYS, ours)

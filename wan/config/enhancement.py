@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .fields import Choice, Converted, FieldError, Flag, Integer, Number, Text, setting
-from .files import caller_path
+from .fields import Choice, Converted, FieldError, Flag, Integer, Invalid, Number, Text, setting
+from .files import caller_path, current_file_access
 from .group import SettingsGroup
 
 SEED_MAX = 2**32 - 1
@@ -38,12 +38,25 @@ def chat_server_url(value: Any) -> str:
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
+def _is_folder_name(text: str) -> bool:
+    """Whether `Org/Name` names an existing folder rather than a Hugging Face id: relative to the
+    working folder for the CLI, inside the models folder for a server's callers (whose text must
+    not tell them what exists anywhere else on the server)."""
+    access = current_file_access()
+    if access.roots("models") is None:
+        return Path(text).exists()
+    try:
+        return access.resolve("models", text).exists()
+    except Invalid:
+        return False
+
+
 def enhancer_ref(value: Any) -> str:
     """auto, a model id, a Hugging Face id (`Org/Name`), or a folder (one the caller may name)."""
     text = Text(4096)(value).strip() or "auto"
     parts = text.split("/")
     hub_id = len(parts) == 2 and all(_WORD.match(part) for part in parts)
-    if _WORD.match(text) or (hub_id and not Path(text).exists()):
+    if _WORD.match(text) or (hub_id and not _is_folder_name(text)):
         return text
     kept, path = caller_path(text, "models")
     if path is None or not path.is_dir():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -22,6 +23,9 @@ class Invalid(ValueError):
 
 
 SHOWN_VALUE_LENGTH = 80
+SHOWN_KEY_LENGTH = 200
+# how similar a word must be to a setting's name to be offered as "did you mean"
+NEAR_MISS = 0.75
 
 
 @dataclass(frozen=True)
@@ -48,14 +52,19 @@ class FieldError:
         shown = repr(value)
         return shown if len(shown) <= SHOWN_VALUE_LENGTH else shown[: SHOWN_VALUE_LENGTH - 3] + "..."
 
+    def shown_key(self) -> str:
+        """The key as error messages show it: at most 200 characters (a caller's unknown key may
+        be as long as the body)."""
+        return self.key if len(self.key) <= SHOWN_KEY_LENGTH else self.key[: SHOWN_KEY_LENGTH - 3] + "..."
+
     def __str__(self) -> str:
         if not self.echo:
-            return f"{self.key}: {self.message}"
-        return f"{self.key}: {self.message} (got {self.shown_value()!r})"
+            return f"{self.shown_key()}: {self.message}"
+        return f"{self.shown_key()}: {self.message} (got {self.shown_value()!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form for API error bodies."""
-        return {"field": self.key, "value": self.shown_value(), "message": self.message}
+        return {"field": self.shown_key(), "value": self.shown_value(), "message": self.message}
 
 
 class SettingsError(WanError, ValueError):
@@ -73,8 +82,21 @@ class SettingsError(WanError, ValueError):
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
     """ "; did you mean 'x'?" for the closest option (to append to a message), or ''."""
-    close = difflib.get_close_matches(word, sorted(set(options)), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(word, sorted(set(options)), n=1, cutoff=NEAR_MISS)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+# Numbers written as text: plain ASCII decimals. Python's int() and float() also take other
+# scripts' digits ("٣٠"), underscores ("1_0") and thousands of digits; a setting takes none of these.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?\Z")
+_MAX_NUMBER_TEXT = 100
+
+
+def _decimal_text(value: str) -> str | None:
+    text = value.strip()
+    if len(text) > _MAX_NUMBER_TEXT or not _DECIMAL.match(text):
+        return None
+    return text
 
 
 def _whole_number(value: Any) -> int:
@@ -85,10 +107,11 @@ def _whole_number(value: Any) -> int:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if isinstance(value, str):
-        try:
-            return _whole_number(float(value.strip())) if "." in value else int(value.strip())
-        except (ValueError, Invalid):
-            pass
+        text = _decimal_text(value)
+        if text is not None and text.lstrip("+-").isdigit():
+            return int(text)
+        if text is not None and (number := float(text)).is_integer():  # "12.0", "1e3"; inf is not
+            return int(number)
     raise Invalid("must be a whole number")
 
 
@@ -98,10 +121,10 @@ def _real_number(value: Any) -> float:
     if isinstance(value, (int, float)):
         number = float(value)
     elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise Invalid("must be a number") from None
+        text = _decimal_text(value)
+        if text is None:
+            raise Invalid("must be a number")
+        number = float(text)
     else:
         raise Invalid("must be a number")
     if not math.isfinite(number):
@@ -259,7 +282,7 @@ class Flag:
 
 @dataclass(frozen=True)
 class Text:
-    """Free text up to `max_length` characters; null counts as empty."""
+    """Free text up to `max_length` characters, without NUL characters; null counts as empty."""
 
     max_length: int = 10_000
 
@@ -270,6 +293,8 @@ class Text:
             raise Invalid(f"must be {self.describe()}")
         if len(value) > self.max_length:
             raise Invalid(f"must be at most {self.max_length} characters long (has {len(value)})")
+        if "\x00" in value:  # no setting holds one; C libraries (paths, tokenizers) cut text there
+            raise Invalid("must be text without NUL characters")
         return value
 
     def describe(self) -> str:

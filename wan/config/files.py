@@ -120,10 +120,9 @@ def file_access(access: FileAccess) -> Iterator[FileAccess]:
 
 
 def _plain_path(value: Any, max_length: int = 4096) -> str:
-    text = Text(max_length)(value).strip()
-    if "\x00" in text:
+    if isinstance(value, str) and "\x00" in value:
         raise Invalid("must be a path without NUL characters")
-    return text
+    return Text(max_length)(value).strip()
 
 
 def caller_path(value: Any, kind: Kind) -> tuple[str, Path | None]:

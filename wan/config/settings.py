@@ -114,6 +114,13 @@ def _schedule_text(value: Any) -> str:
     return text
 
 
+def _prompt_entries(value: Any) -> tuple[tuple[str, str], ...]:
+    entries = normalize_prompts(value)
+    if any("\x00" in str(key) or "\x00" in text for key, text in entries):
+        raise ValueError("prompts: frames and prompts must be text without NUL characters")
+    return entries
+
+
 # Any size: the model renders at the nearest size it takes (wan.catalog.sizes) and the output is
 # resized to exactly this one.
 FRAME_SIZE = Integer(64, 2048)
@@ -159,7 +166,7 @@ class WanConfig(SettingsGroup):
 
     prompts: tuple[tuple[str, str], ...] = setting(
         (("0", "a misty forest at dawn, sunbeams through tall pine trees, cinematic"),),
-        Converted(normalize_prompts, 'an object of frame -> prompt, e.g. {"0": "a forest"}'),
+        Converted(_prompt_entries, 'an object of frame -> prompt, e.g. {"0": "a forest"}'),
         "Prompt schedule: frame (number or expression of max_f) -> prompt; '--neg' starts a negative part",
         label="Prompts",
     )

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..config.memory import MemoryPreset
+from ..errors import WanError
 from .quantization import BF16, Weights, loading_arguments
 from .resolve import ModelLocation
 
@@ -26,6 +27,11 @@ PIPELINE_CLASSES = {
 MAX_SEQUENCE_LENGTH = 512  # UMT5 tokens per prompt, as the Wan pipelines use
 
 PromptPair = tuple[str, str]
+SHOWN_REASON_LENGTH = 300
+
+
+class ModelLoadError(WanError, RuntimeError):
+    """A model folder whose files diffusers cannot load (damaged, incomplete or another model)."""
 
 
 def default_device() -> Any:
@@ -60,19 +66,36 @@ def load_pipeline(
     import torch
 
     cls = getattr(diffusers, PIPELINE_CLASSES[location.spec.kind])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # diffusers renames torch_dtype -> dtype
-        vae = diffusers.AutoencoderKLWan.from_pretrained(
-            location.path, subfolder="vae", torch_dtype=torch.float32
-        )
-        skip = {} if text_encoder else {"text_encoder": None}
-        quantized = loading_arguments(location.path, weights, dtype, location.spec.experts)
-        pipe = cls.from_pretrained(location.path, vae=vae, torch_dtype=dtype, **skip, **quantized)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # diffusers renames torch_dtype -> dtype
+            vae = diffusers.AutoencoderKLWan.from_pretrained(
+                location.path, subfolder="vae", torch_dtype=torch.float32
+            )
+            skip = {} if text_encoder else {"text_encoder": None}
+            quantized = loading_arguments(location.path, weights, dtype, location.spec.experts)
+            pipe = cls.from_pretrained(location.path, vae=vae, torch_dtype=dtype, **skip, **quantized)
+    except (MemoryError, ImportError, WanError):  # out of memory, a package missing, our own errors
+        raise
+    except Exception as exc:  # diffusers, transformers and safetensors raise many kinds for bad files
+        raise ModelLoadError(_load_failure(location, exc)) from exc
     pipe.scheduler = diffusers.UniPCMultistepScheduler.from_config(
         pipe.scheduler.config, flow_shift=flow_shift
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def _load_failure(location: ModelLocation, exc: Exception) -> str:
+    """One line: which model folder failed to load, and the first line of why."""
+    lines = str(exc).strip().splitlines()
+    reason = lines[0].strip() if lines else type(exc).__name__
+    if len(reason) > SHOWN_REASON_LENGTH:
+        reason = reason[: SHOWN_REASON_LENGTH - 3] + "..."
+    return (
+        f"cannot load the model in {location.path}: its files are damaged, incomplete or not those of a "
+        f"{PIPELINE_CLASSES[location.spec.kind]} ({reason})"
+    )
 
 
 def experts(pipe: Any) -> list[Any]:

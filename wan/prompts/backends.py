@@ -190,6 +190,8 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 # an OpenAI chat completion of a few hundred words is a few KB; more is not one
 MAX_ANSWER_BYTES = 1_000_000
+# a socket timeout set to end at the deadline fires a little before or after it
+DEADLINE_SLACK_SECONDS = 0.25
 
 
 def _error_message(error: urllib.error.HTTPError) -> str:
@@ -270,10 +272,10 @@ class OpenAIBackend:
                 f"{self.endpoint} answered HTTP {exc.code}{hint.get(exc.code, '')}{said}"
             ) from None
         except TimeoutError:
-            raise EnhancerError(f"{self.endpoint} did not answer within {self.timeout:g} s") from None
+            raise EnhancerError(self._timed_out()) from None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError):
-                raise EnhancerError(f"{self.endpoint} did not answer within {self.timeout:g} s") from None
+                raise EnhancerError(self._timed_out()) from None
             raise EnhancerError(
                 f"could not reach {self.endpoint}: {exc.reason} (is the server running?)"
             ) from None
@@ -286,6 +288,12 @@ class OpenAIBackend:
         if not isinstance(content, str):
             raise EnhancerError(f"{self.endpoint} answered without text content")
         return content
+
+    def _timed_out(self) -> str:
+        """Why no answer came: the per-answer timeout, or the whole request's deadline."""
+        if self.deadline is not None and time.monotonic() >= self.deadline - DEADLINE_SLACK_SECONDS:
+            return f"{self.endpoint} did not answer before the request ran out of time"
+        return f"{self.endpoint} did not answer within {self.timeout:g} s"
 
     def _timeout(self) -> float:
         if self.deadline is None:

@@ -3,8 +3,9 @@
 The key is a SHA-256 of everything that decides the answer: the model's identity, the prompt,
 its context (movement phrase, style), the enhancement settings and the instructions' version.
 One small JSON file per entry, written atomically, so concurrent runs and crashes never leave
-a half-written entry. Only usable answers are stored: a prompt kept because the model failed
-is asked again next time.
+a half-written entry. An answer that was rejected (junk, the wrong language) is stored too, as
+the original prompt with the reason it was kept, so the same request does not ask the model
+again; a prompt kept because the enhancer failed (a server down) is asked again next time.
 
 Location: $WAN_CACHE_DIR/enhance, else $XDG_CACHE_HOME/wan-video/enhance, else
 ~/.cache/wan-video/enhance.
@@ -16,6 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,14 @@ def cache_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class CachedAnswer:
+    """A stored answer: the prompt to use, and why the model's answer was not used (or "")."""
+
+    prompt: str
+    kept: str = ""
+
+
 class EnhancementCache:
     """Enhanced prompts on disk, by key."""
 
@@ -43,24 +53,28 @@ class EnhancementCache:
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> str | None:
-        """The stored prompt for `key`, or None (a missing or unreadable entry is a miss)."""
+    def get(self, key: str) -> CachedAnswer | None:
+        """The stored answer for `key`, or None (a missing or unreadable entry is a miss)."""
         try:
             data = json.loads(self._path(key).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        prompt = data.get("prompt") if isinstance(data, dict) else None
-        return prompt if isinstance(prompt, str) else None
+        if not isinstance(data, dict) or not isinstance(data.get("prompt"), str):
+            return None
+        kept = data.get("kept", "")
+        return CachedAnswer(data["prompt"], kept if isinstance(kept, str) else "")
 
-    def put(self, key: str, prompt: str, **details: Any) -> None:
-        """Store a prompt; a cache that cannot be written is skipped silently (it is only a cache)."""
+    def put(self, key: str, prompt: str, *, kept: str = "", **details: Any) -> None:
+        """Store a prompt (with `kept`, the reason the model's answer was not used); a cache that
+        cannot be written is skipped silently (it is only a cache)."""
         path = self._path(key)
+        entry = {"prompt": prompt, **({"kept": kept} if kept else {}), **details}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(
                 "w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False
             ) as handle:
-                json.dump({"prompt": prompt, **details}, handle, ensure_ascii=False)
+                json.dump(entry, handle, ensure_ascii=False)
             os.replace(handle.name, path)
         except OSError:
             return

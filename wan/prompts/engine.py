@@ -8,7 +8,8 @@ if still wrong the original prompt is kept with a note saying so. The answer is 
 the word limit, its camera movement is made to match the clip's (wan.prompts.camera_words),
 and, for English, style terms the answer dropped are added back (adaptive style blend). A
 prompt that could not be enhanced is kept as it was, and `note` says why; nothing raises for
-a bad answer or a server that is down.
+a bad answer or a server that is down. Usable answers and rejected ones (kept, with the reason)
+are cached; failures of the enhancer itself are not, so they are asked again.
 """
 
 from __future__ import annotations
@@ -261,8 +262,11 @@ class PromptEnhancementEngine:
                 results[index] = EnhancedPrompt(prompt, prompt, context, "unchanged", "the prompt is empty")
                 continue
             cached = self.cache.get(self._key(identity, prompt, context)) if self.cache else None
-            if cached is not None:
-                results[index] = EnhancedPrompt(prompt, cached, context, "cache", model=identity)
+            if cached is not None and cached.kept:
+                note = f"kept the original: {cached.kept} (an earlier answer, cached)"
+                results[index] = EnhancedPrompt(prompt, prompt, context, "kept", note, identity)
+            elif cached is not None:
+                results[index] = EnhancedPrompt(prompt, cached.prompt, context, "cache", model=identity)
             else:
                 pending.setdefault((prompt, context), []).append(index)
         return results, pending
@@ -288,8 +292,12 @@ class PromptEnhancementEngine:
     def _result(
         self, prompt: str, context: PromptContext, verdict: _Verdict, identity: str
     ) -> EnhancedPrompt:
-        """The enhanced prompt of a verdict (cached when usable), or the original with the reason."""
+        """The enhanced prompt of a verdict, or the original with the reason (both cached, unless
+        the enhancer itself failed)."""
         if verdict.answer is None:
+            if self.cache and not verdict.error:
+                key = self._key(identity, prompt, context)
+                self.cache.put(key, prompt, kept=verdict.reason, model=identity, original=prompt)
             note = f"kept the original: {verdict.reason}"
             return EnhancedPrompt(prompt, prompt, context, "kept", note, identity, verdict.error)
         final, note = self._finish(verdict.answer, context)

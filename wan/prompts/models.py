@@ -38,9 +38,14 @@ class EnhancerModel:
     tiny: bool = False
 
     @property
+    def weights_gb(self) -> float:
+        """Its weights in bf16 (what a download of the hub repo brings)."""
+        return self.params_billion * 2 * 1e9 / 2**30
+
+    @property
     def vram_gb(self) -> float:
         """GPU memory it needs in bf16, working memory included."""
-        return self.params_billion * 2 * 1e9 / 2**30 + WORKING_MEMORY_GB
+        return self.weights_gb + WORKING_MEMORY_GB
 
 
 ENHANCER_MODELS: dict[str, EnhancerModel] = {

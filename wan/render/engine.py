@@ -17,11 +17,15 @@ render() reads top to bottom like a diffusers pipeline call:
    output size, the MP4 and the quality report, in one streaming pass (output.py);
 4. metrics.json, with the quality report under "quality" and where the time and memory went
    under "stages" (stages.py; each clip's own under its "stages").
+
+A resumed run with no clip left to generate keeps its output as it is when metrics.json records
+the same output options and the files they made are there; otherwise only steps 3 and 4 run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +124,18 @@ class RenderOptions:
             "upscale": config.upscale,
         }
         return cls(**(values | host))
+
+    def output_record(self) -> dict[str, Any]:
+        """The options that decide the output stage, as metrics.json records them ("output")."""
+        interpolation = self.interpolation
+        record = {
+            "interpolation": interpolation.values() if interpolation and interpolation.enabled else None,
+            "crf": self.crf,
+            "save_frames": self.save_frames,
+            "write_video": self.write_video,
+            "quality_checks": self.quality_checks,
+        }
+        return json.loads(json.dumps(record))  # as it reads back from metrics.json
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
@@ -470,6 +486,23 @@ def torch_device(name: str | None) -> Any:
     return device
 
 
+def _current_output(plan: GenerationPlan, folder: RunFolder, options: RenderOptions) -> dict[str, Any] | None:
+    """The stored metrics when the run's output was made with these output options and is all
+    there (the video, every output frame), else None (the output stage must run again)."""
+    try:
+        metrics = json.loads(folder.metrics_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(metrics, dict) or metrics.get("output") != options.output_record():
+        return None
+    if options.write_video and not folder.video_path.is_file():
+        return None
+    frames = (folder.frames_dir / f"{index:06d}.png" for index in range(plan.output_frames))
+    if options.save_frames and not all(path.is_file() for path in frames):
+        return None
+    return metrics
+
+
 def render(
     plan: GenerationPlan,
     run_dir: str | Path,
@@ -529,6 +562,14 @@ def render(
     for clip in plan.clips[first:]:
         session.generate(clip)
     session.unload()
+    rendered = len(plan.clips) - first
+    if rendered == 0:
+        kept = _current_output(plan, folder, options)
+        if kept is not None:
+            session.emit("done", message=f"nothing changed; kept {folder.root}")
+            video = folder.video_path if options.write_video else None
+            frames_dir = folder.frames_dir if options.save_frames else None
+            return VideoResult(folder.root, video, frames_dir, plan, kept, 0)
     # 3. the output
     clock = session.stages.begin_stream("encoding")
     output = write_output(
@@ -563,6 +604,7 @@ def render(
         "stage_memory": session.stages.memory.kind,
         "clips": clips,
         "interpolation": output.interpolation,
+        "output": options.output_record(),
     }
     if output.upscale is not None:
         metrics["upscale"] = output.upscale
@@ -572,5 +614,4 @@ def render(
     folder.write_metrics(metrics)
     write_quality_plot(metrics, plan.to_dict(), folder.root / "quality.png")
     session.emit("done", message=str(output.video or output.frames_dir or folder.root))
-    rendered = len(plan.clips) - first
     return VideoResult(folder.root, output.video, output.frames_dir, plan, metrics, rendered)

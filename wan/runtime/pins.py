@@ -27,6 +27,26 @@ RUNTIME_PINS: dict[str, str] = {
     "torchao": "0.18.0",
     "bitsandbytes": "0.50.2",
 }
+# The oldest versions generation works with (the `models` extra of pyproject.toml says the same; a
+# test holds them equal). Measured: diffusers 0.41 is the first with SeaCache and CPU-safe group
+# offloading and calls torch.accelerator (torch 2.6) on import; it needs huggingface_hub 1.32, which
+# only transformers 5 accepts; accelerate 0.32 is the first with clear_device_cache; peft 0.17
+# imports what transformers 5 removed, and diffusers imports peft whenever it is installed.
+PACKAGE_FLOORS: dict[str, str] = {
+    "torch": "2.6.0",
+    "diffusers": "0.41.0",
+    "transformers": "5.0.0",
+    "accelerate": "0.32.0",
+    "huggingface_hub": "1.32.0",
+    "tokenizers": "0.22.1",
+    "safetensors": "0.8.0",
+    "peft": "0.18.0",
+    "imageio-ffmpeg": "0.5.0",
+    "opencv-python-headless": "4.10.0.84",
+    "numexpr": "2.10.0",
+    "numpy": "1.23.5",
+    "ftfy": "6.0",
+}
 # The runtime reuses the host's torch (no second CUDA download) when it is at least this version;
 # an older one gets a torch of its own in the runtime (TORCH_FOR_RUNTIME), said before it
 # downloads. The lowest torch the project's tests ran with.

@@ -150,6 +150,7 @@ class WanAPI:
                 "id": model.id,
                 "hub_id": model.hub_id,
                 "params_billion": model.params_billion,
+                "download_gb": round(model.weights_gb, 2),
                 "vram_gb_bf16": round(model.vram_gb, 2),
                 "present": enhancer_present(model, models_dir),
                 "tiny": model.tiny,

@@ -95,13 +95,20 @@ def parse_json(raw: bytes) -> Any:
     if _depth(text) > MAX_DEPTH:
         raise ApiError(400, f"the body nests arrays or objects more than {MAX_DEPTH} deep")
     try:
-        return json.loads(
+        value = json.loads(
             text, parse_constant=_refuse_constant, parse_int=_bounded_int, parse_float=_bounded_float
         )
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc.msg} at character {exc.pos}") from None
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+    try:  # JSON's \ud800 escapes decode to lone surrogates, which no answer could encode back
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, "the body holds a lone UTF-16 surrogate escape (such as \\ud800); send text"
+        ) from None
+    return value
 
 
 def check_json_type(content_type: str | None) -> None:
@@ -133,4 +140,8 @@ async def read_json(request: Any) -> Any:
         raise too_big
     if not chunks:
         raise ApiError(400, "the body is empty; send a JSON object")
-    return parse_json(b"".join(chunks))
+    from starlette.concurrency import run_in_threadpool
+
+    # parsing 2 MB (and measuring its depth) takes a while: not on the event loop, which must
+    # keep answering other requests meanwhile
+    return await run_in_threadpool(parse_json, b"".join(chunks))

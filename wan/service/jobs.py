@@ -398,7 +398,9 @@ class JobStore:
 
     @staticmethod
     def _update(db: sqlite3.Connection, job_id: str, **fields: Any) -> None:
-        encoded = {k: json.dumps(v) if k in ("progress", "result") else v for k, v in fields.items()}
+        encoded = {
+            k: json.dumps(v) if k in ("progress", "result", "secrets") else v for k, v in fields.items()
+        }
         assignments = ", ".join(f"{name} = ?" for name in encoded)
         db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*encoded.values(), job_id])
 

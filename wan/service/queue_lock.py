@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from ..errors import WanError
 from ..locks import hold
+from .jobs import QueueUnavailable
 
 LOCK_FILE = "queue.lock"
 # Windows locks are mandatory (no one else may read a locked byte): the holder's note has its own file.
@@ -45,8 +46,18 @@ class QueueLock:
         return note if isinstance(note, dict) else {}
 
     def acquire(self) -> None:
-        """Hold the queue, or raise QueueBusy naming the folder and the server that holds it."""
-        handle = hold(self.path)
+        """Hold the queue, or raise QueueBusy naming the folder and the server that holds it
+        (QueueUnavailable when the folder cannot be made or the lock file cannot be opened)."""
+        folder = self.path.parent
+        if folder.exists() and not folder.is_dir():
+            raise QueueUnavailable(f"{folder} is a file, not a folder; choose another output folder")
+        try:
+            handle = hold(self.path)
+        except OSError as exc:
+            raise QueueUnavailable(
+                f"cannot lock the job queue in {folder}: {exc.strerror or exc}; check the folder and "
+                "its permissions, or choose another output folder"
+            ) from None
         if handle is None:
             holder = self.holder()
             since = (
@@ -60,7 +71,13 @@ class QueueLock:
                 "server, or give this one another output folder"
             )
         note = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-        self.owner_path.write_text(json.dumps(note), encoding="utf-8")
+        try:
+            self.owner_path.write_text(json.dumps(note), encoding="utf-8")
+        except OSError as exc:
+            handle.close()
+            raise QueueUnavailable(
+                f"cannot write {self.owner_path}: {exc.strerror or exc}; check the folder's permissions"
+            ) from None
         self._handle = handle
 
     def release(self) -> None:

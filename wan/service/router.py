@@ -66,6 +66,8 @@ def error_answer(exc: BaseException) -> JSONResponse:
             return JSONResponse({"detail": str(exc)}, status_code=status)
     if isinstance(exc, WanError):
         return JSONResponse({"detail": str(exc)}, status_code=400)
+    if isinstance(exc, RecursionError):  # a parser recursing on a caller's deeply nested text
+        return JSONResponse({"detail": "the input nests too deeply to be read"}, status_code=400)
     print("Wan Video: internal error in the API:", file=sys.stderr)
     traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     return JSONResponse({"detail": "internal error; the server's log has the details"}, status_code=500)

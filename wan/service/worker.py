@@ -194,6 +194,7 @@ class WorkerLoop:
                 progress=progress,
                 error=note,
                 worker="",
+                secrets={},  # a caller's own key is not kept past the last job that needs it
             )
 
     def _end(self, job_id: str, state: str, *, error: str = "") -> None:

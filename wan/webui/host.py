@@ -95,9 +95,11 @@ def upload_folders() -> list[Path]:
 
 # -- who may use the API ---------------------------------------------------------------------------
 def listening_on_network() -> bool:
-    """Whether the WebUI listens beyond this machine (--listen, or --server-name not loopback)."""
+    """Whether the WebUI can be reached beyond this machine: --listen, --server-name other than
+    loopback, or a public tunnel to it (--share's gradio.live link, --ngrok)."""
     name = cmd_opt("server_name")
-    return bool(cmd_opt("listen")) or (bool(name) and name not in LOOPBACK)
+    tunnel = bool(cmd_opt("share")) or bool(cmd_opt("ngrok"))
+    return bool(cmd_opt("listen")) or (bool(name) and name not in LOOPBACK) or tunnel
 
 
 def api_access() -> ApiAccess:

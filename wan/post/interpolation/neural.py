@@ -64,15 +64,25 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
     import torch
 
     path = Path(path)
+    safetensors = path.suffix.lower() == ".safetensors"
     try:
-        if path.suffix.lower() == ".safetensors":
+        if safetensors:
             from safetensors.torch import load_file
 
             state: Any = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch and safetensors raise many kinds for a damaged or foreign file
-        raise NeuralWeightsError(f"cannot read interpolation weights '{path}': {exc}") from None
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise NeuralWeightsError(f"cannot read interpolation weights '{path}': {reason}") from None
+    except Exception:  # torch and safetensors raise many kinds for a damaged or foreign file
+        # torch's own message advises loading with weights_only=False, which runs the file's code:
+        # say what the file is not instead.
+        kind = "a safetensors file" if safetensors else "a PyTorch checkpoint of tensors"
+        raise NeuralWeightsError(
+            f"cannot read interpolation weights '{path}': it is not RIFE weights ({kind} of the RIFE 4.x "
+            "IFNet, such as the flownet.pkl of RIFE's releases); it is damaged or holds something else"
+        ) from None
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
