@@ -185,3 +185,26 @@ def test_settings_refuse_what_cannot_upscale(errors_of, models, tmp_path):
     with file_access(FileAccess.restricted(models=[tmp_path])):
         message = errors_of({"upscale_model": str(models[("compact", 2)])})["upscale_model"]
     assert message.startswith("not allowed")
+
+
+def test_the_hosts_upscaler_folders_are_offered_and_allowed(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from wan.config import file_access
+    from wan.config.upscale import UpscaleOptions
+    from wan.service import JobService, WanAPI
+    from wan.webui.host import upscaler_dirs
+
+    host_models = tmp_path / "webui" / "models"
+    monkeypatch.setitem(sys.modules, "modules.paths", types.SimpleNamespace(models_path=str(host_models)))
+    folders = upscaler_dirs()
+    assert [f.name for f in folders] == ["ESRGAN", "RealESRGAN", "SwinIR"]
+    (host_models / "RealESRGAN").mkdir(parents=True)
+    model = write_tiny_upscaler(host_models / "RealESRGAN" / "RealESRGAN_x2plus.pth")
+    (host_models / "RealESRGAN" / "notes.txt").write_text("not a model")
+    api = WanAPI(models_dir=tmp_path / "wan-models", output_dir=tmp_path / "out", upscaler_dirs=folders)
+    assert api.list_upscalers() == [str(model.resolve())]
+    service = JobService(api, start=False)
+    with file_access(service.default_access()):
+        assert UpscaleOptions(model=str(model)).model == str(model.resolve())

@@ -4,7 +4,9 @@ stabilisation, and an optional low-strength Wan refine pass at the larger size."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from .fields import Converted, FieldError, Flag, Integer, Invalid, Number, setting
@@ -94,3 +96,37 @@ class UpscaleOptions(SettingsGroup):
             message = "upscaling needs an upscaler file (upscale_model: .pth or .safetensors)"
             return [FieldError("upscale_model", self.model, message)]
         return []
+
+
+UPSCALER_SUBFOLDER = "upscalers"
+# the WebUI's own upscaler folders under its models folder, and the flags that move them
+HOST_UPSCALER_FOLDERS = {
+    "ESRGAN": "esrgan_models_path",
+    "RealESRGAN": "realesrgan_models_path",
+    "SwinIR": "swinir_models_path",
+}
+
+
+def upscaler_folders(models_dir: str | Path, extra: Sequence[str | Path] = ()) -> tuple[Path, ...]:
+    """Where upscaler files are looked for: `<models folder>/upscalers`, then `extra` (inside the
+    WebUI: its models/ESRGAN, models/RealESRGAN and models/SwinIR)."""
+    folders = [Path(models_dir).expanduser() / UPSCALER_SUBFOLDER, *(Path(f).expanduser() for f in extra)]
+    return tuple(dict.fromkeys(folders))
+
+
+def list_upscalers(folders: Sequence[Path]) -> list[str]:
+    """The upscaler files in `folders` (absolute paths, sorted by name; links leading outside a
+    folder are left out)."""
+    found: dict[str, str] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        root = folder.resolve()
+        for path in sorted(folder.rglob("*")):
+            if (
+                path.suffix.lower() in UPSCALER_SUFFIXES
+                and path.is_file()
+                and path.resolve().is_relative_to(root)
+            ):
+                found.setdefault(path.name.lower() + str(path), str(path.resolve()))
+    return [found[key] for key in sorted(found)]

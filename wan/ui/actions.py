@@ -201,6 +201,11 @@ class TabActions:
         except WanError as exc:
             return None, warn(exc)
 
+    def upscaler_files(self) -> list[str]:
+        """The upscaler files found (the upscaler folders; in the WebUI also its ESRGAN, RealESRGAN
+        and SwinIR folders): what the upscale_model dropdown offers."""
+        return self.service.api.list_upscalers()
+
     def lora_names(self) -> dict[str, str]:
         """The LoRAs found, by name (what the LoRA dropdowns offer)."""
         return {found["name"]: found["file"] for found in self.service.api.list_loras()}

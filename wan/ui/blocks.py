@@ -56,6 +56,8 @@ def _choices_for(key: str) -> list[str] | None:
         return ["None", *shake_presets()]
     if key == "enhance_model":
         return ["auto", *ENHANCER_MODELS]
+    if key == "upscale_model":  # the files of the upscaler folders are added when the tab loads
+        return [""]
     return None
 
 
@@ -498,5 +500,10 @@ def build_ui(
                 _generate_panel(tab)
         _wire(tab, actions)
         demo.load(actions.job_rows, inputs=[], outputs=[tab.parts["jobs_table"]])
+        demo.load(
+            lambda: gr.update(choices=["", *actions.upscaler_files()]),
+            inputs=[],
+            outputs=[tab.made["upscale_model"]],
+        )
         demo.load(actions.model_rows, inputs=[], outputs=[tab.parts["models_table"]])
     return demo
