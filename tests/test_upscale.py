@@ -146,7 +146,7 @@ def test_files_that_are_not_upscalers_are_refused(tmp_path):
         load_upscaler(evil)
 
 
-def test_a_render_upscales_its_output(models, tiny_models_dir, tmp_path):
+def test_a_render_upscales_and_refines_its_output(models, tiny_models_dir, tmp_path):
     from wan.config import config_from_dict
     from wan.plan import create_plan
     from wan.render import RenderOptions, render
@@ -163,6 +163,8 @@ def test_a_render_upscales_its_output(models, tiny_models_dir, tmp_path):
         "upscale_enabled": True,
         "upscale_model": str(models[("compact", 2)]),
         "upscale_scale": 2,
+        "upscale_refine_strength": 0.3,
+        "upscale_refine_model": "tiny-t2v",
     }
     config = config_from_dict(settings)[0]
     options = RenderOptions.of(config, models_dir=str(tiny_models_dir), preview_every=0, memory="none")
@@ -175,6 +177,7 @@ def test_a_render_upscales_its_output(models, tiny_models_dir, tmp_path):
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     assert metrics["upscale"]["scale"] == 2 and metrics["upscale"]["architecture"] == "RealESRGAN Compact"
     assert metrics["quality"]["frames"] == 9
+    assert metrics["upscale"]["refine_model"] == "tiny-t2v" and metrics["upscale"]["refine_strength"] == 0.3
 
 
 def test_settings_refuse_what_cannot_upscale(errors_of, models, tmp_path):
@@ -208,3 +211,57 @@ def test_the_hosts_upscaler_folders_are_offered_and_allowed(tmp_path, monkeypatc
     service = JobService(api, start=False)
     with file_access(service.default_access()):
         assert UpscaleOptions(model=str(model)).model == str(model.resolve())
+
+
+def test_the_refine_pass_runs_wan_video_to_video_in_windows_inside_clips(tiny_models_dir, monkeypatch):
+    import diffusers
+
+    from wan.post.upscale.refine import RefineSpan, load_refiner, refine_frames
+
+    calls = []
+    original = diffusers.WanVideoToVideoPipeline.__call__
+
+    def spy(pipe, *args, **kwargs):
+        calls.append(
+            (len(kwargs["video"]), kwargs["height"], kwargs["width"], kwargs["prompt"], kwargs["strength"])
+        )
+        return original(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(diffusers.WanVideoToVideoPipeline, "__call__", spy)
+    pipe = load_refiner("tiny-t2v", models_dir=str(tiny_models_dir), allow_download=False, device="cpu")
+    frames = noise_frames(12, 44, 56)  # 44x56: refined at 48x64 (multiples of 16) and back
+    spans = [RefineSpan(0, 7, "a forest", "", 1), RefineSpan(7, 12, "a castle", "", 2)]
+    out = list(refine_frames(frames, pipe, spans, strength=0.3, tile=0, window=5))
+    assert len(out) == 12 and all(f.shape == (44, 56, 3) for f in out)
+    # windows: 0-4 and 5-6 (forest), 7-11 (castle); 2 frames padded to 5 (4n+1)
+    assert calls == [
+        (5, 48, 64, "a forest", 0.3),
+        (5, 48, 64, "a forest", 0.3),
+        (5, 48, 64, "a castle", 0.3),
+    ]
+    assert not np.array_equal(out[0], frames[0])
+
+
+def test_the_refine_pass_in_tiles(tiny_models_dir, monkeypatch):
+    import diffusers
+
+    from wan.post.upscale.refine import RefineSpan, load_refiner, refine_window
+
+    sizes = []
+    original = diffusers.WanVideoToVideoPipeline.__call__
+    monkeypatch.setattr(
+        diffusers.WanVideoToVideoPipeline,
+        "__call__",
+        lambda pipe, **kwargs: sizes.append((kwargs["height"], kwargs["width"])) or original(pipe, **kwargs),
+    )
+    pipe = load_refiner("tiny-t2v", models_dir=str(tiny_models_dir), allow_download=False, device="cpu")
+    out = refine_window(
+        pipe, noise_frames(5, 64, 96), RefineSpan(0, 5, "a lake", "", 3), strength=0.25, tile=64
+    )
+    assert len(out) == 5 and out[0].shape == (64, 96, 3)
+    assert sizes == [(64, 64), (64, 64)]  # two tiles across, overlapping by 32
+
+
+def test_a_refine_model_must_be_text_to_video(errors_of):
+    assert "text-to-video" in errors_of({"upscale_refine_model": "vace-1.3b"})["upscale_refine_model"]
+    assert "text-to-video" in errors_of({"upscale_refine_model": "nonsense"})["upscale_refine_model"]

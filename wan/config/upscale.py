@@ -41,6 +41,26 @@ def tile_size(value: Any) -> int:
     return number
 
 
+def refine_model_ref(value: Any) -> str:
+    """A text-to-video model id of the catalog, or a local diffusers folder of one."""
+    from ..catalog import known_model, local_model
+    from .fields import Text
+    from .files import caller_path
+
+    text = Text(4096)(value).strip()
+    spec = known_model(text) if text else None
+    if spec is None:
+        kept, path = caller_path(text, "models")
+        if path is None or not path.is_dir():
+            raise ValueError("must be a text-to-video model id (t2v-1.3b, t2v-14b) or a local T2V folder")
+        spec, text = local_model(path), kept
+    if spec.kind != "t2v":
+        raise ValueError(
+            f"is a {spec.kind} model; the refine pass needs a text-to-video model (t2v-1.3b, t2v-14b)"
+        )
+    return spec.id if known_model(text) else text
+
+
 UpscalerFile = LocalFile("models", UPSCALER_SUFFIXES, "an image upscaler model (ESRGAN, SwinIR, ...)")
 
 
@@ -83,6 +103,12 @@ class UpscaleOptions(SettingsGroup):
         Number(0.0, MAX_REFINE_STRENGTH),
         "Wan refine pass at the larger size (video-to-video, this strength; 0: off)",
         label="Refine strength",
+    )
+    refine_model: str = setting(
+        "t2v-1.3b",
+        Converted(refine_model_ref, "a text-to-video model id (t2v-1.3b, t2v-14b) or a local T2V folder"),
+        "Refine pass: the text-to-video Wan model that redraws the upscaled frames",
+        label="Refine model",
     )
     refine_tile: int = setting(
         0,

@@ -585,6 +585,7 @@ def render(
         emit=lambda message: session.emit("writing", message=message),
         clock=clock,
         upscale=options.upscale,
+        allow_download=options.allow_download,
     )
     session.stages.end_stream(clock)
     # 4. metrics

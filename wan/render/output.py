@@ -31,6 +31,7 @@ from ..post.interpolation import build_interpolator, interpolate_frames
 from ..post.quality import QualityChecker, QualityReport
 from ..post.resample import nearest_model_frames, output_joins, plan_samples
 from ..post.upscale import upscaled_stream
+from ..post.upscale.refine import RefineSpan, refined_stream
 from .run_folder import RunFolder, read_png, write_png
 from .stages import StreamClock
 
@@ -139,6 +140,7 @@ def write_output(
     emit: Emit,
     clock: StreamClock | None = None,
     upscale: UpscaleOptions | None = None,
+    allow_download: bool = False,
 ) -> Output:
     """The output frames (see the module doc), then the MP4 and the quality report; `clock`
     gets the seconds of each part (reading, interpolation, frames, quality, encoding)."""
@@ -157,6 +159,24 @@ def write_output(
             frames, upscaled = upscaled_stream(frames, upscale, device=device)
         emit(f"upscaling {plan.output_frames} frames x{upscale.scale} with {upscaled['architecture']}")
         frames = clock.timed(frames, "upscaling")
+        if upscale.refine_strength > 0:
+            emit(f"refining with {upscale.refine_model} at strength {upscale.refine_strength:g}")
+            spans = [
+                RefineSpan(c.start_frame, c.end_frame, c.prompt, c.negative_prompt, c.seed)
+                for c in plan.clips
+            ]
+            refined = refined_stream(
+                frames,
+                spans,
+                model=upscale.refine_model,
+                strength=upscale.refine_strength,
+                tile=upscale.refine_tile,
+                models_dir=models_dir,
+                allow_download=allow_download,
+                device=device,
+            )
+            frames = clock.timed(refined, "refining")
+            upscaled |= {"refine_model": upscale.refine_model, "refine_strength": upscale.refine_strength}
         if frames_dir is not None:
             frames = clock.timed(_saved(frames, frames_dir), "frames")
     checker = None
