@@ -7,8 +7,10 @@
 #   (guidance batched and not) vs fast, 3 steps timed and extrapolated to 50, with MFU; peak VRAM
 #   of each memory preset; T2V-14B's step under the aggressive preset; fp8 (torchao compute,
 #   layerwise storage); `python -m wan bench t2v-1.3b` (every stage, text encoder included);
-#   attention kernels; regional torch.compile; the VAE decode. Checks of other work (bitsandbytes,
-#   GGUF, context parallelism) are modules of wan/bench/checks/ and run here once they exist.
+#   attention kernels; regional torch.compile; the VAE decode; upscaling (Real-ESRGAN architectures
+#   at 480p x2/x4 and to 4K, the Wan refine pass; needs spandrel and torchvision). Checks of other
+#   work (bitsandbytes, GGUF, context parallelism) are modules of wan/bench/checks/ and run here
+#   once they exist.
 #
 # Usage: bash benchmarks/gpu_check.sh [--budget 540] [--checks a,b] [--dry-run] [--results FILE]
 #   --dry-run runs every check at tiny sizes on the CPU (tests/run.sh does, so it cannot rot).

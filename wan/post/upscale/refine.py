@@ -85,7 +85,7 @@ def _side(value: int) -> int:
 def _starts(length: int, tile: int) -> list[int]:
     if length <= tile:
         return [0]
-    step = tile - TILE_OVERLAP
+    step = max(tile - TILE_OVERLAP, SIDE_MULTIPLE)
     return sorted({*range(0, length - tile, step), length - tile})
 
 
