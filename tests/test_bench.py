@@ -245,3 +245,116 @@ def test_a_check_is_a_named_function_with_a_limit():
     check = Check("x", "x", lambda context: [], seconds=200, expected=100)
     assert check.limit(dry_run=True) == 60 and check.limit(dry_run=False) == 200
     assert check.estimate(dry_run=True) == 5 and check.estimate(dry_run=False) == 100  # 5 % in a dry run
+
+
+# -- the checks of other work: quantized weights, GGUF, LoRAs (dry run: tiny sizes on the CPU) -------
+
+
+def _dry_run(name: str) -> list[str]:
+    """One registered check's lines from a dry-run context, run in this process."""
+    from wan.bench.checks import Context, registered
+
+    return registered()[name].run(Context(dry_run=True))
+
+
+def _row(lines: list[str], first_cell: str) -> list[str]:
+    """The cells of the table row whose first cell is `first_cell`."""
+    (row,) = [line for line in lines if line.startswith(f"| {first_cell} |")]
+    return [cell.strip() for cell in row.strip("|").split("|")]
+
+
+def test_the_weights_check_loads_each_format_through_the_projects_loader():
+    pytest.importorskip("torchao")
+    lines = _dry_run("weights")
+    assert (
+        "tiny-t2v-2experts's transformer (2 blocks" in lines[0]
+        and "through wan.models.quantization" in lines[0]
+    )
+    bf16, fp8, int8_torchao = _row(lines, "bf16"), _row(lines, "fp8"), _row(lines, "int8_torchao")
+    assert float(bf16[-1]) == 0  # the reference
+    # fp8 storage and int8 weight-only round the weights: a difference, but far below the output itself
+    for row in (fp8, int8_torchao):
+        assert 1e-5 < float(row[-1]) < 0.1 and float(row[4]) > 0
+    for name in ("int8", "nf4"):  # bitsandbytes: CUDA only
+        assert (
+            _row(lines, name)[1].startswith("not run: weights: ") and "CUDA GPUs only" in _row(lines, name)[1]
+        )
+    assert (
+        lines[-1]
+        == "- bitsandbytes int8 and nf4 (diffusers runs them on CUDA only): CUDA only, not run in the dry run"
+    )
+
+
+def test_a_sliced_transformer_keeps_its_width_and_extrapolates_to_the_whole_expert(tmp_path):
+    pytest.importorskip("torch")
+    from wan.bench.build import config_parameters, sliced_config
+    from wan.bench.gpu import Scale
+    from wan.bench.weights import save_random_transformer
+    from wan.catalog import model_spec
+    from wan.models.architectures import transformer_config
+
+    full = transformer_config("t2v-a14b")
+    sliced = sliced_config(full, 4)
+    assert sliced["num_layers"] == 4 and {k: v for k, v in sliced.items() if k != "num_layers"} == {
+        k: v for k, v in full.items() if k != "num_layers"
+    }
+    assert sliced_config(transformer_config("vace-14b"), 6)["vace_layers"] == [0, 5]
+    # every block the same: the expert is what is outside the blocks plus 40 of them (the catalog's count)
+    one, two = config_parameters(sliced_config(full, 1)), config_parameters(sliced_config(full, 2))
+    block, outside = two - one, 2 * one - two
+    assert config_parameters(full) == outside + 40 * block == model_spec("t2v-a14b").transformer_params
+    assert config_parameters(sliced) == outside + 4 * block and 1.6e9 < outside + 4 * block < 1.65e9
+    saved = save_random_transformer(Scale.tiny(1, 64, 64), "t2v-a14b", tmp_path, blocks=1)
+    assert (
+        saved.blocks == 1 and saved.full_blocks == 2 and (tmp_path / "transformer" / "config.json").is_file()
+    )
+    assert "1 of the 2 blocks of tiny-t2v-2experts's transformer" in saved.description()
+    assert "time x 2/1 blocks" in saved.description()
+
+
+def test_the_gguf_check_writes_a_file_in_the_published_layout_and_loads_it():
+    pytest.importorskip("gguf")
+    lines = _dry_run("gguf")
+    gguf = _row(lines, "gguf")
+    assert float(gguf[-1]) < 1e-2  # Q8_0 rounding of the bf16 output
+    (note,) = [line for line in lines if line.startswith("- GGUF: ")]
+    assert "tensors in Q8_0" in note and "in F32" in note and not note.startswith("- GGUF: 0 tensors in Q8_0")
+
+
+def test_the_lora_checks_compare_fused_adapter_and_the_speed_paths():
+    pytest.importorskip("peft")
+    lines = _dry_run("loras")
+    assert "a random LoRA of rank 2 on every attention and feed-forward layer" in lines[0]
+    results = {
+        line.split("|")[1].strip(): line.split("|")[2].strip() for line in lines if line.startswith("| ")
+    }
+    assert all(results[f"forward, {name}"].endswith(" s") for name in ("stock", "fused", "adapter"))
+    assert float(results["fused against adapter, largest relative difference"]) < 1e-5  # float32 on the CPU
+    assert float(results["the LoRA changes the output (relative)"]) > 1e-4
+    assert results["adapter + fp8 storage (layerwise casting)"].startswith("runs: ")
+    assert results["adapter + torchao fp8 compute"].startswith("not run: ")
+    assert results["adapter + group offload (leaf level, CUDA streams)"] == "not run: needs CUDA"
+    assert (
+        results["fixed steps on cpu: timesteps; same frames for one seed"]
+        == "[1000.0, 937.5, 833.3, 625.0]; True"
+    )
+    compiled = _dry_run("lora_compile")
+    results = {
+        line.split("|")[1].strip(): line.split("|")[2].strip() for line in compiled if line.startswith("| ")
+    }
+    assert float(results["compiled against uncompiled, largest relative difference"]) == 0  # eager backend
+    assert "eager backend" in " ".join(results) and "Inductor" in compiled[-1]
+
+
+def test_the_gpu_check_lists_the_checks_of_other_work_in_budget_order():
+    from wan.bench.checks import registered
+
+    names = list(registered())
+    assert {"weights", "gguf", "loras", "lora_compile"} <= set(names)
+    # what matters most first: the speed and memory checks, then quantized weights and LoRAs
+    assert (
+        names.index("aggressive_14b") < names.index("weights") < names.index("loras") < names.index("profile")
+    )
+    from wan.bench.gpu_check import WHEELS
+
+    assert {"bitsandbytes", "gguf", "peft"} <= set(WHEELS)

@@ -67,8 +67,9 @@ def test_an_old_peft_is_named_before_diffusers_fails_on_it(monkeypatch, prepare)
 def test_the_models_extra_states_the_measured_floors():
     """pyproject.toml and wan.runtime.pins.PACKAGE_FLOORS say the same oldest versions."""
     import re
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     from wan.runtime.pins import PACKAGE_FLOORS
 

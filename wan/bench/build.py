@@ -59,7 +59,8 @@ def tiny_stand_in(model: str) -> str:
     return TINY_OF_KIND[(spec.kind, spec.experts)]
 
 
-def _scheduler(flow_shift: float) -> Any:
+def flow_scheduler(flow_shift: float) -> Any:
+    """The Wan pipelines' UniPC scheduler in flow-prediction mode at `flow_shift`."""
     import diffusers
 
     return diffusers.UniPCMultistepScheduler(
@@ -114,7 +115,7 @@ def build_pipeline(
         pipe = build_tiny_pipeline(kind, experts=experts)
         if not text_encoder:
             pipe.register_modules(text_encoder=None)
-        pipe.scheduler = _scheduler(flow_shift)
+        pipe.scheduler = flow_scheduler(flow_shift)
         pipe.set_progress_bar_config(disable=True)
         return pipe.to(device)
     spec = model_spec(model)
@@ -123,7 +124,7 @@ def build_pipeline(
         "tokenizer": tiny_tokenizer(),
         "text_encoder": build_text_encoder(device, dtype) if text_encoder else None,
         "vae": build_vae(device),
-        "scheduler": _scheduler(flow_shift),
+        "scheduler": flow_scheduler(flow_shift),
         "transformer": build_random_transformer(transformer_config(model), device=device, dtype=dtype),
     }
     if spec.experts == 2:  # Wan 2.2 A14B: the low-noise expert has the same architecture
@@ -145,12 +146,28 @@ def build_pipeline(
 
 def parameter_count(model: str) -> int:
     """Parameters of a model's transformer (counted on meta tensors: nothing is allocated)."""
-    from accelerate import init_empty_weights
-
-    from ..models.architectures import transformer_class
     from ..models.tiny import tiny_transformer_config
 
     config = transformer_config(model) if is_real_size(model) else tiny_transformer_config(*TINY_KINDS[model])
+    return config_parameters(config)
+
+
+def sliced_config(config: dict[str, Any], blocks: int) -> dict[str, Any]:
+    """A copy of a transformer configuration with only its first `blocks` blocks (VACE layers
+    among them kept): every block has the real width, so per-block time and memory are the real
+    model's, at a fraction of its loading time."""
+    sliced = dict(config, num_layers=min(blocks, config["num_layers"]))
+    if "vace_layers" in config:
+        sliced["vace_layers"] = [layer for layer in config["vace_layers"] if layer < sliced["num_layers"]]
+    return sliced
+
+
+def config_parameters(config: dict[str, Any]) -> int:
+    """Parameters of a transformer of `config` (counted on meta tensors: nothing is allocated)."""
+    from accelerate import init_empty_weights
+
+    from ..models.architectures import transformer_class
+
     with init_empty_weights():
         built = transformer_class(config)(**config)
     return sum(p.numel() for p in built.parameters())

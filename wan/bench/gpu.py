@@ -14,6 +14,9 @@ code runs at tiny sizes on the CPU (`Scale.small`) so that it is checked without
 - vae_lines: the VAE decode of one clip, without and with cuDNN autotuning.
 - memory_rows: each memory preset's peak GPU memory and time for a few steps and the decode.
 - fp8_rows: a forward in bf16, with torchao's fp8 compute, and with fp8 storage (layerwise).
+
+forward_model, forward_inputs, forward_of and relative_difference are the pieces the other
+measuring modules (wan.bench.weights, wan.bench.loras) share.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from ..models.loading import apply_memory, free_memory
 from ..models.speed import DeviceInfo, resolve_speed
 from ..models.tiny import TINY_KINDS, tiny_transformer_config
 from ..render.stages import PipelineCallTimer, StageRecorder, steady_step_seconds
-from .build import build_pipeline, build_vae, tiny_stand_in
+from .build import build_pipeline, build_vae, sliced_config, tiny_stand_in
 from .timing import synchronizer, take_turns, timed
 
 GIB = 1024**3
@@ -82,15 +85,17 @@ class Scale:
         """How a row names the model."""
         return f"{self.model(model)} (for {model})" if self.small else model
 
-    def config(self, model: str) -> dict[str, Any]:
-        """The transformer configuration that runs for `model`."""
+    def config(self, model: str, *, blocks: int | None = None) -> dict[str, Any]:
+        """The transformer configuration that runs for `model` (its first `blocks` blocks only,
+        when given: see build.sliced_config)."""
         from ..models.architectures import transformer_config
 
-        return (
+        config = (
             tiny_transformer_config(TINY_KINDS[self.model(model)])
             if self.small
             else transformer_config(model)
         )
+        return config if blocks is None else sliced_config(config, blocks)
 
     def pipeline(self, model: str, *, place: Any = None) -> Any:
         """The model's pipeline without a text encoder (prompts come as embeddings), on `place`."""
@@ -111,7 +116,8 @@ class Scale:
         return passes * transformer_flops(self.config(model), self.frames, self.height, self.width).total
 
 
-def _difference(output: Any, reference: Any) -> float:
+def relative_difference(output: Any, reference: Any) -> float:
+    """The largest difference of `output` from `reference`, relative to the reference's largest value."""
     return float(
         (output.float() - reference.float()).abs().max() / reference.float().abs().max().clamp_min(1e-12)
     )
@@ -162,19 +168,17 @@ def _generate(
         )
 
 
-def _first_error_line(error: BaseException) -> str:
+def first_error_line(error: BaseException) -> str:
+    """An error's first line, at most 100 characters (for a table cell)."""
     return (str(error).splitlines() or [type(error).__name__])[0][:100]
 
 
 # -- one forward ---------------------------------------------------------------------------------
 
 
-def _forward_model(scale: Scale, model: str) -> tuple[Any, dict[str, Any]]:
-    from ..models.architectures import build_random_transformer
-
-    config = scale.config(model)
-    built = build_random_transformer(config, device=scale.device, dtype=scale.dtype)
-    inputs = transformer_inputs(
+def forward_inputs(scale: Scale, config: dict[str, Any]) -> dict[str, Any]:
+    """Random inputs of one forward of a transformer of `config` at this size."""
+    return transformer_inputs(
         config,
         frames=scale.frames,
         height=scale.height,
@@ -182,14 +186,36 @@ def _forward_model(scale: Scale, model: str) -> tuple[Any, dict[str, Any]]:
         device=scale.device,
         dtype=scale.dtype,
     )
-    return built, inputs
+
+
+def forward_model(
+    scale: Scale, model: str, *, blocks: int | None = None, place: Any = None
+) -> tuple[Any, dict[str, Any]]:
+    """The model's transformer with random weights (its first `blocks` blocks only, when given),
+    built on `place` (default: the scale's device), and the inputs of one forward."""
+    from ..models.architectures import build_random_transformer
+
+    config = scale.config(model, blocks=blocks)
+    built = build_random_transformer(config, device=place or scale.device, dtype=scale.dtype)
+    return built, forward_inputs(scale, config)
+
+
+def forward_of(transformer: Any, inputs: dict[str, Any]) -> Callable[[], Any]:
+    """A call of one forward without gradients, returning the output tensor."""
+    import torch
+
+    def forward() -> Any:
+        with torch.no_grad():
+            return transformer(**inputs)[0]
+
+    return forward
 
 
 def forward_rows(scale: Scale, model: str, peak: float, repeats: int) -> list[str]:
     """Rows `| model | attention | seconds | TFLOP/s | MFU | difference |` (see the module doc)."""
     import torch
 
-    transformer, inputs = _forward_model(scale, model)
+    transformer, inputs = forward_model(scale, model)
     flop = scale.flop(model)
     name = scale.label(model)
 
@@ -204,10 +230,10 @@ def forward_rows(scale: Scale, model: str, peak: float, repeats: int) -> list[st
             output = forward()
             timings[backend] = statistics.median(timed(forward, repeats, scale.sync))
         except (RuntimeError, ValueError) as error:
-            rows.append(f"| {name} | {backend} | fails: {_first_error_line(error)} | | | |")
+            rows.append(f"| {name} | {backend} | fails: {first_error_line(error)} | | | |")
             continue
         reference = output if reference is None else reference
-        shown = "0" if output is reference else f"{_difference(output, reference):.1e}"
+        shown = "0" if output is reference else f"{relative_difference(output, reference):.1e}"
         label = f"{backend} (stock)" if backend == "native" else backend
         rows.append(
             f"| {name} | {label} | {timings[backend]:.3g} | {_rate(flop, timings[backend], peak)} | {shown} |"
@@ -227,14 +253,9 @@ def forward_rows(scale: Scale, model: str, peak: float, repeats: int) -> list[st
 
 def compile_rows(scale: Scale, model: str, peak: float, repeats: int) -> list[str]:
     """Rows of the same table for regional torch.compile (first call, later calls)."""
-    import torch
 
-    transformer, inputs = _forward_model(scale, model)
-
-    def forward() -> Any:
-        with torch.no_grad():
-            return transformer(**inputs)[0]
-
+    transformer, inputs = forward_model(scale, model)
+    forward = forward_of(transformer, inputs)
     reference = forward()
     eager = statistics.median(timed(forward, repeats, scale.sync))
     if scale.small:  # the wiring only: Inductor on 2 CPU cores takes longer than the whole dry run
@@ -247,7 +268,7 @@ def compile_rows(scale: Scale, model: str, peak: float, repeats: int) -> list[st
     return [
         f"| {name} | native, eager | {eager:.3g} | {_rate(flop, eager, peak)} | 0 |",
         f"| {name} | native + regional compile (first call {first:.1f} s) | {compiled:.3g} "
-        f"| {_rate(flop, compiled, peak)} | {_difference(forward(), reference):.1e} |",
+        f"| {_rate(flop, compiled, peak)} | {relative_difference(forward(), reference):.1e} |",
     ]
 
 
@@ -317,7 +338,7 @@ def path_rows(
         try:
             paths = build()
         except Exception as error:  # a path that cannot be built is a row, not the end
-            rows.append(f"| {name} | fails: {_first_error_line(error)} | | | | | | | |")
+            rows.append(f"| {name} | fails: {first_error_line(error)} | | | | | | | |")
             continue
         for path in paths:
             first = timed(lambda path=path: _steps(scale, model, path, 1), 1, scale.sync)[0]
@@ -329,7 +350,7 @@ def path_rows(
             what = _applied(path)
             rows.append(
                 f"| {path.label} | {first:.2f} | {steady:.3g} | {whole:.1f} | {_rate(flop, steady, peak)} "
-                f"| {stock / whole:.2f}x | {_difference(latents, reference):.1e} | {what} |"
+                f"| {stock / whole:.2f}x | {relative_difference(latents, reference):.1e} | {what} |"
             )
         del paths
         gc.collect()
@@ -444,7 +465,7 @@ def memory_rows(
         try:
             seconds, peak = _preset_run(scale, model, name, steps, decode=True)
         except (RuntimeError, ValueError) as error:
-            rows.append(f"| {name} | {placement} | {guidance} | fails: {_first_error_line(error)} | |")
+            rows.append(f"| {name} | {placement} | {guidance} | fails: {first_error_line(error)} | |")
             continue
         finally:
             gc.collect()
@@ -483,21 +504,18 @@ def fp8_rows(scale: Scale, model: str, peak: float, repeats: int) -> list[str]:
             )
             rows.append(f"| {name} | fp8 compute (torchao) | not run: {reason} | | | | |")
             continue
-        transformer, inputs = _forward_model(scale, model)
+        transformer, inputs = forward_model(scale, model)
         if mode == "torchao":
             quantize_fp8(transformer)
         elif mode == "layerwise":
             transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=scale.dtype)
 
-        def forward(transformer: Any = transformer, inputs: dict[str, Any] = inputs) -> Any:
-            with torch.no_grad():
-                return transformer(**inputs)[0]
-
+        forward = forward_of(transformer, inputs)
         try:
             output = forward()
             seconds = statistics.median(timed(forward, repeats, scale.sync))
         except (RuntimeError, ValueError, NotImplementedError) as error:
-            rows.append(f"| {name} | {mode} | fails: {_first_error_line(error)} | | | | |")
+            rows.append(f"| {name} | {mode} | fails: {first_error_line(error)} | | | | |")
             continue
         reference = output if reference is None else reference
         try:
@@ -509,7 +527,7 @@ def fp8_rows(scale: Scale, model: str, peak: float, repeats: int) -> list[str]:
         )
         rows.append(
             f"| {name} | {label} | {seconds:.3g} | {_rate(flop, seconds, peak)} "
-            f"| {_difference(output, reference):.1e} | {weights} |"
+            f"| {relative_difference(output, reference):.1e} | {weights} |"
         )
         del transformer, inputs
         free_memory()

@@ -53,7 +53,11 @@ WHEELS: dict[str, str] = {
     "ftfy": "WanPipeline's prompt cleaning",
     "numexpr": "the settings' schedules (the profile check)",
     "Pillow": "images (I2V, VACE conditioning)",
-    "torchao": "fp8 compute (the fp8 check)",
+    "torchao": "fp8 compute (the fp8 check), int8_torchao weights (the weights check)",
+    # 125 MB installed (its CUDA kernels), but the point of the weights check: carried
+    "bitsandbytes": "NF4 and int8 weights (the weights check)",
+    "gguf": "writing and reading GGUF files (the gguf check)",
+    "peft": "LoRA adapters (the loras and lora_compile checks)",
     "opencv-python-headless": "interpolation and quality checks (the profile check's output stage)",
     "imageio-ffmpeg": "the MP4 (the profile check's output stage)",
     "spandrel": "image upscalers (the upscale check; it also needs the machine's torchvision)",
