@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ...errors import WanError
+from .tiles import blend_ramp, tile_starts
 
 TILE_OVERLAP = 16  # input pixels each tile shares with its neighbours
 TILE_MARGIN = 4  # input pixels at a tile's inner edges that get no weight (the neighbour's count)
@@ -94,11 +95,14 @@ class Upscaler:
         scale = self.scale
         output = torch.zeros((batch.shape[0], channels, height * scale, width * scale), device=self.device)
         weights = torch.zeros((1, 1, height * scale, width * scale), device=self.device)
-        for top in _starts(height, self.tile):
-            for left in _starts(width, self.tile):
+        for top in tile_starts(height, self.tile, TILE_OVERLAP):
+            for left in tile_starts(width, self.tile, TILE_OVERLAP):
                 bottom, right = min(top + self.tile, height), min(left + self.tile, width)
                 upscaled = self.descriptor(batch[:, :, top:bottom, left:right]).float()
-                ramp = _ramp(bottom - top, right - left, top, left, height, width, scale).to(self.device)
+                overlap, margin = TILE_OVERLAP * scale, TILE_MARGIN * scale
+                rows = blend_ramp((bottom - top) * scale, top * scale, height * scale, overlap, margin)
+                columns = blend_ramp((right - left) * scale, left * scale, width * scale, overlap, margin)
+                ramp = torch.from_numpy(rows[:, None] * columns[None, :])[None, None].to(self.device)
                 output[:, :, top * scale : bottom * scale, left * scale : right * scale] += upscaled * ramp
                 weights[:, :, top * scale : bottom * scale, left * scale : right * scale] += ramp
         return output / weights
@@ -109,35 +113,6 @@ class Upscaler:
 
         self.descriptor = None
         free_memory(reset_peak=False)
-
-
-def _starts(length: int, tile: int) -> list[int]:
-    """Tile starts covering [0, length) with tiles of `tile` overlapping by TILE_OVERLAP."""
-    if length <= tile:
-        return [0]
-    step = tile - TILE_OVERLAP
-    starts = [*list(range(0, length - tile, step)), length - tile]
-    return sorted(set(starts))
-
-
-def _ramp(height: int, width: int, top: int, left: int, full_h: int, full_w: int, scale: int) -> Any:
-    """Blend weights of one output tile: rising over the overlap on sides that have a neighbour."""
-    import torch
-
-    def axis(size: int, start: int, full: int) -> Any:
-        weight = torch.ones(size * scale)
-        ramp = min(TILE_OVERLAP * scale, size * scale)
-        margin = TILE_MARGIN * scale  # the tile's own edge, seen through zero padding: left out
-        rising = torch.cat(
-            [torch.zeros(margin), torch.linspace(1.0 / (ramp - margin + 1), 1.0, ramp - margin)]
-        )
-        if start > 0:
-            weight[:ramp] = rising
-        if start + size < full:
-            weight[-ramp:] = torch.minimum(weight[-ramp:], rising.flip(0))
-        return weight
-
-    return (axis(height, top, full_h)[:, None] * axis(width, left, full_w)[None, :])[None, None]
 
 
 def load_upscaler(

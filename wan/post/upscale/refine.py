@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from .model import UpscaleError
+from .tiles import blend_ramp, tile_starts
 
 REFINE_WINDOW = 33  # output frames refined together (4n+1)
 REFINE_STEPS = 20  # denoising steps of the full schedule; strength runs the last share of them
@@ -82,24 +83,6 @@ def _side(value: int) -> int:
     return max(SIDE_MULTIPLE, round(value / SIDE_MULTIPLE) * SIDE_MULTIPLE)
 
 
-def _starts(length: int, tile: int) -> list[int]:
-    if length <= tile:
-        return [0]
-    step = max(tile - TILE_OVERLAP, SIDE_MULTIPLE)
-    return sorted({*range(0, length - tile, step), length - tile})
-
-
-def _ramp(length: int, start: int, full: int) -> np.ndarray:
-    weight = np.ones(length, np.float32)
-    ramp = min(TILE_OVERLAP, length)
-    rising = np.linspace(1.0 / (ramp + 1), 1.0, ramp, dtype=np.float32)
-    if start > 0:
-        weight[:ramp] = rising
-    if start + length < full:
-        weight[-ramp:] = np.minimum(weight[-ramp:], rising[::-1])
-    return weight
-
-
 def refine_window(
     pipe: Any, frames: Sequence[np.ndarray], span: RefineSpan, *, strength: float, tile: int = 0
 ) -> list[np.ndarray]:
@@ -115,8 +98,8 @@ def refine_window(
     padded = [cv2.resize(f, (side_w, side_h), interpolation=cv2.INTER_AREA) if resized else f for f in frames]
     padded += [padded[-1]] * (_padded_length(count) - count)
     tile_side = _side(tile) if tile else 0
-    tops = _starts(side_h, tile_side) if tile_side and side_h > tile_side else [0]
-    lefts = _starts(side_w, tile_side) if tile_side and side_w > tile_side else [0]
+    tops = tile_starts(side_h, tile_side, TILE_OVERLAP, SIDE_MULTIPLE) if tile_side else [0]
+    lefts = tile_starts(side_w, tile_side, TILE_OVERLAP, SIDE_MULTIPLE) if tile_side else [0]
     tile_h = min(tile_side or side_h, side_h)
     tile_w = min(tile_side or side_w, side_w)
     output = np.zeros((len(padded), side_h, side_w, 3), np.float32)
@@ -136,7 +119,8 @@ def refine_window(
                 generator=torch.Generator(device="cpu").manual_seed(span.seed),
                 output_type="np",
             ).frames[0]
-            ramp = _ramp(tile_h, top, side_h)[:, None, None] * _ramp(tile_w, left, side_w)[None, :, None]
+            rows = blend_ramp(tile_h, top, side_h, TILE_OVERLAP)
+            ramp = rows[:, None, None] * blend_ramp(tile_w, left, side_w, TILE_OVERLAP)[None, :, None]
             output[:, top : top + tile_h, left : left + tile_w] += np.asarray(result, np.float32) * ramp
             weights[top : top + tile_h, left : left + tile_w] += ramp
     refined = np.clip(np.rint(output / weights * 255.0), 0, 255).astype(np.uint8)[:count]
