@@ -124,5 +124,9 @@ def test_clip_model_setting_takes_hub_ids_and_clip_folders_only(clip_folder, tmp
     with file_access(FileAccess.restricted(models=[tmp_path])):
         message = errors_of({"quality_clip_model": str(clip_folder)})["quality_clip_model"]
     assert message.startswith("not allowed")
+    with file_access(FileAccess.restricted(models=[tmp_path])):
+        message = errors_of({"quality_clip_model": "someone/anything"})["quality_clip_model"]
+        assert message.startswith("not allowed: this server takes one of openai/clip-vit-large-patch14")
+        assert config_from_dict({"quality_clip_model": "openai/clip-vit-base-patch32"})[0]
     gate = errors_of({"quality_gate_enabled": True, "quality_gate_min_clip_score": 20})
     assert "quality_adherence" in gate["quality_gate_min_clip_score"]

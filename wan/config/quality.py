@@ -8,10 +8,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .fields import Converted, Flag, Integer, Text, setting
-from .files import LocalFile, caller_path
+from .files import LocalFile, caller_path, current_file_access
 from .group import SettingsGroup
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14"
+# the hub ids a server's callers may name (anyone may name any with the CLI or the Python API): a
+# caller must not make the server fetch arbitrary repositories
+KNOWN_CLIP_MODELS = (
+    DEFAULT_CLIP_MODEL,
+    "openai/clip-vit-large-patch14-336",
+    "openai/clip-vit-base-patch32",
+    "openai/clip-vit-base-patch16",
+)
 HEAD_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 # owner/name as the Hugging Face hub spells a repository
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -28,6 +36,8 @@ def clip_model_ref(value: Any) -> str:
         if not (path / "config.json").is_file():
             raise ValueError("must be a folder holding a transformers CLIP model (config.json), or a hub id")
         return kept
+    if current_file_access().is_restricted and text not in KNOWN_CLIP_MODELS:
+        raise ValueError(f"not allowed: this server takes one of {', '.join(KNOWN_CLIP_MODELS)}, or a folder")
     return text
 
 
