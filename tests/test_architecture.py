@@ -25,6 +25,7 @@ LAYERS = {
     "movement": 4,
     "post": 4,
     "prompts": 4,
+    "parallel": 4,
     "plan": 5,
     "render": 6,
     "service": 7,

@@ -16,6 +16,7 @@ from typing import Any
 
 from .service import ChatServers, JobService, WanAPI
 from .service.auth import LOOPBACK, ApiAccess, check_basic, parse_credentials
+from .service.gpus import choose_gpus
 
 
 def create_app(service: JobService, *, access: ApiAccess | None = None, ui: bool = True) -> Any:
@@ -108,8 +109,11 @@ def serve(
     device: str | None = None,
     chat_servers: tuple[str, ...] = (),
     runtime_dir: str | Path | None = None,
+    gpus: str | None = None,
+    workers: int = 1,
 ) -> None:
-    """Run the server until interrupted (see the module doc)."""
+    """Run the server until interrupted (see the module doc); `gpus` (all, a count, indices):
+    one worker per GPU; `workers`: that many workers on the default device."""
     import uvicorn
 
     from .runtime import RuntimeEnv
@@ -117,7 +121,15 @@ def serve(
     access = ApiAccess(parse_credentials(api_auth))
     api = WanAPI(output_dir=output_dir, models_dir=models_dir, allow_download=allow_download, device=device)
     runtime = RuntimeEnv(runtime_dir) if runtime_dir else RuntimeEnv.current()
-    service = JobService(api, runtime=runtime, chat_servers=ChatServers.from_environment(*chat_servers))
+    chosen, seen = choose_gpus(gpus, runtime)
+    service = JobService(
+        api,
+        runtime=runtime,
+        chat_servers=ChatServers.from_environment(*chat_servers),
+        gpus=chosen,
+        worker_count=workers,
+    )
+    service.probed_gpus = seen
     try:
         _announce(service, host, port, access)
         uvicorn.run(create_app(service, access=access), host=host, port=port, log_level="warning")

@@ -35,6 +35,27 @@ def format_enhancement(before: GenerationPlan, after: GenerationPlan, results: l
     return "\n".join(lines)
 
 
+def group_gpus(value: str, api: Any) -> int:
+    """How many GPUs render the clip together (--gpus): with indices, only those are visible to
+    the group; with one GPU the render runs on it alone."""
+    import os
+
+    from ..models.devices import probe_gpus
+    from ..service.gpus import parse_gpus, select_gpus
+
+    if api.device:
+        raise UserError("--device: leave it out with --gpus (each process of the group takes one GPU)")
+    gpus = probe_gpus()
+    chosen = select_gpus(parse_gpus(value), gpus)
+    if len(chosen) == 1:  # this process renders, on that GPU
+        api.device = next(
+            f"cuda:{g['index']}" for g in gpus if g.get("physical_index", g["index"]) == chosen[0]
+        )
+        return 1
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, chosen))  # the group's processes see these
+    return len(chosen)
+
+
 def run_generate(args: argparse.Namespace) -> int:
     """`generate`: plan and render a video; finished clips are kept, so a run can be resumed."""
     from ..progress import ProgressBar, format_seconds, stage_summary
@@ -44,6 +65,7 @@ def run_generate(args: argparse.Namespace) -> int:
     config, report = load(args.settings, args.set, flags, models_dir=getattr(args, "models_dir", None))
     print_report(report)
     api = api_of(args)
+    processes = group_gpus(args.gpus, api) if args.gpus else 1
     if args.resume:
         if not RunFolder(args.resume).plan_path.is_file():
             raise UserError(f"--resume: {args.resume} is not a run folder (it has no plan.json)")
@@ -73,6 +95,7 @@ def run_generate(args: argparse.Namespace) -> int:
             resume=bool(args.resume),
             callback=ProgressBar(),
             write_video=not args.frames_only,
+            processes=processes,
         )
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished clips are kept; continue with --resume {run_dir}", file=sys.stderr)
@@ -147,6 +170,12 @@ def register(commands: Any) -> None:
         "--seed", type=seed_argument, default=None, help="seed to use when the settings say -1"
     )
     generate.add_argument("--memory", metavar="PRESET", help="memory preset: " + ", ".join(MEMORY_CHOICES))
+    generate.add_argument(
+        "--gpus",
+        metavar="all|N|0,2",
+        help="render each clip on several GPUs at once (a process per GPU: the sequence split across "
+        "them, and the two guidance passes on two of them)",
+    )
     generate.add_argument("--speed", metavar="PRESET", help="speed preset: " + ", ".join(SPEED_PRESETS))
     add_model_arguments(generate)
     generate.set_defaults(run=run_generate)

@@ -21,6 +21,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be from 1 to 65535, not {args.port}")
+    check_worker_options(args)
     try:
         parse_credentials(args.api_auth)
     except ValueError as exc:
@@ -35,8 +36,22 @@ def run_serve(args: argparse.Namespace) -> int:
         device=args.device,
         chat_servers=tuple(args.chat_server),
         runtime_dir=args.runtime_dir,
+        gpus=args.gpus,
+        workers=args.workers or 1,
     )
     return 0
+
+
+def check_worker_options(args: argparse.Namespace) -> None:
+    """--gpus and --workers: well formed, and not both (UserError names the option)."""
+    from ..service.gpus import parse_gpus
+
+    if args.gpus is not None:
+        parse_gpus(args.gpus)
+        if args.workers is not None:
+            raise UserError("--workers: leave it out with --gpus (--gpus starts one worker per GPU)")
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        raise UserError(f"--workers must be from 1 to 64 worker processes, not {args.workers}")
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -134,8 +149,36 @@ def list_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def gpu_lines(gpus: list[dict[str, Any]]) -> list[str]:
+    """One line per GPU: index, name, memory, free memory, compute capability, preset."""
+    if not gpus:
+        return ["  no GPU (torch sees no CUDA device): renders run on the CPU"]
+    return [
+        f"  GPU {gpu.get('physical_index', gpu['index'])}: {gpu['name']}, {gpu['vram_gb']:.1f} GiB "
+        f"({gpu['free_gb']:.1f} free), compute capability {gpu['compute_capability']}, "
+        f"memory preset auto -> {gpu['memory_preset']}"
+        for gpu in gpus
+    ]
+
+
+def show_system(args: argparse.Namespace) -> int:
+    """`models --system`: this machine's GPUs, versions and suggested presets."""
+    info = api_of(args).system_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    versions = ", ".join(f"{name} {version or 'missing'}" for name, version in info["versions"].items())
+    print(f"Python {info['python']} on {info['platform']}; {versions}")
+    print("\n".join(gpu_lines(info["gpus"])))
+    return 0
+
+
 def run_models(args: argparse.Namespace) -> int:
-    """`models`: list the models, or download or remove one."""
+    """`models`: list the models, or download or remove one; --system: this machine's GPUs."""
+    if args.system:
+        if args.action != "list" or args.id:
+            raise UserError("models --system takes no action or model id")
+        return show_system(args)
     if args.action == "list":
         if args.id:
             raise UserError("models list takes no model id (models download ID, models remove ID)")
@@ -181,6 +224,18 @@ def register(commands: Any) -> None:
     serve.add_argument(
         "--runtime-dir", help="a runtime environment for the workers (default: this interpreter)"
     )
+    serve.add_argument(
+        "--gpus",
+        metavar="all|N|0,2",
+        help="one worker process per GPU: all of them, the first N, or these indices (default: one "
+        "worker on the default device)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="N worker processes on the default device (on a machine without GPU: CPU workers)",
+    )
     add_model_arguments(serve)
     serve.set_defaults(run=run_serve)
 
@@ -216,7 +271,13 @@ def register(commands: Any) -> None:
     models.add_argument("action", nargs="?", choices=["list", "download", "remove"], default="list")
     models.add_argument("id", nargs="?", metavar="ID", help="model id (download, remove)")
     add_model_arguments(models, device=False, download=False)
-    models.add_argument("--json", action="store_true", help="list: print JSON")
+    models.add_argument("--json", action="store_true", help="list, --system: print JSON")
+    models.add_argument(
+        "--system",
+        action="store_true",
+        help="this machine's GPUs (name, memory, free memory, compute capability, memory preset) "
+        "and versions",
+    )
     models.add_argument(
         "--all-files",
         action="store_true",

@@ -103,6 +103,7 @@ def _hook_class() -> type:
             self.confirmed: Any = None  # the pipeline's negative embeddings, once found equal
             self.batched_calls = 0
             self.reused_calls = 0
+            self.pair: Any = None  # runs the two passes elsewhere (CFG parallel) instead of a batch
 
         def reset_state(self, module: Any) -> Any:
             self.kept = None
@@ -141,16 +142,19 @@ def _hook_class() -> type:
             if positive is None or hidden is None or positive.shape != self.negative.shape:
                 return forward(**kwargs)
             negative = self._negative_like(positive)
-            doubled = dict(kwargs)
-            for key in BATCHED_INPUTS:
-                value = kwargs.get(key)
-                if isinstance(value, torch.Tensor) and value.ndim:
-                    other = negative if key == "encoder_hidden_states" else value
-                    doubled[key] = torch.cat([value, other])
-            output = forward(**doubled)
-            sample = output[0] if isinstance(output, tuple) else output.sample
-            size = hidden.shape[0]
-            cond, uncond = sample[:size], sample[size:]
+            if self.pair is not None:  # the two passes on two processes (wan.parallel.guidance)
+                output, cond, uncond = self.pair(forward, kwargs, negative)
+            else:
+                doubled = dict(kwargs)
+                for key in BATCHED_INPUTS:
+                    value = kwargs.get(key)
+                    if isinstance(value, torch.Tensor) and value.ndim:
+                        other = negative if key == "encoder_hidden_states" else value
+                        doubled[key] = torch.cat([value, other])
+                output = forward(**doubled)
+                sample = output[0] if isinstance(output, tuple) else output.sample
+                size = hidden.shape[0]
+                cond, uncond = sample[:size], sample[size:]
             # the same tensor as last step's (when confirmed equal) is checked by identity
             expected = dict(kwargs) | {
                 "encoder_hidden_states": negative if self.confirmed is None else self.confirmed
@@ -177,7 +181,8 @@ def _hook_class() -> type:
 class GuidanceBatcher:
     """The batching hook on every transformer of a pipeline (Wan 2.2 has two)."""
 
-    def __init__(self, pipe: Any) -> None:
+    def __init__(self, pipe: Any, *, pair: Any = None) -> None:
+        """`pair`: a runner of both passes (wan.parallel.guidance.CfgSplit) instead of a batch."""
         from diffusers.hooks import HookRegistry
 
         hook_class = _hook_class()
@@ -191,6 +196,7 @@ class GuidanceBatcher:
             if hook is None:
                 hook = hook_class()
                 registry.register_hook(hook, HOOK_NAME)
+            hook.pair = pair
             self.hooks.append(hook)
 
     @contextlib.contextmanager

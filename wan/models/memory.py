@@ -47,13 +47,12 @@ WEIGHTS_PACKAGES = {"int8": "bitsandbytes", "nf4": "bitsandbytes", "int8_torchao
 _FALLBACK_BLOCK = {"num_attention_heads": 40, "attention_head_dim": 128, "ffn_dim": 13824, "num_layers": 40}
 
 
-def detect_vram_gb() -> float | None:
-    """Total memory of the first CUDA GPU in GiB, or None without one (imports torch)."""
-    import torch
+def detect_vram_gb(device: Any = None) -> float | None:
+    """Total memory in GiB of the CUDA device a render uses (the current one unless given), or
+    None without one (imports torch): `auto` picks each worker's preset from its own GPU."""
+    from .devices import device_vram_gb
 
-    if not torch.cuda.is_available():
-        return None
-    return torch.cuda.get_device_properties(0).total_memory / 1024**3
+    return device_vram_gb(device)
 
 
 def resolve_memory(preset: str, vram_gb: float | None = None) -> MemoryPreset:
@@ -199,7 +198,7 @@ def place_models(
     """The placement of a render's models (the largest decides) on `device`, and the weights
     format they load in; QuantizationUnavailable before anything loads when it cannot run here."""
     largest = max(specs, key=lambda spec: spec.experts * spec.transformer_params)
-    vram = detect_vram_gb() if device.type == "cuda" else None
+    vram = detect_vram_gb(device) if device.type == "cuda" else None
     sizes = [Path(path).stat().st_size for path in files if Path(path).is_file()]
     placement = choose_placement(
         memory,

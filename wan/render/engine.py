@@ -62,6 +62,7 @@ from ..models.memory import ClipSize, place_models
 from ..models.quantization import Weights
 from ..models.resolve import ModelLocation, resolve_model
 from ..models.speed import DeviceInfo, resolve_speed
+from ..parallel import check_parallel_speed, current_group
 from ..plan import ClipPlan, GenerationPlan
 from ..post.color import ColorStats, color_stats, match_colors
 from ..post.quality.checker import BLACK_LEVEL
@@ -281,6 +282,12 @@ class _Session:
             memory, self.options.batch_guidance, cache=speed.cache, guidance=self.plan.guidance_scale
         )
         batcher = GuidanceBatcher(pipe) if batching.enabled else None
+        group = current_group()
+        if group is not None:  # one render over several processes (wan.parallel)
+            check_parallel_speed(speed.cache)
+            batcher = group.prepare(
+                pipe, tokens=tokens, guidance=self.plan.guidance_scale > 1, batcher=batcher
+            )
         image_pipe = image_pipeline(pipe) if spec.kind == "ti2v" else None
         self.loaded = _Loaded(model, memory, pipe, previewer, applied, loras, batching, batcher, image_pipe)
         self.stages.stop()
@@ -612,6 +619,8 @@ def render(
     checked = summarize(clips, options.quality)
     if output.quality is not None or checked:
         metrics["quality"] = (output.quality.to_dict() if output.quality is not None else {}) | checked
+    if current_group() is not None:
+        metrics["parallel"] = current_group().to_dict()
     folder.write_metrics(metrics)
     write_quality_plot(metrics, plan.to_dict(), folder.root / "quality.png")
     session.emit("done", message=str(output.video or output.frames_dir or folder.root))

@@ -57,6 +57,11 @@ def package_version(name: str) -> str | None:
         return None
 
 
+def with_preset(gpu: Mapping[str, Any]) -> dict[str, Any]:
+    """A GPU's report with the memory preset `auto` picks for it (older workers leave it out)."""
+    return {"memory_preset": preset_for_vram(gpu.get("vram_gb")).name} | dict(gpu)
+
+
 def new_run_dir(parent: Path) -> Path:
     """A run folder inside `parent` named by the time, never one that exists already."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -191,8 +196,8 @@ class WanAPI:
                 name: package_version(name)
                 for name in ("torch", "diffusers", "transformers", "gradio", "fastapi")
             },
-            "gpu": dict(gpus[0]) if gpus else None,
-            "gpus": [dict(gpu) for gpu in gpus],
+            "gpu": with_preset(gpus[0]) if gpus else None,
+            "gpus": [with_preset(gpu) for gpu in gpus],
             "suggested_memory_preset": preset_for_vram(vram).name,
         }
 
@@ -301,13 +306,17 @@ class WanAPI:
         control: Any = None,
         write_video: bool = True,
         api_key: str | None = None,
+        processes: int = 1,
+        process_device: str = "cuda",
     ) -> VideoResult:
         """Render `settings` into a run folder and return where everything is.
 
         `plan`: the plan `plan_run` made for these settings (otherwise it is made here, enhanced
         when the settings say so). `run_dir`: the run folder (default: a new one, see
         run_dir_for); with `resume`, the run folder to continue from its first unfinished clip.
-        `callback` receives ProgressEvents; `control` (a RenderControl) pauses and cancels."""
+        `callback` receives ProgressEvents; `control` (a RenderControl) pauses and cancels.
+        `processes` > 1: one render over that many processes on `process_device` ("cuda": one GPU
+        each; "cpu": gloo, for tests), started here (wan.render.parallel_run)."""
         from ..render import RenderOptions, render
 
         config = self.config(settings)
@@ -323,9 +332,23 @@ class WanAPI:
             save_frames=config.output.save_frames or not write_video,
             write_video=write_video,
         )
+        target = Path(run_dir) if run_dir is not None else self.run_dir_for(config)
+        if processes > 1:
+            from ..render.parallel_run import render_in_group
+
+            return render_in_group(
+                processes,
+                plan,
+                target,
+                device_type=process_device,
+                options=options,
+                callback=callback,
+                resume=resume,
+                settings=config.to_dict(),
+            )
         return render(
             plan,
-            Path(run_dir) if run_dir is not None else self.run_dir_for(config),
+            target,
             options=options,
             callback=callback,
             control=control,
@@ -335,25 +358,8 @@ class WanAPI:
 
 
 def probe_gpus() -> list[dict[str, Any]]:
-    """Every CUDA device of this process: name, memory, free memory, compute capability
-    (imports torch; [] without torch or without a GPU)."""
-    try:
-        import torch
-    except ImportError:
-        return []
-    if not torch.cuda.is_available():
-        return []
-    gpus = []
-    for index in range(torch.cuda.device_count()):
-        properties = torch.cuda.get_device_properties(index)
-        free, total = torch.cuda.mem_get_info(index)
-        gpus.append(
-            {
-                "index": index,
-                "name": properties.name,
-                "vram_gb": round(total / 2**30, 2),
-                "free_gb": round(free / 2**30, 2),
-                "compute_capability": f"{properties.major}.{properties.minor}",
-            }
-        )
-    return gpus
+    """Every CUDA device of this process: name, memory, free memory, compute capability and the
+    memory preset `auto` picks for it (imports torch; [] without torch or without a GPU)."""
+    from ..models.devices import probe_gpus as probe
+
+    return probe()

@@ -14,8 +14,8 @@ import threading
 import time
 from typing import Protocol
 
-from .jobs import Job, JobStore
-from .workers import Workers
+from .jobs import Job, JobStore, WorkerRecord
+from .workers import Workers, shares_host_gpu
 
 
 class Gate(Protocol):
@@ -62,6 +62,18 @@ def needs_gpu(job: Job) -> bool:
     if job.state == "paused":
         return job.started is not None  # paused between steps: it keeps its place
     return job.state == "queued" and bool(job.worker)
+
+
+def preferred_worker(free: list[str], job: Job, reports: list[WorkerRecord]) -> str:
+    """Of the free workers, one whose last job used the job's model (and weights format), else one
+    with no model yet, else the first: a worker reports its model in its heartbeat."""
+    wanted = (job.settings.get("model"), job.settings.get("weights"))
+    models = {r.id: (r.info.get("model"), r.info.get("weights")) for r in reports}
+    for test in (lambda w: models.get(w) == wanted, lambda w: models.get(w, (None,))[0] is None):
+        chosen = [worker for worker in free if test(worker)]
+        if chosen:
+            return chosen[0]
+    return free[0]
 
 
 class Dispatcher:
@@ -143,7 +155,7 @@ class Dispatcher:
             free = [w for w in self.workers.ready() if w not in self._escorts]
             if not free:
                 return False
-            worker = free[0]
+            worker = preferred_worker(free, job, self.store.workers())
             self._busy_jobs.add(job.id)
             escort = threading.Thread(
                 target=self._escort, args=(job, worker), name=f"wan-escort-{worker}", daemon=True
@@ -153,8 +165,9 @@ class Dispatcher:
         return True
 
     def _escort(self, job: Job, worker: str) -> None:
+        lock = self.gpu_lock if shares_host_gpu(self.workers, worker) else contextlib.nullcontext()
         try:
-            with self.gpu_lock:
+            with lock:
                 self.gate.acquire(job)
                 try:
                     if self.store.assign(job.id, worker):

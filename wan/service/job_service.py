@@ -31,6 +31,7 @@ from .api import WanAPI, as_config
 from .chat_servers import ChatServers
 from .dispatcher import Dispatcher, Gate, Observer
 from .downloads import Downloads, DownloadUnavailable
+from .gpus import probe_in_runtime, unique_gpus
 from .jobs import FINISHED, RESUMABLE, SETTLED, STATES, IllegalTransition, Job, JobNotFound, JobStore
 from .queue_lock import QueueLock
 from .worker import Generate
@@ -79,8 +80,12 @@ class JobService:
         observer: Observer | None = None,
         access: FileAccess | None = None,
         chat_servers: ChatServers | None = None,
+        gpus: Sequence[int] = (),
+        worker_count: int = 1,
         start: bool = True,
     ) -> None:
+        """`gpus`: one worker process per GPU index (each sees only its GPU); else `worker_count`
+        worker processes on the default device."""
         self.api = api
         self.folder = Path(folder) if folder is not None else api.output_dir / "jobs"
         self.queue_lock = QueueLock(self.folder)
@@ -92,11 +97,18 @@ class JobService:
             raise
         self.recovered = self.store.recover()
         self.runtime = runtime or RuntimeEnv.current()
+        self.probed_gpus: list[dict[str, Any]] | None = None  # what a runtime process saw (once)
         if workers is None:
             workers = (
                 ThreadWorkers(self.store, generate=generate, api=api)
                 if generate is not None
-                else ProcessWorkers(self.store, self.runtime, arguments=worker_arguments(api))
+                else ProcessWorkers(
+                    self.store,
+                    self.runtime,
+                    devices=(api.device,) * worker_count,
+                    gpus=gpus,
+                    arguments=worker_arguments(api),
+                )
             )
         self.workers = workers
         self.dispatcher = Dispatcher(self.store, workers, gate=gate, observer=observer)
@@ -397,8 +409,16 @@ class JobService:
         }
 
     def system_info(self) -> dict[str, Any]:
-        """Versions, the GPUs the workers report, the preset `auto` picks, and the status."""
-        gpus = [w.info["gpu"] for w in self.store.workers() if w.info.get("gpu")]
+        """Versions, the GPUs (as the workers report them, else as a runtime process sees them),
+        the preset `auto` picks for each, and the status."""
+        gpus = unique_gpus([w.info["gpu"] for w in self.store.workers() if w.info.get("gpu")])
+        if not gpus and self.runtime.status().ready:
+            if self.probed_gpus is None:
+                try:
+                    self.probed_gpus = probe_in_runtime(self.runtime)
+                except WanError:
+                    self.probed_gpus = []
+            gpus = self.probed_gpus
         return self.api.system_info(gpus=gpus) | {"service": self.status()}
 
 

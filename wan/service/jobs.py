@@ -451,12 +451,19 @@ class JobStore:
                 return self.claim(worker_id)
         return None
 
-    def release(self, worker_id: str, *, reason: str) -> list[str]:
+    def release(self, worker_id: str, *, reason: str, requeue_below: int = 0) -> list[str]:
         """A worker is gone: its running or paused-mid-render job becomes interrupted (resumable)
-        with `reason`, and queued jobs given to it are free again. Returns the interrupted ids."""
+        with `reason`, and queued jobs given to it are free again. Returns the ids it held.
+        A running job taken fewer than `requeue_below` times is queued again instead, for another
+        worker to continue from its last finished clip."""
         held = "worker = ? AND (state = 'running' OR (state = 'paused' AND started IS NOT NULL))"
         with self._transaction() as db:
             rows = db.execute(f"SELECT id FROM jobs WHERE {held}", (worker_id,)).fetchall()
+            db.execute(
+                f"UPDATE jobs SET state = 'queued', error = ?, started = NULL, finished = NULL, worker = '' "
+                f"WHERE {held} AND state = 'running' AND attempts < ?",
+                (f"{reason}; continued by another worker", worker_id, requeue_below),
+            )
             db.execute(
                 f"UPDATE jobs SET state = 'interrupted', error = ?, finished = ?, worker = '' WHERE {held}",
                 (reason, time.time(), worker_id),

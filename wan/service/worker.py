@@ -4,7 +4,8 @@ The same loop runs in a thread of the server (tests, or the Python API without a
 runtime) or as its own process, `python -m wan worker`, started by the server with the
 extension's runtime interpreter (wan.service.workers). Everything goes through the job store:
 
-- it reports itself (state, pid, device and GPU memory) with a heartbeat;
+- it reports itself (state, pid, device and GPU memory, the model of its latest job) with a
+  heartbeat;
 - it claims the job assigned to it, writes progress (at most every `progress_interval` seconds
   for steps, always monotonic: `fraction` never goes back) and the result or the error;
 - between denoising steps it reads the job's state: paused holds the render there, cancelled
@@ -161,6 +162,8 @@ class WorkerLoop:
     def run_job(self, job: Job) -> None:
         """Render one claimed job and record how it ended."""
         self.state, self.job_id = "busy", job.id
+        # what the dispatcher reads to give this worker the next job of the same model
+        self.info.update(model=job.settings.get("model"), weights=job.settings.get("weights"))
         control = StoreControl(self.store, job.id, self.stopping)
         try:
             result = self.generate(job, control, self._reporter(job))

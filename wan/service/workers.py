@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from ..runtime import RuntimeEnv
+from .gpus import VISIBLE_VARIABLE
 from .jobs import JobStore
 from .worker import Generate, WorkerLoop
 
@@ -35,6 +36,9 @@ QUICK_EXIT_SECONDS = 60.0
 MAX_QUICK_EXITS = 3
 # How long a worker has to report in after it started before it counts as stuck.
 STARTUP_SECONDS = 300.0
+# With several workers, a job whose worker died goes back to the queue (another worker continues
+# from its last finished clip) until it has been started this many times; then it is interrupted.
+REQUEUE_BELOW_ATTEMPTS = 3
 
 
 class Workers(Protocol):
@@ -54,6 +58,13 @@ class Workers(Protocol):
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop every worker; a running job becomes interrupted (resumable)."""
+
+
+def shares_host_gpu(workers: Workers, worker_id: str) -> bool:
+    """Whether a worker's jobs use the GPU the host (and a local prompt enhancer) uses, so they
+    take the dispatcher's GPU lock; workers that say nothing do."""
+    shares = getattr(workers, "shares_host_gpu", None)
+    return True if shares is None else bool(shares(worker_id))
 
 
 class ThreadWorkers:
@@ -100,6 +111,10 @@ class ThreadWorkers:
         """Threads always run."""
         return None
 
+    def shares_host_gpu(self, worker_id: str) -> bool:
+        """The first thread's jobs take the GPU lock; more threads stand for other devices."""
+        return worker_id == self.loops[0].worker_id
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop every loop after its current step."""
         for loop in self.loops:
@@ -112,6 +127,7 @@ class ThreadWorkers:
 class _Slot:
     worker_id: str
     device: str | None
+    gpu: int | None = None  # the machine's GPU index this worker alone sees (CUDA_VISIBLE_DEVICES)
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
     started: float = 0.0
@@ -130,15 +146,23 @@ class ProcessWorkers:
         runtime: RuntimeEnv,
         *,
         devices: Sequence[str | None] = (None,),
+        gpus: Sequence[int] = (),
         arguments: Sequence[str] = (),
         idle_exit: float | None = 600.0,
         name: str = "worker",
     ) -> None:
+        """One worker per entry of `devices` (None: the default device), or, given `gpus`, one
+        per GPU index, each seeing only its GPU (as cuda:0)."""
         self.store = store
         self.runtime = runtime
         self.arguments = list(arguments)
         self.idle_exit = idle_exit
-        self.slots = [_Slot(f"{name}-{n}", device) for n, device in enumerate(devices)]
+        if gpus:
+            self.slots = [_Slot(f"{name}-gpu{gpu}", None, gpu) for gpu in gpus]
+        else:
+            self.slots = [_Slot(f"{name}-{n}", device) for n, device in enumerate(devices)]
+        # several workers: a dead worker's job is continued by another one
+        self.requeue_below = REQUEUE_BELOW_ATTEMPTS if len(self.slots) > 1 else 0
         self.log_dir = store.folder / "workers"
         self._lock = threading.Lock()
         self._stopping = False
@@ -161,12 +185,15 @@ class ProcessWorkers:
         slot.log.write(f"\n== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {slot.worker_id}\n".encode())
         slot.log.flush()
         flags = subprocess.CREATE_NEW_PROCESS_GROUP if sys.platform == "win32" else 0
+        environment = self.runtime.worker_environment()
+        if slot.gpu is not None:  # the same on every platform: CUDA reads it when torch starts
+            environment[VISIBLE_VARIABLE] = str(slot.gpu)
         slot.process = subprocess.Popen(
             self._command(slot),
             stdin=subprocess.PIPE,
             stdout=slot.log,
             stderr=subprocess.STDOUT,
-            env=self.runtime.worker_environment(),
+            env=environment,
             creationflags=flags,
         )
         slot.started = time.monotonic()
@@ -177,8 +204,13 @@ class ProcessWorkers:
         code = slot.process.returncode
         lived = time.monotonic() - slot.started
         slot.last_exit = f"exit code {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
-        reason = f"the worker process stopped ({slot.last_exit}); resume the job to continue"
-        self.store.release(slot.worker_id, reason=reason)
+        reason = f"the worker process stopped ({slot.last_exit})"
+        requeue = 0 if self._stopping else self.requeue_below
+        self.store.release(
+            slot.worker_id,
+            reason=reason + ("" if requeue else "; resume the job to continue"),
+            requeue_below=requeue,
+        )
         with contextlib.suppress(Exception):
             self.store.forget_worker(slot.worker_id)
         slot.quick_exits = slot.quick_exits + 1 if lived < QUICK_EXIT_SECONDS and code != 0 else 0
@@ -237,6 +269,15 @@ class ProcessWorkers:
                 f"see {self.log_path(slot.worker_id)}"
             )
         return None
+
+    def shares_host_gpu(self, worker_id: str) -> bool:
+        """Whether the worker renders on the default GPU (the host's, and a local enhancer's)."""
+        slot = next((s for s in self.slots if s.worker_id == worker_id), None)
+        if slot is None:
+            return True
+        if slot.gpu is not None:
+            return slot.gpu == 0
+        return slot is self.slots[0]
 
     def retry(self) -> None:
         """Try workers that were given up on again (after the runtime was fixed)."""

@@ -9,6 +9,7 @@ never torch.
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from .actions import (
     progress_bar,
     prompts_text,
 )
+from .gpus import service_gpus
 from .layout import LONG_TEXT, LORA_SECTION, RESOLUTIONS, SLIDERS, Section, tabs
 from .lora_rows import HELP, PARTS, ROW_KEYS, SLIDER_RANGE, SLIDER_STEP, row_values
 from .quality_view import CLIP_QUALITY_HEADERS
@@ -288,6 +290,9 @@ def _model_and_output_tabs(
             actions.model_facts(values["model"]), elem_id="wan_model_facts"
         )
         _model_files(tab, actions)
+        with gr.Accordion("GPUs", open=False):
+            tab.parts["gpus"] = gr.Markdown(elem_id="wan_gpus")
+            tab.parts["refresh_gpus"] = gr.Button("Refresh", elem_id="wan_refresh_gpus")
     with gr.Tab("Output"):
         for section in layout["Output"]:
             _section(section, specs, values, tab.made)
@@ -506,4 +511,7 @@ def build_ui(
             outputs=[tab.made["upscale_model"]],
         )
         demo.load(actions.model_rows, inputs=[], outputs=[tab.parts["models_table"]])
+        show_gpus = functools.partial(service_gpus, actions.service)
+        demo.load(show_gpus, inputs=[], outputs=[tab.parts["gpus"]])
+        tab.parts["refresh_gpus"].click(show_gpus, inputs=[], outputs=[tab.parts["gpus"]])
     return demo

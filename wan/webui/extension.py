@@ -42,6 +42,19 @@ def chat_servers() -> ChatServers:
     return ChatServers.from_environment(*listed, *(cmd_opt("wan_chat_server") or []))
 
 
+def worker_gpus(runtime: Any) -> tuple[list[int], Any]:
+    """The GPUs the GPUs setting picks (none: one worker on the default GPU), and what the
+    runtime saw; a bad value or a missing GPU is said in the console, with one worker instead."""
+    from ..errors import WanError
+    from ..service.gpus import choose_gpus
+
+    try:
+        return choose_gpus(option("wan_gpus"), runtime, option="Settings -> Wan Video -> GPUs")
+    except WanError as exc:
+        print(f"Wan Video: {exc}; using one worker on the default GPU", file=sys.stderr)
+        return [], None
+
+
 def service() -> JobService:
     """The WebUI's one JobService (created, with its dispatcher, on first use)."""
     global _service
@@ -54,13 +67,17 @@ def service() -> JobService:
             lora_dirs=[host_loras] if host_loras else [],
             upscaler_dirs=upscaler_dirs(),
         )
+        runtime = runtime_env()
+        gpus, seen = worker_gpus(runtime)
         created = JobService(
             api,
-            runtime=runtime_env(),
+            runtime=runtime,
             gate=HostGate(host_lock()),
             observer=host_progress(),
             chat_servers=chat_servers(),
+            gpus=gpus,
         )
+        created.probed_gpus = seen
         created.access = created.default_access(*upload_folders())
         _service = created
         if created.store.damaged is not None:

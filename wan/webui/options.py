@@ -18,6 +18,11 @@ OPTIONS: dict[str, tuple[Any, str]] = {
         False,
         "Keep the WebUI's own model in GPU memory while a Wan job runs (for GPUs with memory to spare)",
     ),
+    "wan_gpus": (
+        "",
+        "GPUs for Wan jobs: one worker per GPU (all, a number like 2, or indices like 0,2; empty: one "
+        "worker on the default GPU). Applies at the next start",
+    ),
     "wan_chat_servers": (
         "",
         "Chat servers the API may call for prompt enhancement (comma-separated base URLs)",
