@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config.enhancement import SEED_MAX
+from ..parallel import current_group
 from ..plan import ClipPlan
 from ..post.quality.adherence import AdherenceReport, AdherenceScorer, ClipAdherence
 from ..post.quality.gate import SEAM_CONTEXT_FRAMES, Verdict, best_attempt, judge, measure_clip
@@ -77,6 +78,19 @@ def _score(session: _Session, clip: ClipPlan, frames: np.ndarray) -> dict[str, A
         return scorer.score(clip.prompt, frames).to_dict()
 
 
+def _rank_zero_says(passed: bool) -> bool:
+    """In a render across several processes (wan.parallel), rank 0's verdict, so every rank makes
+    the same attempts (CLIP in fp16 may differ in the last digit between devices)."""
+    group = current_group()
+    if group is None or group.world_size < 2:
+        return passed
+    import torch.distributed as dist
+
+    verdict = [passed]
+    dist.broadcast_object_list(verdict, src=0)
+    return bool(verdict[0])
+
+
 def render_checked(session: _Session, clip: ClipPlan) -> tuple[MadeFrames, dict[str, Any]]:
     """(the kept render of the clip, what to add to its metadata): see the module doc."""
     gate = session.options.gate if session.options.gate and session.options.gate.enabled else None
@@ -123,7 +137,7 @@ def render_checked(session: _Session, clip: ClipPlan) -> tuple[MadeFrames, dict[
         )
         if best_attempt(verdicts) == step:  # only the best attempt's frames stay in memory
             kept = (made, quality)
-        if verdict.passed:
+        if _rank_zero_says(verdict.passed):
             break
     assert kept is not None
     best = best_attempt(verdicts)
