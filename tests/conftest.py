@@ -49,3 +49,27 @@ def settings_errors(settings: dict) -> dict[str, str]:
 def errors_of():
     """settings_errors, for the tests that check what is refused."""
     return settings_errors
+
+
+def wait_until(condition, timeout: float, what: str):
+    """Poll `condition` until it returns something true (returned); fail with `what` after
+    `timeout` seconds."""
+    import time
+
+    deadline = time.time() + timeout
+    while not (value := condition()):
+        assert time.time() < deadline, what
+        time.sleep(0.05)
+    return value
+
+
+def run_serve(*arguments: str, timeout: float = 120):
+    """`python -m wan serve` with these arguments on a port it cannot bind (it must stop first)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = [sys.executable, "-m", "wan", "serve", "--port", "1", *arguments]
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=Path(__file__).parent.parent, timeout=timeout
+    )

@@ -21,7 +21,7 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 PINS="$(mktemp)"
 trap 'rm -f "$PINS"' EXIT
 "$PYTHON" -c 'from wan.runtime.pins import requirement_lines; print("\n".join(requirement_lines()))' > "$PINS"
-"${PIP[@]}" -e ".[dev,models,quant,serve,ui]" -c "$PINS"
+"${PIP[@]}" -e ".[dev,models,quant,serve,ui,cluster]" -c "$PINS"
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

@@ -31,6 +31,7 @@ LAYERS = {
     "service": 7,
     "bench": 7,
     "ui": 8,
+    "cluster": 8,
     "webui": 9,
     "server": 9,
     "cli": 10,

@@ -5,12 +5,11 @@ its last finished clip. This machine has no GPU: the real worker processes run o
 
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import run_serve, wait_until
 
 from wan.runtime import RuntimeEnv
 from wan.service import JobService, JobStore, WanAPI
@@ -92,14 +91,6 @@ def test_each_gpu_worker_sees_only_its_own_gpu(tmp_path):
     pool.stop()
 
 
-def _wait(condition, timeout, what):
-    deadline = time.time() + timeout
-    while not (value := condition()):
-        assert time.time() < deadline, what
-        time.sleep(0.05)
-    return value
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="kills a worker with SIGKILL")
 def test_two_worker_processes_share_the_queue_and_a_killed_ones_job_finishes_elsewhere(
     tmp_path, tiny_models_dir
@@ -119,17 +110,17 @@ def test_two_worker_processes_share_the_queue_and_a_killed_ones_job_finishes_els
             running = [j for j in ids if service.get(j).state == "running"]
             return running if len(running) == 2 else None
 
-        running = _wait(two_running, 240, "two jobs never ran at the same time")
+        running = wait_until(two_running, 240, "two jobs never ran at the same time")
         assert len({service.get(j).worker for j in running}) == 2
         victim = running[0]
         first_clip = Path(service.get(victim).run_dir) / "clips" / "0000.json"
-        _wait(first_clip.is_file, 240, "the first clip was never written")
+        wait_until(first_clip.is_file, 240, "the first clip was never written")
         finished_at = first_clip.stat().st_mtime_ns
         holder = service.get(victim).worker
         slot = next(s for s in service.workers.slots if s.worker_id == holder)
         if service.get(victim).state == "running":
             os.kill(slot.process.pid, signal.SIGKILL)
-        done = _wait(
+        done = wait_until(
             lambda: all(service.get(j).state in ("succeeded", "failed", "interrupted") for j in ids),
             360,
             "the jobs did not finish",
@@ -147,11 +138,6 @@ def test_two_worker_processes_share_the_queue_and_a_killed_ones_job_finishes_els
         service.close()
 
 
-def _serve(*arguments):
-    command = [sys.executable, "-m", "wan", "serve", "--port", "1", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
-
-
 @pytest.mark.parametrize(
     ("arguments", "line"),
     [
@@ -164,7 +150,7 @@ def _serve(*arguments):
     ],
 )
 def test_bad_worker_options_end_with_one_line(arguments, line):
-    done = _serve(*arguments)
+    done = run_serve(*arguments)
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(line), done.stderr

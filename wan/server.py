@@ -111,9 +111,13 @@ def serve(
     runtime_dir: str | Path | None = None,
     gpus: str | None = None,
     workers: int = 1,
+    ray: str | None = None,
+    ray_workers: int | None = None,
+    ray_shared_output: bool = False,
 ) -> None:
     """Run the server until interrupted (see the module doc); `gpus` (all, a count, indices):
-    one worker per GPU; `workers`: that many workers on the default device."""
+    one worker per GPU; `workers`: that many workers on the default device; `ray` (auto, local,
+    an address): the workers are Ray actors instead (wan.cluster)."""
     import uvicorn
 
     from .runtime import RuntimeEnv
@@ -121,13 +125,15 @@ def serve(
     access = ApiAccess(parse_credentials(api_auth))
     api = WanAPI(output_dir=output_dir, models_dir=models_dir, allow_download=allow_download, device=device)
     runtime = RuntimeEnv(runtime_dir) if runtime_dir else RuntimeEnv.current()
-    chosen, seen = choose_gpus(gpus, runtime)
+    pool = _ray_workers(api, ray, gpus, ray_workers, ray_shared_output) if ray else None
+    chosen, seen = ([], None) if pool is not None else choose_gpus(gpus, runtime)
     service = JobService(
         api,
         runtime=runtime,
         chat_servers=ChatServers.from_environment(*chat_servers),
         gpus=chosen,
         worker_count=workers,
+        workers=pool,
     )
     service.probed_gpus = seen
     try:
@@ -135,6 +141,29 @@ def serve(
         uvicorn.run(create_app(service, access=access), host=host, port=port, log_level="warning")
     finally:
         service.close()  # a running job becomes interrupted, resumable at the next start
+
+
+def _ray_workers(
+    api: WanAPI, address: str, gpus: str | None, workers: int | None, shared_output: bool
+) -> Any:
+    """The Ray actors that render this server's jobs (wan.cluster)."""
+    from .cluster import start_ray_workers
+    from .service import JobStore
+
+    options = {
+        "output_dir": str(api.output_dir),
+        "models_dir": str(api.models_dir) if api.models_dir else None,
+        "allow_download": api.allow_download,
+        "device": api.device,
+    }
+    return start_ray_workers(
+        JobStore(api.output_dir / "jobs"),
+        address,
+        api_options=options,
+        gpus=gpus,
+        workers=workers,
+        shared_output=api.output_dir if shared_output else None,
+    )
 
 
 def _announce(service: JobService, host: str, port: int, access: ApiAccess) -> None:

@@ -38,6 +38,9 @@ def run_serve(args: argparse.Namespace) -> int:
         runtime_dir=args.runtime_dir,
         gpus=args.gpus,
         workers=args.workers or 1,
+        ray=args.ray,
+        ray_workers=args.workers,
+        ray_shared_output=args.ray_shared_output,
     )
     return 0
 
@@ -52,6 +55,14 @@ def check_worker_options(args: argparse.Namespace) -> None:
             raise UserError("--workers: leave it out with --gpus (--gpus starts one worker per GPU)")
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise UserError(f"--workers must be from 1 to 64 worker processes, not {args.workers}")
+    if getattr(args, "ray", None) is not None:
+        from ..cluster.ray_workers import parse_ray_address, ray_gpu_request
+
+        parse_ray_address(args.ray)
+        if args.gpus is not None:
+            ray_gpu_request(args.gpus)
+    elif getattr(args, "ray_shared_output", False):
+        raise UserError("--ray-shared-output: only with --ray (the output folder every Ray node mounts)")
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -235,6 +246,18 @@ def register(commands: Any) -> None:
         type=int,
         metavar="N",
         help="N worker processes on the default device (on a machine without GPU: CPU workers)",
+    )
+    serve.add_argument(
+        "--ray",
+        metavar="auto|local|ADDRESS",
+        help="run the workers as Ray actors (one GPU each): on the running cluster (auto), on a "
+        "cluster started here (local) or at HOST:PORT; needs pip install -e '.[cluster]'",
+    )
+    serve.add_argument(
+        "--ray-shared-output",
+        action="store_true",
+        help="with --ray: every node mounts the output folder at the same path, the actors write the "
+        "run folders there (checked at start); without it the clips are shipped to the head",
     )
     add_model_arguments(serve)
     serve.set_defaults(run=run_serve)

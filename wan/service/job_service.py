@@ -340,8 +340,9 @@ class JobService:
             self.dispatcher.gpu_lock.release()
 
     def _local_enhance(self, request: dict[str, Any]) -> list[dict[str, Any]]:
-        """Run a local enhancer: in a runtime process when workers are processes, else here."""
-        if not isinstance(self.workers, ProcessWorkers):
+        """Run a local enhancer: here when workers are threads of this process, else in a runtime
+        process (never torch in the server process)."""
+        if isinstance(self.workers, ThreadWorkers):
             from .worker_process import run_enhance_task
 
             return run_enhance_task(self.api, request)["results"]
