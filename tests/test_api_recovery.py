@@ -30,8 +30,8 @@ def test_a_killed_server_leaves_the_job_interrupted_and_resumable(tmp_path):
     process = start_serve(tmp_path, port, tmp_path / "first.log")
     try:
         job_id = request(f"{url}/jobs", "POST", SETTINGS).json()["job_ids"][0]
-        first_clip = tmp_path / "jobs" / job_id / "clips" / "0000.json"
-        wait_for(first_clip.is_file, timeout=120, interval=0.02)
+        clips = tmp_path / "jobs" / job_id / "clips"  # clips/<fingerprint>/clip.json
+        first_clip = wait_for(lambda: next(iter(clips.glob("*/clip.json")), None), timeout=120, interval=0.02)
         finished_at = first_clip.stat().st_mtime_ns
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)

@@ -224,7 +224,7 @@ def test_generate_with_the_tiny_model_and_resume(tmp_path):
         *common,
     )
     assert frames_only.returncode == 0 and not (tmp_path / "frames-run" / "video.mp4").exists()
-    assert len(list((tmp_path / "frames-run" / "frames").glob("*.png"))) == 30
+    assert len(list((tmp_path / "frames-run" / "takes" / "001" / "frames").glob("*.png"))) == 30
     listing = json.loads(run("models", "--json", *common).stdout)
     tiny = next(m for m in listing["models"] if m["id"] == "tiny")
     assert tiny["present"] == str(tmp_path / "models" / "tiny")
@@ -239,3 +239,32 @@ def test_generate_with_a_missing_model_says_how_to_get_it(tmp_path):
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "hf download Wan-AI/Wan2.1-VACE-1.3B-diffusers" in result.stderr
+
+
+def test_generate_from_a_run_renders_only_what_changed(tmp_path):
+    pytest.importorskip("diffusers")
+    settings = {
+        "prompts": {"0": "a misty forest", "9": "a castle"},
+        "max_frames": 17,
+        "W": 64,
+        "H": 64,
+        "steps": 2,
+        "clip_frames": 9,
+        "clip_overlap": 1,
+        "seed": 3,
+    }
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(settings))
+    common = ["--model", "tiny", "--models-dir", str(tmp_path / "models")]
+    first = run("generate", str(path), "--out", str(tmp_path / "run"), *common)
+    assert first.returncode == 0, first.stderr
+    path.write_text(json.dumps(settings | {"prompts": {"0": "a misty forest", "9": "a ruined castle"}}))
+    again = run("generate", str(path), "--from", str(tmp_path / "run"), *common)
+    assert again.returncode == 0, again.stderr
+    assert "re-render: 1 clip(s) to render, 1 reused" in again.stderr
+    assert "clip 0: reused (take 1)" in again.stderr and "clip 1: render (prompt changed)" in again.stderr
+    assert "take 2: generated 1 clip(s)" in again.stdout and "takes/002/video.mp4" in again.stdout
+    both = run("generate", str(path), "--from", str(tmp_path / "run"), "--resume", str(tmp_path / "run"))
+    assert both.returncode == 2 and "give one" in both.stderr
+    preview = run("generate", str(path), "--preview", "--out", str(tmp_path / "preview"), *common)
+    assert preview.returncode == 0 and "preview: 32x32, 2 steps" in preview.stderr + preview.stdout

@@ -190,7 +190,7 @@ def test_generate_enhances_then_frees_the_enhancer_before_the_video_model(
     ]
     assert main(["generate", str(settings), "--model", "tiny", "--out", str(run_dir), *models, *openai]) == 0
     assert f"after:  {ANSWER}" in capsys.readouterr().err
-    plan = json.loads((run_dir / "plan.json").read_text())
+    plan = json.loads((run_dir / "takes" / "001" / "plan.json").read_text())
     assert {clip["prompt"] for clip in plan["clips"]} == {ANSWER}
     asked = len(server.requests)
     # resuming uses the prompts of the run: the enhancer is not asked again

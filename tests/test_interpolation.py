@@ -28,6 +28,7 @@ from wan.post.resample import (
     plan_samples,
 )
 from wan.post.synthetic import panning_video, square_centre, square_frame
+from wan.render.options import RenderOptions, frame_factors
 from wan.render.output import write_output
 from wan.render.run_folder import RunFolder, read_png, write_png
 from wan.timebase import Timebase
@@ -210,14 +211,15 @@ def model_run(tmp_path, fps: float, max_frames: int):
     plan = create_plan(
         WanConfig(model="tiny", width=64, height=64, fps=fps, max_frames=max_frames, clip_frames=17, seed=1)
     )
-    folder = RunFolder(tmp_path / "run")
-    folder.start(plan, None, resume=False)
+    factors = frame_factors(RenderOptions(color_coherence=False))
+    take = RunFolder(tmp_path / "run").start(plan, None, mode="new", factors=factors)
     frames = panning_video(range(plan.model_frames), 64, 64, speed=(1.5, 0.5))
     for clip in plan.clips:
-        for i in range(clip.model_start_frame, clip.model_end_frame):
-            shifted = np.clip(frames[i].astype(int) + 25 * (clip.index % 2), 0, 255).astype(np.uint8)
-            write_png(folder.model_frame_path(i), shifted)
-    return plan, folder
+        shifted = np.stack(frames[clip.model_start_frame : clip.model_end_frame]).astype(int) + 25 * (
+            clip.index % 2
+        )
+        take.write_clip(clip, np.clip(shifted, 0, 255).astype(np.uint8), {})
+    return plan, take
 
 
 def output_options(**overrides):

@@ -411,8 +411,8 @@ def test_a_weight_schedule_gives_each_clip_its_weight_and_weight_0_is_no_lora(lo
     # two clips of 9 frames (overlap 1): frames 0-8 and 9-16; the weight is 0 until frame 8, then 1
     settings = {"max_frames": 17, "clip_overlap": 1}
     lora = {"file": str(loras / "musubi.safetensors"), "weight": "0:(0), 8:(0), 9:(1)"}
-    plain = RunFolder(_render(tmp_path, "plain", settings).run_dir)
-    scheduled = RunFolder(_render(tmp_path, "scheduled", settings | {"loras": [lora]}).run_dir)
+    plain = RunFolder(_render(tmp_path, "plain", settings).run_dir).latest()
+    scheduled = RunFolder(_render(tmp_path, "scheduled", settings | {"loras": [lora]}).run_dir).latest()
     records = [scheduled.clip_metadata(i)["loras"] for i in (0, 1)]
     assert [r[0]["weight"] for r in records] == [0.0, 1.0]
     assert {r[0]["mode"] for r in records} == {"adapter"}

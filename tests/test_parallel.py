@@ -141,7 +141,8 @@ def test_the_vace_plan_splits_both_streams_at_their_first_block():
 def _frames(result):
     from wan.render import RunFolder
 
-    return RunFolder(result.run_dir).read_model_frames(range(result.plan.model_frames)).astype(np.int16)
+    frames = RunFolder(result.run_dir).latest().read_model_frames(range(result.plan.model_frames))
+    return frames.astype(np.int16)
 
 
 @pytest.mark.parametrize(
@@ -155,6 +156,7 @@ def test_a_render_over_two_processes_equals_the_single_process_render(
     """Two clips (the second chained on the first's frames for VACE), guidance off (context
     parallel) or on (CFG parallel): the same frames as one process, only rank 0's run folder."""
     from wan.models.tiny import ensure_tiny_model
+    from wan.render import RunFolder
 
     ensure_tiny_model(model, tiny_models_dir / model)
     api = WanAPI(output_dir=tmp_path, models_dir=tiny_models_dir, device="cpu")
@@ -174,7 +176,8 @@ def test_a_render_over_two_processes_equals_the_single_process_render(
     assert difference <= 2, difference  # uint8 frames: float rounding at most
     decisions = split.metrics["parallel"]["models"][0]
     assert {key: decisions.get(key) for key in expect} == expect
-    assert json.loads((tmp_path / "split" / "metrics.json").read_text())["parallel"]["processes"] == 2
+    metrics = json.loads(RunFolder(tmp_path / "split").latest().metrics_path.read_text())
+    assert metrics["parallel"]["processes"] == 2
     assert {e.kind for e in events} >= {"clip_done", "done"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["single", "split"]  # no other rank's folder
 
@@ -183,18 +186,27 @@ def test_a_vace_render_split_by_context_resumes_from_its_last_finished_clip(tmp_
     """The first clip rendered by one process, the second (chained on the first's frames) by two
     splitting its sequence: the frames of a whole single-process render."""
     from wan.models.tiny import ensure_tiny_model
-    from wan.render import RunFolder
+    from wan.render import RenderCancelled, RenderControl, RunFolder
 
     ensure_tiny_model("tiny", tiny_models_dir / "tiny")
     api = WanAPI(output_dir=tmp_path, models_dir=tiny_models_dir, device="cpu")
     settings = BASE | {"model": "tiny", "guidance_scale": 1.0}
     whole = api.generate(settings, run_dir=tmp_path / "whole", write_video=False)
-    first = api.generate(
-        settings | {"max_frames": 17}, run_dir=tmp_path / "part", write_video=False, seed=whole.plan.seed
-    )
-    assert len(first.plan.clips) == 1
-    folder = RunFolder(tmp_path / "part")
-    folder.plan_path.write_text((tmp_path / "whole" / "plan.json").read_text())  # the longer plan
+    control = RenderControl()
+
+    def stop_after_the_first_clip(event):
+        if event.kind == "clip_done":
+            control.cancel()
+
+    with pytest.raises(RenderCancelled):  # the first clip is on disk, the second not
+        api.generate(
+            settings,
+            run_dir=tmp_path / "part",
+            write_video=False,
+            callback=stop_after_the_first_clip,
+            control=control,
+        )
+    assert RunFolder(tmp_path / "part").latest().first_unfinished() == 1
     resumed = api.generate(
         settings, run_dir=tmp_path / "part", resume=True, write_video=False, processes=2, process_device="cpu"
     )

@@ -137,7 +137,7 @@ def test_generate_interpolates_and_writes_quality_to_metrics(tmp_path):
     assert (
         main(["generate", str(settings), "--out", str(run), "--models-dir", models, "--memory", "none"]) == 0
     )
-    metrics = json.loads((run / "metrics.json").read_text())
+    metrics = json.loads((run / "takes" / "001" / "metrics.json").read_text())
     assert metrics["interpolation"]["used"] == "linear" and metrics["interpolation"]["fps"] == 24
     assert metrics["quality"]["frames"] == 24 == count_frames(run / "video.mp4")
     assert set(metrics["quality"]["metrics"]) == {
@@ -147,4 +147,4 @@ def test_generate_interpolates_and_writes_quality_to_metrics(tmp_path):
         "color_drift",
         "artifacts",
     }
-    assert len(list((run / "frames").glob("*.png"))) == 24
+    assert len(list((run / "takes" / "001" / "frames").glob("*.png"))) == 24

@@ -48,8 +48,8 @@ def render_with(tiny_models_dir, run_dir, **settings):
     options = RenderOptions.of(
         config, models_dir=str(tiny_models_dir), preview_every=0, memory="none", write_video=False
     )
-    result = render(plan, run_dir, options=options)
-    return plan, result, RunFolder(result.run_dir)
+    result = render(plan, run_dir, options=options, settings=config.to_dict())
+    return plan, result, RunFolder(result.run_dir).take(result.take)
 
 
 def blacken_seeds(monkeypatch, seeds):
@@ -88,7 +88,16 @@ def test_a_failing_clip_is_rendered_again_with_the_next_seed_and_the_kept_attemp
     assert kept.reshape(len(kept), -1).mean(axis=1).min() > 0.02 * 255
     assert metrics["quality"]["gate"]["rerolled"] == [{"index": 1, "reasons": gate["reasons"], "kept": 2}]
     assert metrics["quality"]["gate"]["attempts"] == 3 and metrics["quality"]["gate"]["failed"] == []
-    assert json.loads(folder.clip_metadata_path(1).read_text())["gate"] == gate
+    assert folder.clip_metadata(1)["gate"] == gate
+    # the re-roll went on in a take of its own, with the kept seed in its plan and settings
+    run = folder.run
+    first, kept = run.takes()
+    assert kept.number == folder.number == 2 and kept.based_on == first.number
+    assert kept.record["reason"].startswith("quality gate: clip 1 re-rolled (black frames")
+    assert kept.plan.clips[1].seed == second.seed + 1 and first.plan.clips[1].seed == second.seed
+    assert kept.settings["clip_seeds"] == {"1": second.seed + 1}
+    assert kept.fingerprints[0] == first.fingerprints[0] and kept.fingerprints[1] != first.fingerprints[1]
+    assert folder.clip_metadata(0)["reused"] is True and folder.clip_metadata(1)["take"] == 2
     rows = clip_quality_rows(metrics)  # what the tab shows
     assert rows[0][:4] == [0, 7, 1, "passed"]
     assert rows[1][:4] == [

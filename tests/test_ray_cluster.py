@@ -121,8 +121,10 @@ def test_jobs_on_two_actors_equal_serial_runs_and_a_killed_actor_loses_nothing(
     try:
         _, ids = service.submit(settings)
         victim = ids[0]
-        first_clip = Path(service.get(victim).run_dir) / "clips" / "0000.json"
-        wait_until(first_clip.is_file, 300, "the first clip never reached the head")
+        clips = Path(service.get(victim).run_dir) / "clips"  # clips/<fingerprint>/clip.json
+        first_clip = wait_until(
+            lambda: next(iter(clips.glob("*/clip.json")), None), 300, "the first clip never reached the head"
+        )
         finished_at = first_clip.stat().st_mtime_ns
         job = service.get(victim)
         assert job.state == "running" and job.worker, "the job ended before its second clip"
@@ -169,8 +171,10 @@ def test_a_shared_output_folder_is_written_by_the_actors_and_cancel_and_resume_w
     service = JobService(api, queue, workers=pool)
     try:
         _, (job_id,) = service.submit([TINY_JOB])
-        first_clip = Path(service.get(job_id).run_dir) / "clips" / "0000.json"
-        wait_until(first_clip.is_file, 300, "the first clip was never written")
+        clips = Path(service.get(job_id).run_dir) / "clips"  # clips/<fingerprint>/clip.json
+        first_clip = wait_until(
+            lambda: next(iter(clips.glob("*/clip.json")), None), 300, "the first clip was never written"
+        )
         service.cancel(job_id)
         wait_until(lambda: service.get(job_id).finished, 120, "the cancel never took effect")
         assert service.get(job_id).state == "cancelled" and first_clip.is_file()

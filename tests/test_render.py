@@ -71,11 +71,12 @@ def test_vace_text_to_video_one_clip(models_dir, tmp_path):
     plan = create_plan(tiny_config())
     events: list[ProgressEvent] = []
     result = render(plan, tmp_path / "run", options=options(models_dir), callback=events.append)
-    folder = RunFolder(result.run_dir)
-    assert len(list(folder.model_frames_dir.glob("*.png"))) == plan.model_frames == 17
+    take = RunFolder(result.run_dir).latest()
+    assert len(list((result.run_dir / "clips").glob("*/frames/*.png"))) == plan.model_frames == 17
     assert count_frames(result.video) == plan.output_frames == 17
+    assert result.video == take.video_path and (result.run_dir / "video.mp4").samefile(result.video)
     assert len(list(result.frames_dir.glob("*.png"))) == 17
-    metrics = json.loads(folder.metrics_path.read_text())
+    metrics = json.loads(take.metrics_path.read_text())
     clip = metrics["clips"][0]
     assert clip["attempts"] == 1 and clip["seconds"] > 0 and clip["seconds_per_frame"] > 0
     assert "peak_memory_bytes" in clip and metrics["device"] == "cpu"
@@ -95,7 +96,7 @@ def test_vace_chaining_conditions_each_clip_on_the_tail_of_the_previous(
     plan = create_plan(config)
     assert len(plan.clips) == 3
     result = render(plan, tmp_path / "run", options=options(models_dir))
-    folder = RunFolder(result.run_dir)
+    folder = RunFolder(result.run_dir).latest()
     assert len(spy.calls) == 3 and "video" not in spy.calls[0][1]  # clip 0: text only
     for clip, (_, kwargs) in zip(plan.clips[1:], spy.calls[1:], strict=True):
         video, mask = kwargs["video"], kwargs["mask"]
@@ -105,7 +106,7 @@ def test_vace_chaining_conditions_each_clip_on_the_tail_of_the_previous(
         assert all(np.asarray(f).max() == 0 for f in mask[:overlap])
         assert all(np.asarray(f).min() == 255 for f in mask[overlap:])
         assert np.asarray(video[overlap]).tolist()[0][0] == [128, 128, 128]
-    assert len(list(folder.model_frames_dir.glob("*.png"))) == plan.model_frames
+    assert len(list((result.run_dir / "clips").glob("*/frames/*.png"))) == plan.model_frames
     assert count_frames(result.video) == plan.output_frames == 39
 
 
@@ -114,7 +115,7 @@ def test_t2v_then_i2v_continues_from_the_last_frame(models_dir, tmp_path, monkey
     config = tiny_config(model="tiny-t2v", i2v_model="tiny-i2v", max_frames=40)
     plan = create_plan(config)
     result = render(plan, tmp_path / "run", options=options(models_dir))
-    folder = RunFolder(result.run_dir)
+    folder = RunFolder(result.run_dir).latest()
     assert [name for name, _ in spy.calls] == ["WanPipeline"] + ["WanImageToVideoPipeline"] * (
         len(plan.clips) - 1
     )
@@ -155,8 +156,8 @@ def test_cancel_leaves_a_folder_that_resumes_without_redoing_clips(models_dir, t
             callback=cancel_after_clip_one,
             control=control,
         )
-    folder = RunFolder(tmp_path / "run")
-    assert folder.first_unfinished(plan) == 2 and not folder.video_path.exists()
+    take = RunFolder(tmp_path / "run").latest()
+    assert take.first_unfinished() == 2 and not take.video_path.exists()
 
     spy = PipelineSpy(monkeypatch, diffusers.WanVACEPipeline)
     result = render(plan, tmp_path / "run", options=options(models_dir), resume=True)
@@ -210,15 +211,17 @@ def test_resuming_a_finished_run_keeps_its_output_unless_the_output_options_chan
 
     again = render(plan, tmp_path / "run", options=interpolated(), resume=True)
     assert again.clips_rendered == 0 and encoded == [] and spy.calls == []
-    assert again.video.read_bytes() == video and again.metrics == first.metrics
+    assert again.video.read_bytes() == video and again.metrics == first.metrics and again.take == 1
 
     lower = render(plan, tmp_path / "run", options=interpolated(crf=30), resume=True)
     assert spy.calls == [] and [call["crf"] for call in encoded] == [30]
     assert lower.metrics["output"]["crf"] == 30 and count_frames(lower.video) == 20
+    assert lower.take == 2 and first.video.read_bytes() == video  # a new take: take 1 stays as it was
 
-    (tmp_path / "run" / "video.mp4").unlink()  # the same options, but the video is gone
-    render(plan, tmp_path / "run", options=interpolated(crf=30), resume=True)
-    assert len(encoded) == 2 and spy.calls == [] and count_frames(tmp_path / "run" / "video.mp4") == 20
+    lower.video.unlink()  # the same options, but the take's video is gone
+    last = render(plan, tmp_path / "run", options=interpolated(crf=30), resume=True)
+    assert len(encoded) == 2 and spy.calls == [] and last.take == 3
+    assert count_frames(tmp_path / "run" / "video.mp4") == 20
 
 
 def test_pause_holds_between_steps(models_dir, tmp_path):
@@ -342,7 +345,7 @@ def test_colour_coherence_pulls_later_clips_to_the_first(models_dir, tmp_path):
 
     config = tiny_config(max_frames=40, prompts={"0": "a forest", "13": "a castle", "27": "light"})
     result = render(create_plan(config), tmp_path / "run", options=options(models_dir))
-    folder = RunFolder(result.run_dir)
+    folder = RunFolder(result.run_dir).latest()
     plan = result.plan
     stats = [
         color_stats(folder.read_model_frames(range(c.model_start_frame, c.model_end_frame)))

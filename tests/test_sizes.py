@@ -121,5 +121,5 @@ def test_an_850x478_render_is_an_850x478_mp4(tmp_path, monkeypatch):
     assert (info.width, info.height, sum(1 for _ in frames)) == (850, 478, 9)
     with Image.open(next(iter(sorted(result.frames_dir.glob("*.png"))))) as first:
         assert first.size == (850, 478)
-    assert RunFolder(result.run_dir).read_model_frames([0]).shape == (1, 80, 144, 3)
+    assert RunFolder(result.run_dir).latest().read_model_frames([0]).shape == (1, 80, 144, 3)
     assert result.metrics["quality"]["frames"] == 9

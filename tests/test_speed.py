@@ -356,7 +356,7 @@ def test_render_records_the_speed_it_used_and_offloading_works_with_a_cache(tmp_
         quality_checks=False,
     )
     result = render(create_plan(config), tmp_path / "run", options=options)
-    clip = json.loads(RunFolder(result.run_dir).metrics_path.read_text())["clips"][0]
+    clip = json.loads(RunFolder(result.run_dir).latest().metrics_path.read_text())["clips"][0]
     assert result.metrics["speed_preset"] == "fast"
     assert clip["speed"]["cache"] == "first_block" and clip["speed"]["vace_hints_folded"]
     assert clip["memory_preset"] == "aggressive" and clip["speed"]["attention"] == "native"

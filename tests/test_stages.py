@@ -172,7 +172,7 @@ def test_every_render_records_its_stages_and_each_clips(models_dir, tmp_path):
     assert len(plan.clips) > 1
     options = RenderOptions.of(config, models_dir=str(models_dir), memory="none", preview_every=0)
     result = render(plan, tmp_path / "run", options=options)
-    metrics = json.loads(RunFolder(result.run_dir).metrics_path.read_text())
+    metrics = json.loads(RunFolder(result.run_dir).latest().metrics_path.read_text())
     stages = metrics["stages"]
     # every stage, in render order (resizing only where the output size is not the rendered one)
     assert list(stages) == [stage for stage in STAGE_ORDER if stage != "resizing"]

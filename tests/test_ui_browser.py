@@ -112,3 +112,118 @@ def test_the_tab_in_a_real_browser(browser, server, tmp_path):
     assert any(line.startswith("succeeded") for line in seen | {text("wan_progress")})
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "ui-generate.png"))
+
+
+def _replace_text(element, text):
+    """Type `text` into a box as a person would (gradio listens to input events)."""
+    from selenium.webdriver.common.keys import Keys
+
+    element.send_keys(Keys.CONTROL, "a")
+    element.send_keys(Keys.DELETE)
+    element.send_keys(text)
+
+
+def test_iterating_in_a_real_browser(browser, server, tmp_path):
+    """The animator's loop: the camera curves follow a schedule as it is typed, the live preview
+    changes while a clip denoises, the timeline shows the clips, a clip's prompt is edited, "Re-render
+    changes" says what is reused before anything starts, and the re-render renders only the rest.
+    The screenshots go to test-artifacts/ (docs/ keeps the README's copies)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps(SETTINGS | {"steps": 10}))  # latent previews come every 5 steps
+    wait = WebDriverWait(browser, 90)
+
+    def text(element_id):
+        try:
+            found = browser.find_elements(By.ID, element_id)
+            return found[0].text if found else ""
+        except StaleElementReferenceException:
+            return ""
+
+    def attribute(selector, name):
+        """An attribute of the first element that matches (found afresh: gradio redraws them)."""
+        try:
+            found = browser.find_elements(By.CSS_SELECTOR, selector)
+            return found[0].get_attribute(name) if found else None
+        except StaleElementReferenceException:
+            return None
+
+    def src(selector):
+        return attribute(selector, "src")
+
+    def value(selector):
+        return attribute(selector, "value")
+
+    browser.get(server + "/")
+    file_input = "#wan_settings_file input[type=file]"
+    wait.until(
+        lambda d: d.find_elements(By.ID, "wan_generate") and d.find_elements(By.CSS_SELECTOR, file_input)
+    )
+    browser.find_element(By.CSS_SELECTOR, file_input).send_keys(str(settings))
+    time.sleep(1.5)
+    browser.find_element(By.ID, "wan_import").click()
+    wait.until(lambda d: "The form's plan: 2 clip(s)" in text("wan_timeline_message"))
+    # the camera curves beside the schedules follow what is typed
+    schedule = browser.find_element(By.CSS_SELECTOR, "#wan_translation_x textarea, #wan_translation_x input")
+    _replace_text(schedule, "0:(3*sin(t/4))")
+    wait.until(lambda d: src("#wan_camera_plot img"))
+    first_plot = src("#wan_camera_plot img")
+    _replace_text(schedule, "0:(-2)")
+    wait.until(lambda d: src("#wan_camera_plot img") not in (None, first_plot))
+    loaded = "const i = document.querySelector('#wan_camera_plot img'); return i && i.naturalWidth;"
+    wait.until(lambda d: d.execute_script(loaded))
+    time.sleep(0.5)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    camera = browser.find_element(By.ID, "wan_camera_plot").find_element(By.XPATH, "../../..")
+    browser.execute_script("arguments[0].scrollIntoView();", camera)
+    camera.screenshot(str(ARTIFACTS / "ui-camera.png"))
+    # generate: the live preview changes while the clips denoise, the timeline fills in
+    browser.find_element(By.ID, "wan_generate").click()
+    wait.until(lambda d: "Queued job" in text("wan_message"))
+    previews = set()
+    deadline = time.time() + 240
+    while time.time() < deadline and not text("wan_progress").startswith("succeeded"):
+        if text("wan_progress").startswith("running"):
+            previews.add(src("#wan_preview img"))
+        time.sleep(0.2)
+    assert len(previews - {None}) >= 2, previews
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#wan_timeline button.thumbnail-item")) == 2)
+    # pick clip 1 on the timeline, edit its prompt, see what a re-render does, start it
+    browser.find_elements(By.CSS_SELECTOR, "#wan_timeline button.thumbnail-item")[1].click()
+    wait.until(lambda d: value("#wan_clip_prompt textarea") == "a castle")
+    assert value("#wan_clip input") == "1"
+    _replace_text(browser.find_element(By.CSS_SELECTOR, "#wan_clip_prompt textarea"), "a ruined castle")
+    browser.find_element(By.ID, "wan_edit").click()
+    wait.until(lambda d: "a ruined castle" in (value("#wan_prompts textarea") or ""))
+    browser.find_element(By.ID, "wan_compare").click()
+    wait.until(lambda d: "Renders 1 clip(s) (1), reuses 1 (0)" in text("wan_timeline_message"))
+    table = text("wan_timeline_table")
+    assert "reuse (take 1)" in table and "render: prompt changed" in table
+    browser.save_screenshot(str(ARTIFACTS / "ui-rerender-changes.png"))
+    job_box = "#wan_job_id textarea, #wan_job_id input"
+    first_id = value(job_box)
+    browser.find_element(By.ID, "wan_rerender").click()
+    wait.until(lambda d: "Re-render: queued job" in text("wan_message"))
+    wait.until(lambda d: value(job_box) not in (None, first_id))
+    deadline = time.time() + 240
+    while time.time() < deadline and not text("wan_progress").startswith("succeeded"):
+        time.sleep(0.3)
+
+    def captions():
+        try:
+            return [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#wan_timeline .caption-label")]
+        except StaleElementReferenceException:
+            return []
+
+    wait.until(lambda d: any("take 2" in c for c in captions()))
+    assert (
+        captions()[0].endswith("take 1") and captions()[1].startswith("clip 1") and "take 2" in captions()[1]
+    )
+    assert "Take 2 of" in text("wan_timeline_message") and "1 reused from earlier takes" in text(
+        "wan_timeline_message"
+    )
+    browser.execute_script("window.scrollTo(0, 0);")
+    browser.save_screenshot(str(ARTIFACTS / "ui-timeline.png"))

@@ -174,7 +174,9 @@ def test_a_render_upscales_and_refines_its_output(models, tiny_models_dir, tmp_p
     from PIL import Image
 
     assert len(frames) == 9 and Image.open(frames[0]).size == (128, 128)
-    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    from wan.render import RunFolder
+
+    metrics = json.loads(RunFolder(result.run_dir).take(result.take).metrics_path.read_text())
     assert metrics["upscale"]["scale"] == 2 and metrics["upscale"]["architecture"] == "RealESRGAN Compact"
     assert metrics["quality"]["frames"] == 9
     assert metrics["upscale"]["refine_model"] == "tiny-t2v" and metrics["upscale"]["refine_strength"] == 0.3

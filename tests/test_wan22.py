@@ -228,7 +228,7 @@ def test_two_expert_i2v_starts_from_the_image_and_continues_clips(models_dir, tm
     plan = create_plan(config)
     assert [c.conditioning for c in plan.clips] == ["init_image", "previous_clip"]
     result = render(plan, tmp_path / "run", options=options(models_dir))
-    folder = RunFolder(result.run_dir)
+    folder = RunFolder(result.run_dir).latest()
     assert [kwargs["guidance_scale_2"] for _, kwargs in calls.pipelines] == [3.5, 3.5]
     assert np.asarray(calls.pipelines[0][1]["image"])[0, 0].tolist() == [200, 40, 40]
     last = folder.read_model_frames([plan.clips[1].model_start_frame - 1])[0]
@@ -253,16 +253,18 @@ def test_ti2v_renders_at_24_fps_and_continues_through_its_image_pipeline(models_
     plan = create_plan(config)
     assert plan.model_fps == 24 and plan.model_frames == 30
     result = render(plan, tmp_path / "run", options=options(models_dir, preview_every=2))
-    folder = RunFolder(result.run_dir)
+    folder = RunFolder(result.run_dir).latest()
     assert [name for name, _ in calls.pipelines] == ["WanPipeline", "WanImageToVideoPipeline"]
     assert "guidance_scale_2" not in calls.pipelines[0][1]
     # both calls ran the one transformer of the pipeline, on the Wan 2.2 VAE's 48 channels
     assert calls.pipelines[0][1]["_experts"] == calls.pipelines[1][1]["_experts"]
     last = folder.read_model_frames([plan.clips[1].model_start_frame - 1])[0]
     np.testing.assert_array_equal(np.asarray(calls.pipelines[1][1]["image"]), last)
-    assert len(list(folder.model_frames_dir.glob("*.png"))) == 30
+    assert (
+        sum(len(list((folder.run.clip_dir(f) / "frames").glob("*.png"))) for f in folder.fingerprints) == 30
+    )
     # the latent preview is fitted to the Wan 2.2 VAE (48 channels, 16x spatial) as to any other
-    assert (folder.root / "previews" / "latest.png").is_file()
+    assert (folder.previews_dir / "latest.png").is_file()
     assert count_frames(result.video) == 30
     info, frames = open_video(result.video)
     frames.close()

@@ -183,7 +183,7 @@ def test_a_two_expert_model_renders_from_two_gguf_files(models_dir, tmp_path, lo
     (pipe,) = loaded
     for expert in (pipe.transformer, pipe.transformer_2):
         assert any(type(p).__name__ == "GGUFParameter" for p in expert.parameters())
-    assert RunFolder(result.run_dir).clip_metadata(0)["weights"] == "gguf"
+    assert RunFolder(result.run_dir).latest().clip_metadata(0)["weights"] == "gguf"
     assert result.metrics["placement"] == "gguf + none"
 
 
@@ -196,7 +196,7 @@ def test_int8_torchao_renders_on_the_cpu(models_dir, tmp_path, loaded):
     (pipe,) = loaded
     weight = pipe.transformer.blocks[0].attn1.to_q.weight
     assert "Int8" in type(weight).__name__
-    frames = RunFolder(result.run_dir).read_model_frames(range(17))
+    frames = RunFolder(result.run_dir).latest().read_model_frames(range(17))
     assert frames.shape == (17, 64, 64, 3) and frames.std() > 0
 
 

@@ -234,8 +234,8 @@ def run_jobs(work: Path) -> None:
         # long enough (six clips) that the worker is still rendering when the first clip lands
         second = dict(TINY, seed=12, steps=6, max_frames=96, prompts={"0": "a fox", "48": "a den"})
         job_id = request(f"{url}/jobs", "POST", second)[1]["job_ids"][0]  # type: ignore[index]
-        first_clip = Path(service.store.get(job_id).run_dir) / "clips" / "0000.json"
-        wait(first_clip.is_file, 600, "the first clip")
+        clips = Path(service.store.get(job_id).run_dir) / "clips"  # clips/<fingerprint>/clip.json
+        first_clip = wait(lambda: next(iter(sorted(clips.glob("*/clip.json"))), None), 600, "the first clip")
         finished_at = first_clip.stat().st_mtime_ns
         worker_id = service.store.get(job_id).worker  # the job names its worker at once; heartbeats lag
         pid = next(w.pid for w in service.store.workers() if w.id == worker_id)
@@ -254,7 +254,8 @@ def run_jobs(work: Path) -> None:
             "the resumed job",
         )
         assert job["state"] == "succeeded", job["error"]
-        assert first_clip.stat().st_mtime_ns == finished_at, "the finished clip was made again"
+        assert first_clip.stat().st_mtime_ns == finished_at, "the finished clip was replaced"
+        assert 0 not in job["result"]["rendered"], "the finished clip was made again"
         say("resumed: it finished without making its finished clip again")
     finally:
         callbacks["script_unloaded"][0]()

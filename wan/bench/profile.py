@@ -36,6 +36,7 @@ from ..models.memory import resolve_memory
 from ..models.speed import DeviceInfo, resolve_speed
 from ..plan import GenerationPlan, create_plan
 from ..render.engine import _is_out_of_memory  # the render's own test, so both fall back alike
+from ..render.options import config_factors
 from ..render.run_folder import RunFolder
 from ..render.stages import PipelineCallTimer, StageRecorder, steady_step_seconds
 from .build import build_pipeline, is_real_size, parameter_count
@@ -166,8 +167,7 @@ def _run_once(setup: ProfileSetup, memory: MemoryPreset, work_dir: Path) -> _Run
     free_memory(reset_peak=False)
 
     stages.start("saving_clips")
-    folder = RunFolder(work_dir)
-    folder.start(plan, None, resume=False)
+    folder = RunFolder(work_dir).start(plan, None, mode="new", factors=config_factors(config))
     pixels = np.rint(np.clip(frames, 0.0, 1.0) * 255.0).astype(np.uint8)
     folder.write_clip(clip, pixels[: clip.new_frames], {"index": clip.index, "seconds": 0.0})
     stages.stop()

@@ -35,6 +35,32 @@ def format_enhancement(before: GenerationPlan, after: GenerationPlan, results: l
     return "\n".join(lines)
 
 
+def format_reuse(rows: list[Any]) -> str:
+    """What a re-render does with each clip: runs of reused clips (and the take that rendered
+    them), then each clip it renders and why."""
+    lines: list[str] = []
+    run: list[Any] = []
+
+    def flush() -> None:
+        if run:
+            clips = f"clip {run[0].index}" if len(run) == 1 else f"clips {run[0].index}-{run[-1].index}"
+            lines.append(f"  {clips}: reused (take {run[0].take})")
+            run.clear()
+
+    for row in rows:
+        if row.reused and (not run or run[-1].take == row.take):
+            run.append(row)
+            continue
+        flush()
+        if row.reused:
+            run.append(row)
+        else:
+            lines.append(f"  clip {row.index}: render ({', '.join(row.changed)} changed)")
+    flush()
+    reused = sum(row.reused for row in rows)
+    return "\n".join([f"re-render: {len(rows) - reused} clip(s) to render, {reused} reused", *lines])
+
+
 def group_gpus(value: str, api: Any) -> int:
     """How many GPUs render the clip together (--gpus): with indices, only those are visible to
     the group; with one GPU the render runs on it alone."""
@@ -57,35 +83,54 @@ def group_gpus(value: str, api: Any) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    """`generate`: plan and render a video; finished clips are kept, so a run can be resumed."""
+    """`generate`: plan and render a video; finished clips are kept, so a run can be resumed, and
+    `--from` re-renders only the clips that changed."""
     from ..progress import ProgressBar, format_seconds, stage_summary
     from ..render import RunFolder
 
-    flags = {"model": args.model, "memory_preset": args.memory, "speed_preset": args.speed}
+    flags = {
+        "model": args.model,
+        "memory_preset": args.memory,
+        "speed_preset": args.speed,
+        "from_run": args.from_run,
+        "preview_enabled": True if args.preview else None,
+    }
+    if args.resume and args.from_run:
+        raise UserError("--resume continues a run as it was; --from re-renders what changed: give one")
     config, report = load(args.settings, args.set, flags, models_dir=getattr(args, "models_dir", None))
     print_report(report)
     api = api_of(args)
     processes = group_gpus(args.gpus, api) if args.gpus else 1
     if args.resume:
-        if not RunFolder(args.resume).plan_path.is_file():
-            raise UserError(f"--resume: {args.resume} is not a run folder (it has no plan.json)")
+        if not RunFolder(args.resume).is_run():
+            raise UserError(
+                f"--resume: {args.resume} is not a run folder (it has no takes/ and no plan.json)"
+            )
         run_dir = Path(args.resume)
     else:
-        run_dir = Path(args.out) if args.out else api.run_dir_for(config)
+        run_dir = Path(args.out) if args.out and not config.from_run else api.run_dir_for(config)
+    if config.from_run:
+        _plan, rows = api.compare_with_run(config)
+        print(format_reuse(rows), file=sys.stderr)
     if config.enhancement.enabled and not args.resume:
         print("enhancing prompts...", file=sys.stderr)
     plan, results = api.plan_run(config, run_dir if args.resume else None, seed=args.seed)
-    if results:
+    if results and len(results) == len(plan.clips):
         print(
             format_enhancement(api.create_generation_plan(config, seed=plan.seed), plan, results),
             file=sys.stderr,
         )
+    elif results:
+        print(f"enhanced {len(results)} changed prompt(s); the others are the run's", file=sys.stderr)
     if config.model_spec.tiny or (config.i2v_spec is not None and config.i2v_spec.tiny):
         print(
             "note: the tiny model has random weights: the video is noise. It checks that the install "
             "works end to end.",
             file=sys.stderr,
         )
+    for warning in plan.warnings:
+        if warning.startswith("preview:"):
+            print(f"note: {warning}", file=sys.stderr)
     print(f"run folder: {run_dir}", file=sys.stderr)
     try:
         result = api.generate(
@@ -98,16 +143,21 @@ def run_generate(args: argparse.Namespace) -> int:
             processes=processes,
         )
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished clips are kept; continue with --resume {run_dir}", file=sys.stderr)
+        again = "--from" if config.from_run else "--resume"
+        print(f"\ninterrupted: finished clips are kept; continue with {again} {run_dir}", file=sys.stderr)
         return 130
     if result.clips_rendered == 0:
-        print("nothing was left to generate: every clip was already there")
+        print(f"take {result.take}: nothing was left to generate: every clip was already there")
     else:
-        rendered = result.metrics["clips"][-result.clips_rendered :]
+        rendered = [clip for clip in result.metrics["clips"] if clip["index"] in result.rendered]
         seconds = sum(clip["seconds"] for clip in rendered)
-        frames = sum(c.num_frames for c in plan.clips[-result.clips_rendered :])
+        frames = sum(plan.clips[index].num_frames for index in result.rendered)
         rate = f"{seconds / frames:.2f} s/frame"
-        print(f"generated {result.clips_rendered} clip(s) in {format_seconds(seconds)} ({rate})")
+        reused = len(plan.clips) - result.clips_rendered
+        print(
+            f"take {result.take}: generated {result.clips_rendered} clip(s) in {format_seconds(seconds)} "
+            f"({rate})" + (f", reused {reused}" if reused else "")
+        )
         print(f"time went to: {stage_summary(result.metrics.get('stages'))} (metrics.json: stages)")
     if result.video:
         print(f"video: {result.video}")
@@ -165,6 +215,15 @@ def register(commands: Any) -> None:
         "--out", metavar="DIR", help="run folder (default: in output_dir, else outputs/wan-videos)"
     )
     generate.add_argument("--resume", metavar="DIR", help="continue an interrupted run in DIR")
+    generate.add_argument(
+        "--from",
+        dest="from_run",
+        metavar="RUN_DIR",
+        help="re-render into RUN_DIR as a new take: only the clips from the first change on (from_run)",
+    )
+    generate.add_argument(
+        "--preview", action="store_true", help="a quick preview: smaller, fewer steps (preview_enabled)"
+    )
     generate.add_argument("--frames-only", action="store_true", help="write the frames, not the MP4")
     generate.add_argument(
         "--seed", type=seed_argument, default=None, help="seed to use when the settings say -1"

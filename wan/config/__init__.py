@@ -2,7 +2,7 @@
 edge; JSON I/O and Deforum settings import; which files callers may name.
 
 Every setting is declared once, in the module of its group (shake, movement, enhancement,
-style, interpolation, memory, speed, lora, output, weights, quality, gate, upscale) or in
+style, interpolation, memory, speed, lora, output, weights, preview, quality, gate, upscale) or in
 settings.py for the animation itself; the CLI, the UI, the REST schema and validation all read
 those declarations.
 """
@@ -28,6 +28,7 @@ from .lora import EXPERTS, MAX_LORAS, LoraOptions, LoraSpec, list_loras
 from .memory import MEMORY_CHOICES, MEMORY_PRESETS, MemoryOptions, MemoryPreset, preset_for_vram
 from .movement import MovementOptions
 from .output import DEFAULT_OUTPUT_DIR, OutputOptions
+from .preview import PreviewOptions
 from .quality import QualityOptions
 from .settings import (
     ANIMATION_MODES,
@@ -72,6 +73,7 @@ __all__ = [
     "MemoryPreset",
     "MovementOptions",
     "OutputOptions",
+    "PreviewOptions",
     "QualityOptions",
     "SettingsError",
     "SettingsFileError",

@@ -214,4 +214,6 @@ def default_of(group: str | None, name: str) -> Any:
     """The default value of a setting, as a settings file writes it."""
     holder = WanConfig() if group is None else GROUPS[group]()
     value = getattr(holder, name)
+    if name == "clip_seeds":
+        return {str(index): seed for index, seed in value}
     return dict(value) if name == "prompts" else value

@@ -38,7 +38,7 @@ from .fields import (
     Text,
     setting,
 )
-from .files import ImageFile, caller_path
+from .files import ImageFile, LocalFolder, caller_path
 from .gate import GateOptions
 from .group import SettingsGroup, group_field, group_from_mapping
 from .interpolation import InterpolationOptions
@@ -46,6 +46,7 @@ from .lora import LoraOptions
 from .memory import MemoryOptions
 from .movement import MovementOptions
 from .output import OutputOptions
+from .preview import PreviewOptions
 from .quality import QualityOptions
 from .shake import ShakeOptions
 from .speed import SPEED_PRESETS, SpeedOptions
@@ -98,6 +99,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "speed": SpeedOptions,
     "lora": LoraOptions,
     "output": OutputOptions,
+    "preview": PreviewOptions,
     "weights": WeightsOptions,
     "quality": QualityOptions,
     "gate": GateOptions,
@@ -145,6 +147,35 @@ def _model_ref(value: Any) -> str:
 def _optional_model_ref(value: Any) -> str:
     text = Text(4096)(value).strip()
     return _model_ref(text) if text else ""
+
+
+def _clip_seeds(value: Any) -> tuple[tuple[int, int], ...]:
+    """{clip index: seed} (a JSON object, its text, or pairs) as sorted (index, seed) pairs."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except (json.JSONDecodeError, RecursionError):
+            raise ValueError('must be a JSON object of clip index -> seed, e.g. {"3": 1234}') from None
+    items = value.items() if isinstance(value, Mapping) else value
+    if not isinstance(items, (list, tuple)) and not isinstance(value, Mapping):
+        raise ValueError('must be an object of clip index -> seed, e.g. {"3": 1234}')
+    pairs = {}
+    for item in items:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2):
+            raise ValueError("each entry must be a clip index and a seed")
+        try:
+            index = Integer(0, MAX_FRAMES_LIMIT)(item[0])
+        except ValueError:
+            raise ValueError(f"clip index {str(item[0])[:20]!r} must be a whole number from 0") from None
+        try:
+            pairs[index] = Integer(0, SEED_MAX)(item[1])
+        except ValueError:
+            raise ValueError(
+                f"the seed of clip {index} must be a whole number from 0 to {SEED_MAX}"
+            ) from None
+    if len(pairs) > MAX_FRAMES_LIMIT:
+        raise ValueError(f"at most {MAX_FRAMES_LIMIT} entries")
+    return tuple(sorted(pairs.items()))
 
 
 def _model_ids(kinds: tuple[str, ...] = ("vace", "t2v", "i2v", "ti2v")) -> str:
@@ -209,6 +240,12 @@ class WanConfig(SettingsGroup):
     )
     seed_schedule: str = setting(
         DEFORUM_SEED_SCHEDULE, SCHEDULE, "With 'schedule': the seed per frame (s = seed, -1 = random)"
+    )
+    clip_seeds: tuple[tuple[int, int], ...] = setting(
+        (),
+        Converted(_clip_seeds, 'an object of clip index -> seed, e.g. {"3": 1234}'),
+        "Seeds of single clips over the seed behaviour's (a re-rolled clip keeps its new seed here)",
+        label="Clip seeds",
     )
     animation_mode: str = setting(
         "3D",
@@ -281,6 +318,12 @@ class WanConfig(SettingsGroup):
         "Flow-matching shift (null: the model's: Wan 2.1 3.0 at 480p, 5.0 at 720p; T2V-A14B 12; "
         "I2V-A14B and TI2V-5B 5)",
     )
+    from_run: str = setting(
+        "",
+        LocalFolder("outputs", "a run folder"),
+        "Re-render into this run folder as a new take, reusing every clip whose frames would not change",
+        label="Re-render from run folder",
+    )
     shake: ShakeOptions = group_field(ShakeOptions)
     movement: MovementOptions = group_field(MovementOptions)
     enhancement: EnhancementOptions = group_field(EnhancementOptions)
@@ -290,6 +333,7 @@ class WanConfig(SettingsGroup):
     speed: SpeedOptions = group_field(SpeedOptions)
     lora: LoraOptions = group_field(LoraOptions)
     output: OutputOptions = group_field(OutputOptions)
+    preview: PreviewOptions = group_field(PreviewOptions)
     weights: WeightsOptions = group_field(WeightsOptions)
     quality: QualityOptions = group_field(QualityOptions)
     gate: GateOptions = group_field(GateOptions)
@@ -444,6 +488,14 @@ class WanConfig(SettingsGroup):
             return [FieldError("init_image", self.init_image, message)]
         return []
 
+    def _rule_preview_speed_applies(self) -> list[FieldError]:
+        try:
+            self.preview.speed_of(self.speed)
+        except SettingsError as exc:
+            message = f"cannot apply to these speed settings: {exc.errors[0]}"
+            return [FieldError("preview_speed", self.preview.speed, message)]
+        return []
+
     def _rule_lora_weights_evaluate(self) -> list[FieldError]:
         return self.lora.weight_errors(self.max_frames, self.seed)
 
@@ -533,6 +585,7 @@ class WanConfig(SettingsGroup):
         """The settings as one flat JSON-ready object (lossless: from_dict gives it back)."""
         data = super().to_dict()
         data["prompts"] = dict(self.prompts)
+        data["clip_seeds"] = {str(index): seed for index, seed in self.clip_seeds}
         for f in dataclasses.fields(self):
             if "group" in f.metadata:
                 data.update(getattr(self, f.name).to_dict())

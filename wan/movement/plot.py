@@ -11,8 +11,11 @@ from .camera import CameraPath
 from .result import MovementAnalysis
 
 
-def plot_camera(path: CameraPath, segments: Sequence[MovementAnalysis], filename: str | Path) -> Path:
-    """Draw each channel's rate (smooth movement and shake) with the segment boundaries."""
+def plot_camera(
+    path: CameraPath, segments: Sequence[MovementAnalysis], filename: str | Path, *, width: float = 11.0
+) -> Path:
+    """Draw each channel's rate (smooth movement and shake) with the segment boundaries;
+    `width` in inches (a narrow plot for a side panel keeps its text readable)."""
     try:
         import matplotlib
 
@@ -22,7 +25,8 @@ def plot_camera(path: CameraPath, segments: Sequence[MovementAnalysis], filename
         raise RuntimeError("the movement plot needs matplotlib: pip install matplotlib") from None
     channels = path.channels
     rows = max(len(channels), 1)
-    figure, axes = plt.subplots(rows, 1, figsize=(11, 1.7 * rows + 0.8), sharex=True, squeeze=False)
+    row_height = 1.7 if width >= 8 else 1.25
+    figure, axes = plt.subplots(rows, 1, figsize=(width, row_height * rows + 0.8), sharex=True, squeeze=False)
     frames = np.arange(path.frames)
     for axis, channel in zip(axes[:, 0], channels, strict=False):
         shake = path.shakify_rates[channel.schedule] + path.jitter[channel.schedule]

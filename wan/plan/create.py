@@ -13,13 +13,16 @@
    conditioning, dropped when joined); every clip generates 4n+1 frames, and only the last clip
    of a segment may generate up to 3 extra frames at its end that are dropped ("trim") so the
    cut lands exactly on the prompt keyframe (wan.plan.layout).
-4. Seeds follow the Deforum seed behaviour, one step per clip.
+4. Seeds follow the Deforum seed behaviour, one step per clip; `clip_seeds` replaces the seed
+   of single clips (a re-rolled clip).
 5. Each clip's style is taken from the style settings (base text or schedule, blend mode,
    strength) and blended into its prompt (wan.prompts.style).
 6. Each clip's camera motion is described in words (wan.movement) and added to its prompt
    (movement_mode append / prepend / off); the plan keeps the structured analysis.
 7. Each clip takes its LoRAs' weights (wan.plan.loras); the frames are rendered at the size the
    model takes nearest to the output size (wan.catalog.sizes), which the plan records with why.
+8. A preview (preview_enabled) keeps all of that and makes the frames smaller and with fewer
+   steps (wan.plan.preview).
 Prompt enhancement (wan.plan.enhance) is a separate step on a finished plan, since it runs a
 language model.
 
@@ -40,6 +43,7 @@ from ..timebase import Timebase
 from .layout import ClipSlot, clip_slots, continuation, prompt_segments
 from .loras import clip_loras
 from .plan import ClipLora, ClipPlan, Conditioning, GenerationPlan
+from .preview import preview_plan
 
 
 def camera_path(config: WanConfig, seed: int | None = None) -> CameraPath:
@@ -123,9 +127,11 @@ def _seeds(config: WanConfig, base_seed: int, starts: list[int]) -> list[int]:
     if config.seed_behavior == "schedule":
         values = config.schedule_values("seed_schedule", base_seed)
         scheduled = [float(values[min(s, config.max_frames - 1)]) for s in starts]
-    return clip_seeds(
+    seeds = clip_seeds(
         config.seed_behavior, base_seed, len(starts), iter_n=config.seed_iter_n, scheduled=scheduled
     )
+    chosen = dict(config.clip_seeds)
+    return [chosen.get(index, seed) for index, seed in enumerate(seeds)]
 
 
 def _size_warnings(size: tuple[int, int], spec: ModelSpec) -> list[str]:
@@ -171,7 +177,12 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
     # 7. the size the model renders at
     size = render_size(config.width, config.height, spec)
     warnings += _size_warnings((size.width, size.height), spec)
-    return GenerationPlan(
+    warnings += [
+        f"clip_seeds names clip {index}, but the plan has {len(clips)} clip(s); ignored"
+        for index, _seed in config.clip_seeds
+        if index >= len(clips)
+    ]
+    plan = GenerationPlan(
         clips=tuple(clips),
         model=spec.id,
         i2v_model=config.i2v_spec.id if config.i2v_spec else "",
@@ -196,6 +207,7 @@ def create_plan(config: WanConfig, *, seed: int | None = None) -> GenerationPlan
         size_note=size.reason,
         timesteps=SPEED_PRESETS[config.speed.preset].timesteps,
     )
+    return preview_plan(plan, config)
 
 
 def _flow_shift(config: WanConfig, spec: ModelSpec, size: RenderSize) -> float:

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from ..prompts import EnhancedPrompt, PromptContext, PromptEnhancementEngine
 from .create import with_movement
-from .plan import GenerationPlan
+from .plan import ClipPlan, GenerationPlan
 
 
 def enhancement_note(result: EnhancedPrompt) -> str:
@@ -57,17 +57,31 @@ def with_enhancement(
     return replace(plan, clips=tuple(clips))
 
 
+def _prompt_key(clip: ClipPlan) -> tuple[str, str, str]:
+    return clip.base_prompt, clip.style, clip.movement_phrase
+
+
+def adopted_prompts(plan: GenerationPlan, stored: GenerationPlan) -> tuple[GenerationPlan, list[int]]:
+    """(the plan with the prompts an earlier run of it used, the indices of the clips that found
+    none). A clip takes the prompt of the stored clip at its index when their base prompt, style
+    and movement phrase are the same, else of any stored clip with those (a re-render whose clips
+    moved); resuming or re-rendering must not ask the enhancer again for what it answered."""
+    by_key: dict[tuple[str, str, str], ClipPlan] = {}
+    for old in stored.clips:
+        by_key.setdefault(_prompt_key(old), old)
+    clips, missing = [], []
+    for clip in plan.clips:
+        same = stored.clips[clip.index] if clip.index < len(stored.clips) else None
+        if same is None or _prompt_key(same) != _prompt_key(clip):
+            same = by_key.get(_prompt_key(clip))
+        if same is None:
+            missing.append(clip.index)
+            clips.append(clip)
+        else:
+            clips.append(replace(clip, prompt=same.prompt, enhancement=same.enhancement))
+    return replace(plan, clips=tuple(clips)), missing
+
+
 def adopt_prompts(plan: GenerationPlan, stored: GenerationPlan) -> GenerationPlan:
-    """The plan with the prompts an earlier run of it used, clip by clip where the clip's base
-    prompt, style and movement are the same (resuming must not ask the enhancer again)."""
-    if len(plan.clips) != len(stored.clips):
-        return plan
-    clips = []
-    for clip, old in zip(plan.clips, stored.clips, strict=True):
-        same = (clip.base_prompt, clip.style, clip.movement_phrase) == (
-            old.base_prompt,
-            old.style,
-            old.movement_phrase,
-        )
-        clips.append(replace(clip, prompt=old.prompt, enhancement=old.enhancement) if same else clip)
-    return replace(plan, clips=tuple(clips))
+    """The plan with the prompts an earlier run of it used (see adopted_prompts)."""
+    return adopted_prompts(plan, stored)[0]

@@ -11,7 +11,10 @@ from typing import Any
 
 _WHERE = {
     "RenderError": "engine",
-    "RenderOptions": "engine",
+    "RenderOptions": "options",
+    "Revision": "engine",
+    "ClipReuse": "run_folder",
+    "Take": "run_folder",
     "VideoResult": "result",
     "torch_device": "engine",
     "render": "engine",

@@ -1,8 +1,10 @@
 """Turning a GenerationPlan into a video, clip by clip.
 
 render() reads top to bottom like a diffusers pipeline call:
-1. check the run folder: a new run, or a resume of the very same plan;
-2. for each clip not on disk yet:
+1. the take of the run folder it renders (run_folder.py): a new run, a resume of the very same
+   plan, or a revision that reuses every clip whose fingerprint is on disk already;
+2. for each clip not on disk yet (between clips, new settings from `replan` start a new take that
+   reuses what they leave unchanged):
    a. the pipeline of the clip's model, loaded on first use: prompts encoded once, the text
       encoder released, the LoRAs (fused, or adapters weighted per clip), a fixed-step scheduler
       for a step-distilled preset, fp8 storage, the memory preset, then the rest of the speed
@@ -11,38 +13,31 @@ render() reads top to bottom like a diffusers pipeline call:
    c. denoising with progress, previews, pause and cancel; an out-of-memory error frees memory,
       moves to the next memory preset and retries the clip;
    d. checks (NaN, black frames) and colour coherence with the first clip;
-   e. its new frames, then its metadata, to disk;
+   e. its new frames, then its metadata, into the run folder's store of clips;
    Clips are rendered at the plan's render size; the output stage resizes to the output size.
 3. the output frames at the output fps (interpolated, or the nearest model frames) and at the
    output size, the MP4 and the quality report, in one streaming pass (output.py);
 4. metrics.json, with the quality report under "quality" and where the time and memory went
    under "stages" (stages.py; each clip's own under its "stages").
 
-A resumed run with no clip left to generate keeps its output as it is when metrics.json records
-the same output options and the files they made are there; otherwise only steps 3 and 4 run.
+A resume of a finished take with no clip left to generate keeps that take as it is when its
+metrics.json records the same output options and the files they made are there (run_folder.py);
+otherwise a new take reuses every clip and runs only steps 3 and 4.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..catalog import model_spec
-from ..config import (
-    GateOptions,
-    InterpolationOptions,
-    MemoryPreset,
-    QualityOptions,
-    SpeedOptions,
-    UpscaleOptions,
-    WanConfig,
-)
+from ..config import MemoryPreset
 from ..errors import WanError
 from ..models.acceleration import AppliedSpeed, apply_speed, prepare_weights
 from ..models.flops import video_tokens
@@ -58,7 +53,7 @@ from ..models.loading import (
     release_text_encoder,
 )
 from ..models.lora import AppliedLoras, apply_loras, check_experts, has_two_experts
-from ..models.memory import ClipSize, place_models
+from ..models.memory import ClipSize, Placement, place_models
 from ..models.quantization import Weights
 from ..models.resolve import ModelLocation, resolve_model
 from ..models.speed import DeviceInfo, resolve_speed
@@ -68,11 +63,12 @@ from ..post.color import ColorStats, color_stats, match_colors
 from ..post.quality.checker import BLACK_LEVEL
 from .conditioning import as_image, load_init_image, vace_inputs
 from .events import ProgressCallback, ProgressEvent, RenderControl
-from .gating import MadeFrames, render_checked, summarize, write_quality_plot
+from .gating import MadeFrames, render_checked, reseeded, summarize, write_quality_plot
+from .options import RenderOptions, frame_factors
 from .output import write_output
 from .previews import LatentPreviewer
 from .result import VideoResult
-from .run_folder import RunFolder
+from .run_folder import Mode, RunFolder, Take
 from .stages import PipelineCallTimer, StageRecorder
 
 
@@ -81,62 +77,17 @@ class RenderError(WanError, RuntimeError):
 
 
 @dataclass(frozen=True)
-class RenderOptions:
-    """How to render: device, memory and speed presets, where models are, what to write.
-    `interpolation` None (or disabled) shows the nearest model frame at each output time."""
+class Revision:
+    """New settings for a render that is going on: its plan, options and settings (what a
+    `replan` callback returns between clips when the settings changed)."""
 
-    device: str | None = None
-    memory: str = "auto"
-    speed: SpeedOptions = field(default_factory=SpeedOptions)
-    models_dir: str | None = None
-    allow_download: bool = False
-    preview_every: int = 5
-    color_coherence: bool = True
-    save_frames: bool = True
-    write_video: bool = True
-    crf: int = 17
-    max_attempts: int = 4
-    interpolation: InterpolationOptions | None = None
-    quality_checks: bool = True
-    weights: str = "auto"
-    weights_files: tuple[str, ...] = ()
-    batch_guidance: str = "auto"
-    quality: QualityOptions | None = None  # prompt adherence (off when None)
-    gate: GateOptions | None = None  # the quality gate (off when None)
-    upscale: UpscaleOptions | None = None  # upscaling the output (off when None)
+    plan: GenerationPlan
+    options: RenderOptions
+    settings: dict[str, Any] | None = None
+    reason: str = "settings changed during the render"
 
-    @classmethod
-    def of(cls, config: WanConfig, **host: Any) -> RenderOptions:
-        """The options a config asks for; `host` adds where models are, the device and what to
-        write (device, models_dir, allow_download, save_frames, write_video, ...)."""
-        values = {
-            "memory": config.memory.preset,
-            "speed": config.speed,
-            "color_coherence": config.output.color_coherence,
-            "save_frames": config.output.save_frames,
-            "crf": config.output.crf,
-            "interpolation": config.interpolation,
-            "quality_checks": config.output.quality_checks,
-            "weights": config.weights.format,
-            "weights_files": config.weights.files,
-            "batch_guidance": config.memory.batch_guidance,
-            "quality": config.quality,
-            "gate": config.gate,
-            "upscale": config.upscale,
-        }
-        return cls(**(values | host))
 
-    def output_record(self) -> dict[str, Any]:
-        """The options that decide the output stage, as metrics.json records them ("output")."""
-        interpolation = self.interpolation
-        record = {
-            "interpolation": interpolation.values() if interpolation and interpolation.enabled else None,
-            "crf": self.crf,
-            "save_frames": self.save_frames,
-            "write_video": self.write_video,
-            "quality_checks": self.quality_checks,
-        }
-        return json.loads(json.dumps(record))  # as it reads back from metrics.json
+Replan = Callable[[], Revision | None]
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
@@ -161,12 +112,13 @@ class _Loaded:
     batching: BatchingDecision
     batcher: GuidanceBatcher | None
     image_pipe: Any = None  # TI2V: the same components as an image-to-video pipeline
+    made_for: tuple[Any, ...] = ()  # what it was loaded for: flow shift, size, speed settings
 
 
 @dataclass
 class _Session:
     plan: GenerationPlan
-    folder: RunFolder
+    folder: Take
     options: RenderOptions
     callback: ProgressCallback
     control: RenderControl
@@ -175,11 +127,13 @@ class _Session:
     memory: MemoryPreset
     stages: StageRecorder
     weights: Weights = field(default_factory=Weights)
+    placement: Placement | None = None
     locations: dict[str, ModelLocation] = field(default_factory=dict)
     embeddings: dict[str, dict[tuple[str, str], tuple[Any, Any]]] = field(default_factory=dict)
     loaded: _Loaded | None = None
     device_info: DeviceInfo | None = None
-    reference: ColorStats | None = None
+    reference: tuple[str, ColorStats] | None = None  # the first clip's fingerprint and colours
+    rendered: set[str] = field(default_factory=set)  # fingerprints of the clips this session rendered
     seconds_per_step: float | None = None
     frames_done: int = 0
     clip_now: int = 0  # the clip being (or last) worked on: events without a clip keep it
@@ -216,21 +170,42 @@ class _Session:
 
     # -- models -----------------------------------------------------------------------------------
 
+    def made_for(self) -> tuple[Any, ...]:
+        """What a loaded pipeline depends on besides its model (new settings that change it load
+        the model again): the scheduler's shift and steps, the size, the LoRAs, speed and weights."""
+        plan = self.plan
+        loras = tuple(clip.loras for clip in plan.clips)
+        size = (plan.render_width, plan.render_height)
+        speed = (self.options.speed, self.options.batch_guidance, plan.guidance_scale > 1)  # batching
+        return (plan.flow_shift, plan.steps, plan.timesteps, size, loras, speed, self.weights)
+
     def pipeline(self, clip: ClipPlan) -> _Loaded:
-        """The loaded pipeline for the clip's model (loading it if needed)."""
-        if self.loaded is not None and self.loaded.model == clip.model:
-            return self.loaded
+        """The loaded pipeline for the clip's model (loading it if needed, or again when new
+        settings changed what it was loaded for or brought a prompt it has not encoded)."""
+        loaded = self.loaded
+        if (
+            loaded is not None
+            and loaded.model == clip.model
+            and loaded.memory == self.memory
+            and loaded.made_for == self.made_for()
+            and (clip.prompt, clip.negative_prompt) in self.embeddings.get(clip.model, {})
+        ):
+            return loaded
         self.unload()
         return self.load(clip.model, self.memory)
+
+    def resolve(self, model: str) -> ModelLocation:
+        """Where a model is (ModelNotFoundError names every place looked at)."""
+        return resolve_model(
+            model,
+            models_dir=Path(self.options.models_dir) if self.options.models_dir else None,
+            allow_download=self.options.allow_download,
+        )
 
     def load(self, model: str, memory: MemoryPreset) -> _Loaded:
         self.stages.start("load")
         if model not in self.locations:
-            self.locations[model] = resolve_model(
-                model,
-                models_dir=Path(self.options.models_dir) if self.options.models_dir else None,
-                allow_download=self.options.allow_download,
-            )
+            self.locations[model] = self.resolve(model)
         location = self.locations[model]
         self.device_info = self.device_info or DeviceInfo.probe(self.device)
         spec = location.spec
@@ -247,21 +222,24 @@ class _Session:
             message=f"loading {model} from {location.path} ({memory.name} memory preset, "
             f"{self.weights.format} weights, {speed.preset} speed preset)",
         )
-        encoded = model in self.embeddings
+        encoded = self.embeddings.setdefault(model, {})
+        pairs = [
+            (c.prompt, c.negative_prompt)
+            for c in self.plan.clips
+            if c.model == model and not self.folder.is_finished(c)  # reused clips need no prompts
+        ]
+        missing = [pair for pair in dict.fromkeys(pairs) if pair not in encoded]
         pipe = load_pipeline(
             location,
             dtype=self.dtype,
             flow_shift=self.plan.flow_shift,
-            text_encoder=not encoded,
+            text_encoder=bool(missing),
             weights=self.weights,
         )
-        if not encoded:
-            pairs = [(c.prompt, c.negative_prompt) for c in self.plan.clips if c.model == model]
-            self.emit("encoding", message=f"encoding {len(set(pairs))} prompt(s)")
+        if missing:
+            self.emit("encoding", message=f"encoding {len(missing)} prompt(s)")
             self.stages.start("text_encoding")
-            self.embeddings[model] = encode_prompts(
-                pipe, pairs, device=self.device, on_cpu=memory.encode_on_cpu
-            )
+            encoded.update(encode_prompts(pipe, missing, device=self.device, on_cpu=memory.encode_on_cpu))
             self.stages.start("load")
         release_text_encoder(pipe)
         previewer = None
@@ -289,9 +267,18 @@ class _Session:
                 pipe, tokens=tokens, guidance=self.plan.guidance_scale > 1, batcher=batcher
             )
         image_pipe = image_pipeline(pipe) if spec.kind == "ti2v" else None
-        self.loaded = _Loaded(model, memory, pipe, previewer, applied, loras, batching, batcher, image_pipe)
+        self.loaded = _Loaded(
+            model, memory, pipe, previewer, applied, loras, batching, batcher, image_pipe, self.made_for()
+        )
         self.stages.stop()
         return self.loaded
+
+    def placement_note(self) -> str:
+        """How the models were placed (metrics.json's `placement`)."""
+        placement = self.placement
+        if placement is None:
+            return f"{self.weights.format} + {self.memory.name}"
+        return placement.reason or f"{placement.weights} + {placement.preset.name}"
 
     def unload(self) -> None:
         if self.loaded is not None:
@@ -385,6 +372,11 @@ class _Session:
         self.emit("clip_start", clip, message=clip.prompt)
         self.clip_stages = StageRecorder(self.device)
         made, checks = render_checked(self, clip)
+        if made.seed != clip.seed:  # the gate kept a re-roll: the render goes on in a take of that seed
+            self.revise(
+                reseeded(self.plan, self.options, self.folder.settings, clip, made.seed, checks["gate"])
+            )
+            clip = self.plan.clips[clip.index]
         self.stages.start("saving_clips")
         metadata = {
             "index": clip.index,
@@ -404,9 +396,8 @@ class _Session:
             **checks,
         }
         new = made.new
-        if self.options.color_coherence and self.reference is None:
-            self.reference = color_stats(new)
         self.folder.write_clip(clip, new, metadata)
+        self.rendered.add(self.folder.fingerprints[clip.index])
         self.stages.stop()
         self.stages.absorb(self.clip_stages)
         self.frames_done += clip.new_frames
@@ -427,7 +418,7 @@ class _Session:
         pixels = np.rint(np.clip(frames, 0.0, 1.0) * 255.0).astype(np.uint8)
         new = pixels[clip.overlap_frames : clip.overlap_frames + clip.new_frames]
         black = int(np.count_nonzero(frames.reshape(len(frames), -1).mean(axis=1) < BLACK_LEVEL))
-        new = self.coherent_colors(new)
+        new = self.coherent_colors(clip, new)
         return MadeFrames(clip.seed, new, black, loaded, attempts, seconds, speed)
 
     def denoise_with_retries(self, clip: ClipPlan) -> tuple[np.ndarray, _Loaded, int, float]:
@@ -460,12 +451,76 @@ class _Session:
                 self.memory = stronger
                 self.load(clip.model, stronger)
 
-    def coherent_colors(self, frames: np.ndarray) -> np.ndarray:
-        """The clip's new frames with the first clip's colour statistics (when asked for; the
-        first clip kept sets them, see generate)."""
-        if not self.options.color_coherence or self.reference is None:
+    def coherent_colors(self, clip: ClipPlan, frames: np.ndarray) -> np.ndarray:
+        """The clip's new frames with the first clip's colour statistics (when asked for)."""
+        if not self.options.color_coherence or clip.index == 0:
             return frames
-        return match_colors(frames, self.reference)
+        first = self.folder.fingerprints[0]
+        if self.reference is None or self.reference[0] != first:
+            self.reference = (first, color_stats(self.folder.clip_frames(0)))
+        return match_colors(frames, self.reference[1])
+
+    # -- the clips in order -----------------------------------------------------------------------
+
+    def next_clip(self) -> ClipPlan | None:
+        """The first clip of the take that is not on disk (None when every one is)."""
+        for clip in self.plan.clips:
+            if not self.folder.is_finished(clip):
+                return clip
+        return None
+
+    def revise(self, revision: Revision) -> None:
+        """Go on with new settings: a new take (based on this one, reusing every clip they leave
+        unchanged); the pipeline is loaded again when what it was loaded for changed. The weights
+        format stays while the weights settings do (`auto` keeps what it picked); new weights or
+        memory settings place the models again."""
+        options = revision.options
+        asked = (options.weights, options.weights_files)
+        if (
+            asked != (self.options.weights, self.options.weights_files)
+            or options.memory != self.options.memory
+        ):
+            for model in dict.fromkeys(clip.model for clip in revision.plan.clips):
+                self.locations.setdefault(model, self.resolve(model))
+            if asked == (self.options.weights, self.options.weights_files):
+                options = replace(options, weights=self.weights.format, weights_files=self.weights.files)
+            placement, self.weights = _placement(revision.plan, options, self.locations, self.device)
+            self.memory, self.placement = placement.preset, placement
+        take = self.folder.run.new_take(
+            revision.plan,
+            revision.settings,
+            _factors(revision.options, self.weights),
+            reason=revision.reason,
+            based_on=self.folder.number,
+        )
+        self.plan, self.options, self.folder = revision.plan, revision.options, take
+        self.frames_done = sum(c.new_frames for c in self.plan.clips if take.is_finished(c))
+        self.emit("loading", message=f"take {take.number} goes on: {revision.reason}")
+
+
+def _factors(options: RenderOptions, weights: Weights) -> dict[str, Any]:
+    """The frame factors of a render (wan.render.options), with the weights format it loads:
+    what `auto` picked on this device, not `auto`."""
+    return frame_factors(replace(options, weights=weights.format, weights_files=weights.files))
+
+
+def _placement(
+    plan: GenerationPlan, options: RenderOptions, locations: dict[str, ModelLocation], device: Any
+) -> tuple[Any, Weights]:
+    """(memory placement, weights) of the plan's models on the device; a LoRA for an expert a
+    model lacks is an error (both before any file is written)."""
+    placement, weights = place_models(
+        [locations[model].spec for model in dict.fromkeys(clip.model for clip in plan.clips)],
+        memory=options.memory,
+        weights=options.weights,
+        files=options.weights_files,
+        device=device,
+        clip=ClipSize(max(clip.num_frames for clip in plan.clips), plan.render_height, plan.render_width),
+    )
+    for model in dict.fromkeys(clip.model for clip in plan.clips):
+        uses = [(lora.file, lora.expert) for clip in plan.clips if clip.model == model for lora in clip.loras]
+        check_experts(uses, has_two_experts(locations[model].path), model)
+    return placement, weights
 
 
 def torch_device(name: str | None) -> Any:
@@ -493,23 +548,6 @@ def torch_device(name: str | None) -> Any:
     return device
 
 
-def _current_output(plan: GenerationPlan, folder: RunFolder, options: RenderOptions) -> dict[str, Any] | None:
-    """The stored metrics when the run's output was made with these output options and is all
-    there (the video, every output frame), else None (the output stage must run again)."""
-    try:
-        metrics = json.loads(folder.metrics_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(metrics, dict) or metrics.get("output") != options.output_record():
-        return None
-    if options.write_video and not folder.video_path.is_file():
-        return None
-    frames = (folder.frames_dir / f"{index:06d}.png" for index in range(plan.output_frames))
-    if options.save_frames and not all(path.is_file() for path in frames):
-        return None
-    return metrics
-
-
 def render(
     plan: GenerationPlan,
     run_dir: str | Path,
@@ -519,34 +557,30 @@ def render(
     control: RenderControl | None = None,
     resume: bool = False,
     settings: dict[str, Any] | None = None,
+    mode: Mode | None = None,
+    replan: Replan | None = None,
 ) -> VideoResult:
-    """Generate every clip of `plan` into `run_dir`, then the video (see the module doc)."""
+    """Generate every clip of `plan` into `run_dir`, then the video (see the module doc).
+    `mode`: new (default), resume (`resume=True`) or revise (run_folder.py says what each does);
+    `replan` is asked between clips for new settings (a Revision) or None."""
     options = options or RenderOptions()
+    mode = mode or ("resume" if resume else "new")
     started = time.perf_counter()
     device = torch_device(options.device)
-    # 1. the run folder, once the models are known to be there and their weights format can run
-    #    here (nothing is left behind otherwise)
+    # 1. the take, once the models are known to be there and their weights format can run here
+    #    (nothing is left behind otherwise)
     models_dir = Path(options.models_dir) if options.models_dir else None
     locations = {
         model: resolve_model(model, models_dir=models_dir, allow_download=options.allow_download)
         for model in dict.fromkeys(clip.model for clip in plan.clips)
     }
-    placement, weights = place_models(
-        [location.spec for location in locations.values()],
-        memory=options.memory,
-        weights=options.weights,
-        files=options.weights_files,
-        device=device,
-        clip=ClipSize(max(clip.num_frames for clip in plan.clips), plan.render_height, plan.render_width),
+    placement, weights = _placement(plan, options, locations, device)
+    take = RunFolder(run_dir).start(
+        plan, settings, mode=mode, factors=_factors(options, weights), output=options.output_record()
     )
-    for model, location in locations.items():  # a LoRA for an expert the model lacks: before any file
-        uses = [(lora.file, lora.expert) for clip in plan.clips if clip.model == model for lora in clip.loras]
-        check_experts(uses, has_two_experts(location.path), model)
-    folder = RunFolder(run_dir)
-    folder.start(plan, settings, resume=resume)
     session = _Session(
         plan=plan,
-        folder=folder,
+        folder=take,
         options=options,
         callback=callback or (lambda event: None),
         control=control or RenderControl(),
@@ -554,34 +588,39 @@ def render(
         dtype=default_dtype(device),
         memory=placement.preset,
         weights=weights,
+        placement=placement,
         stages=StageRecorder(device),
         locations=locations,
     )
-    # 2. the clips
-    first = folder.first_unfinished(plan)
-    session.frames_done = sum(c.new_frames for c in plan.clips[:first])
-    session.clip_now = min(first, len(plan.clips) - 1)
-    if options.color_coherence and first > 0:
-        first_clip = plan.clips[0]
-        session.reference = color_stats(
-            folder.read_model_frames(range(first_clip.model_start_frame, first_clip.model_end_frame))
-        )
-    for clip in plan.clips[first:]:
+    # 2. the clips, in order; between clips, new settings go on in a new take
+    session.frames_done = sum(c.new_frames for c in plan.clips if take.is_finished(c))
+    session.clip_now = min(take.first_unfinished(), len(plan.clips) - 1)
+    while True:
+        revision = replan() if replan is not None else None
+        if revision is not None:
+            session.revise(revision)
+        clip = session.next_clip()
+        if clip is None:
+            break
         session.generate(clip)
     session.unload()
-    rendered = len(plan.clips) - first
-    if rendered == 0:
-        kept = _current_output(plan, folder, options)
+    plan, take, options = session.plan, session.folder, session.options
+    if take.finished:  # a resume of a finished take whose output is current (run_folder.py)
+        kept = take.current_output(options.output_record())
         if kept is not None:
-            session.emit("done", message=f"nothing changed; kept {folder.root}")
-            video = folder.video_path if options.write_video else None
-            frames_dir = folder.frames_dir if options.save_frames else None
-            return VideoResult(folder.root, video, frames_dir, plan, kept, 0)
+            session.emit("done", message=f"nothing changed; kept {take.root}")
+            video = take.video_path if options.write_video else None
+            frames_dir = take.frames_dir if options.save_frames else None
+            return VideoResult(take.run.root, video, frames_dir, plan, kept, 0, take.number)
+        # its files went meanwhile: a take is never written twice
+        take = take.run.new_take(
+            plan, settings, _factors(options, session.weights), reason="resume", based_on=take.number
+        )
     # 3. the output
     clock = session.stages.begin_stream("encoding")
     output = write_output(
         plan,
-        folder,
+        take,
         interpolation=options.interpolation,
         save_frames=options.save_frames,
         write_video=options.write_video,
@@ -596,16 +635,19 @@ def render(
     )
     session.stages.end_stream(clock)
     # 4. metrics
-    clips = [folder.clip_metadata(c.index) for c in plan.clips]
+    clips = [take.clip_metadata(c.index) for c in plan.clips]
     wall = time.perf_counter() - started
     metrics = {
         "device": str(device),
         "dtype": str(session.dtype).removeprefix("torch."),
         "speed_preset": options.speed.preset,
-        "placement": placement.reason or f"{weights.format} + {placement.preset.name}",
+        "take": take.number,
+        "based_on": take.based_on,
+        "placement": session.placement_note(),
         "model_frames": plan.model_frames,
         "output_frames": plan.output_frames,
-        "generation_seconds": round(sum(c["seconds"] for c in clips), 4),
+        "generation_seconds": round(sum(c["seconds"] for c in clips if not c["reused"]), 4),
+        "clips_reused": sum(c["reused"] for c in clips),
         "wall_seconds_this_session": round(wall, 4),
         "seconds_per_output_frame": round(wall / plan.output_frames, 4),
         "stages": session.stages.to_dict(),
@@ -621,7 +663,10 @@ def render(
         metrics["quality"] = (output.quality.to_dict() if output.quality is not None else {}) | checked
     if current_group() is not None:
         metrics["parallel"] = current_group().to_dict()
-    folder.write_metrics(metrics)
-    write_quality_plot(metrics, plan.to_dict(), folder.root / "quality.png")
-    session.emit("done", message=str(output.video or output.frames_dir or folder.root))
-    return VideoResult(folder.root, output.video, output.frames_dir, plan, metrics, rendered)
+    take.write_metrics(metrics)
+    write_quality_plot(metrics, plan.to_dict(), take.root / "quality.png")
+    session.emit("done", message=str(output.video or output.frames_dir or take.root))
+    rendered = tuple(i for i, fingerprint in enumerate(take.fingerprints) if fingerprint in session.rendered)
+    return VideoResult(
+        take.run.root, output.video, output.frames_dir, plan, metrics, len(rendered), take.number, rendered
+    )

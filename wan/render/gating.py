@@ -26,7 +26,7 @@ import numpy as np
 
 from ..config.enhancement import SEED_MAX
 from ..parallel import current_group
-from ..plan import ClipPlan
+from ..plan import ClipPlan, GenerationPlan
 from ..post.quality.adherence import AdherenceReport, AdherenceScorer, ClipAdherence
 from ..post.quality.gate import SEAM_CONTEXT_FRAMES, Verdict, best_attempt, judge, measure_clip
 from ..post.quality.plot import plot_quality, run_clip_bars
@@ -47,6 +47,28 @@ class MadeFrames:
     attempts: int
     seconds: float
     speed: dict[str, Any]
+
+
+def reseeded(
+    plan: GenerationPlan,
+    options: Any,
+    settings: dict[str, Any] | None,
+    clip: ClipPlan,
+    seed: int,
+    gate: dict[str, Any],
+) -> Any:
+    """The Revision (wan.render.engine) that goes on with `clip` re-rolled to `seed`: its plan with
+    the clip's new seed, its settings with `clip_seeds` saying so (so the take is reproducible
+    from its settings), and why. The clips after it continue from the re-rolled one."""
+    from .engine import Revision
+
+    clips = tuple(dataclasses.replace(c, seed=seed) if c.index == clip.index else c for c in plan.clips)
+    if settings is not None:
+        chosen = dict(settings.get("clip_seeds") or {})
+        settings = settings | {"clip_seeds": chosen | {str(clip.index): seed}}
+    why = "; ".join(gate["reasons"])
+    reason = f"quality gate: clip {clip.index} re-rolled ({why}); kept attempt {gate['kept']}, seed {seed}"
+    return Revision(dataclasses.replace(plan, clips=clips), options, settings, reason)
 
 
 def next_seed(seed: int, step: int) -> int:

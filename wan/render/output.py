@@ -32,7 +32,7 @@ from ..post.quality import QualityChecker, QualityReport
 from ..post.resample import nearest_model_frames, output_joins, plan_samples
 from ..post.upscale import upscaled_stream
 from ..post.upscale.refine import RefineSpan, refined_stream
-from .run_folder import RunFolder, read_png, write_png
+from .run_folder import Take, read_png, write_png
 from .stages import StreamClock
 
 Emit = Callable[[str], None]
@@ -49,7 +49,7 @@ class Output:
     upscale: dict[str, Any] | None = None  # what upscaling did (None: not upscaled)
 
 
-def _link_nearest(folder: RunFolder, frames_dir: Path, sources: np.ndarray) -> None:
+def _link_nearest(folder: Take, frames_dir: Path, sources: np.ndarray) -> None:
     for index, source in enumerate(sources):
         target = frames_dir / f"{index:06d}.png"
         target.unlink(missing_ok=True)
@@ -59,7 +59,7 @@ def _link_nearest(folder: RunFolder, frames_dir: Path, sources: np.ndarray) -> N
             shutil.copyfile(folder.model_frame_path(int(source)), target)
 
 
-def _nearest_frames(folder: RunFolder, sources: np.ndarray) -> Iterator[np.ndarray]:
+def _nearest_frames(folder: Take, sources: np.ndarray) -> Iterator[np.ndarray]:
     cached: tuple[int, np.ndarray] | None = None
     for source in (int(s) for s in sources):
         if cached is None or cached[0] != source:
@@ -90,7 +90,7 @@ def _checked(
 
 def _source(
     plan: GenerationPlan,
-    folder: RunFolder,
+    folder: Take,
     frames_dir: Path | None,
     interpolation: InterpolationOptions | None,
     models_dir: str | None,
@@ -128,7 +128,7 @@ def _source(
 
 def write_output(
     plan: GenerationPlan,
-    folder: RunFolder,
+    folder: Take,
     *,
     interpolation: InterpolationOptions | None,
     save_frames: bool,

@@ -4,8 +4,8 @@ and LOCAL_RANK and joins with wan.parallel.join_group), and waits for it.
 
 Every rank renders the same plan with the same seeds (wan.parallel says how the transformer's
 work is shared). Rank 0 renders into the run folder and sends its progress here; the others
-render into a scratch folder of their own (a copy of the run folder when resuming, so they read
-the same previous clips for VACE chaining), which is removed afterwards.
+render into a scratch folder of their own (a copy of the run folder when resuming or re-rendering,
+so they read the same previous clips for VACE chaining), which is removed afterwards.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from typing import Any
 
 from ..errors import WanError
 from ..plan import GenerationPlan
-from .engine import RenderOptions, render
+from .engine import render
 from .events import ProgressCallback
+from .options import RenderOptions
 from .result import VideoResult
+from .run_folder import Mode
 
 
 def free_port() -> int:
@@ -41,7 +43,7 @@ def _rank_main(
     run_dir: str,
     options: RenderOptions,
     settings: dict[str, Any] | None,
-    resume: bool,
+    mode: Mode,
     events: Any,
 ) -> None:
     """One rank: join the group, render, leave (the body of each child process)."""
@@ -67,13 +69,13 @@ def _rank_main(
         else:
             scratch = Path(tempfile.mkdtemp(prefix=f"wan-rank{group.rank}-"))
             target = scratch / "run"
-            if resume:
+            if mode != "new":  # the clips it goes on from, or reuses, are there
                 shutil.copytree(run_dir, target)
             options = dataclasses.replace(
                 options, write_video=False, save_frames=True, interpolation=None, quality_checks=False
             )
             callback = None
-        result = render(plan, target, options=options, callback=callback, resume=resume, settings=settings)
+        result = render(plan, target, options=options, callback=callback, mode=mode, settings=settings)
         if group.writes:
             events.put(("done", result))
     except BaseException as exc:
@@ -95,9 +97,10 @@ def render_in_group(
     callback: ProgressCallback | None = None,
     resume: bool = False,
     settings: dict[str, Any] | None = None,
+    mode: Mode | None = None,
 ) -> VideoResult:
     """Render `plan` into `run_dir` with `processes` ranks on `device_type` ("cuda": one GPU each,
-    NCCL; "cpu": gloo), relaying rank 0's progress to `callback`."""
+    NCCL; "cpu": gloo), relaying rank 0's progress to `callback`; `mode` as render() takes it."""
     import torch.multiprocessing as mp
 
     context = mp.get_context("spawn")
@@ -110,7 +113,7 @@ def render_in_group(
         str(run_dir),
         options or RenderOptions(),
         settings,
-        resume,
+        mode or ("resume" if resume else "new"),
     )
     box: dict[str, Any] = {}
 

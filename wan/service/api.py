@@ -8,6 +8,10 @@ validated with wan.config, whose SettingsError names every bad field.
 Generating is one call for everyone, `generate`: it plans (enhancing the prompts when the
 settings say so, or reusing the prompts of the run it resumes), picks the run folder and renders.
 A front end that shows the plan first passes the plan it made with `plan_run`.
+
+Iterating: settings with `from_run` re-render into that run folder as a new take, reusing every
+clip whose frames would not change (its seed and enhanced prompts are kept where the prompts did
+not change); `compare_with_run` says beforehand which clips are reused and which rendered.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from __future__ import annotations
 import datetime
 import platform
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..config import (
     DEFAULT_OUTPUT_DIR,
     EnhancementOptions,
+    FieldError,
+    SettingsError,
     WanConfig,
     config_from_dict,
     default_lora_folders,
@@ -31,9 +38,17 @@ from ..config import (
 )
 from ..config.upscale import list_upscalers, upscaler_folders
 from ..movement import MovementAnalysis
-from ..plan import GenerationPlan, adopt_prompts, create_plan, enhance_plan, movement_by_prompt
+from ..plan import (
+    GenerationPlan,
+    adopted_prompts,
+    create_plan,
+    enhance_plan,
+    movement_by_prompt,
+)
 from ..prompts import EnhancedPrompt, EnhancerError, PromptContext, PromptEnhancementEngine
+from ..render.options import config_factors
 from ..render.result import VideoResult
+from ..render.run_folder import ClipReuse, RunFolder
 
 
 def as_config(
@@ -55,6 +70,13 @@ def package_version(name: str) -> str | None:
         return version(name)
     except Exception:  # a broken install raises more than PackageNotFoundError
         return None
+
+
+def check_run_folder(folder: str | Path) -> None:
+    """SettingsError (on from_run) when `folder` holds no run."""
+    if not RunFolder(folder).is_run():
+        message = "is not a run folder (it has no takes/ and no plan.json); name the folder of an earlier run"
+        raise SettingsError([FieldError("from_run", str(folder), message)])
 
 
 def with_preset(gpu: Mapping[str, Any]) -> dict[str, Any]:
@@ -275,24 +297,84 @@ class WanAPI:
         cache: bool = True,
         public_only: bool = False,
     ) -> tuple[GenerationPlan, list[EnhancedPrompt]]:
-        """The plan a run follows, and the enhancement's results (empty when none ran). Resuming
-        `resume_dir` (a run folder with plan.json) re-plans with its seed and keeps the prompts it
-        used, so the enhancer is not asked again; otherwise the plan is made with `seed` and, when
-        enhance_enabled, enhanced."""
-        from ..render import RunFolder
-
-        if resume_dir is not None and RunFolder(resume_dir).plan_path.is_file():
-            stored = RunFolder(resume_dir).stored_plan()
-            plan = self.create_generation_plan(config, seed=stored.seed)
-            return (adopt_prompts(plan, stored) if config.enhancement.enabled else plan), []
-        plan = self.create_generation_plan(config, seed=seed)
+        """The plan a run follows, and the enhancement's results (empty when none ran). Going on
+        from a run folder (`resume_dir`, else the settings' from_run) re-plans with its seed and
+        keeps the prompts its newest take used for every clip whose base prompt, style and
+        movement are unchanged, so the enhancer is asked only for the others (when
+        enhance_enabled); otherwise the plan is made with `seed` and, when enhance_enabled,
+        enhanced."""
+        if config.from_run:
+            check_run_folder(config.from_run)
+        stored = (
+            RunFolder(resume_dir or config.from_run).newest_plan() if resume_dir or config.from_run else None
+        )
+        if stored is None:
+            plan = self.create_generation_plan(config, seed=seed)
+            if not config.enhancement.enabled:
+                return plan, []
+            return self.enhance_plan(plan, config, api_key=api_key, cache=cache, public_only=public_only)
+        plan = self.create_generation_plan(config, seed=stored.seed)
         if not config.enhancement.enabled:
             return plan, []
-        return self.enhance_plan(plan, config, api_key=api_key, cache=cache, public_only=public_only)
+        plan, missing = adopted_prompts(plan, stored)
+        if not missing:
+            return plan, []
+        part = replace(plan, clips=tuple(plan.clips[index] for index in missing))
+        enhanced, results = self.enhance_plan(
+            part, config, api_key=api_key, cache=cache, public_only=public_only
+        )
+        clips = list(plan.clips)
+        for clip in enhanced.clips:
+            clips[clip.index] = clip
+        return replace(plan, clips=tuple(clips)), results
+
+    def revision_plan(self, config: WanConfig, run_dir: str | Path) -> GenerationPlan:
+        """The plan a re-render of `config` into `run_dir` follows, without asking the enhancer:
+        the run's seed, and its prompts where unchanged (a changed prompt counts as changed)."""
+        stored = RunFolder(run_dir).newest_plan()
+        plan = self.create_generation_plan(config, seed=stored.seed if stored else None)
+        return adopted_prompts(plan, stored)[0] if stored and config.enhancement.enabled else plan
+
+    def compare_with_run(
+        self, config: WanConfig | Mapping[str, Any], run_dir: str | Path | None = None
+    ) -> tuple[GenerationPlan, list[ClipReuse]]:
+        """(the plan, what a re-render into `run_dir` (default: the settings' from_run) does with
+        each clip: reused, from which take, or rendered and why). No GPU, no torch."""
+        config = as_config(config)
+        folder = run_dir or config.from_run
+        if not folder:
+            raise SettingsError([FieldError("from_run", "", "name the run folder to compare with")])
+        check_run_folder(folder)
+        plan = self.revision_plan(config, folder)
+        run = RunFolder(folder)
+        latest = run.latest()
+        return plan, run.reuse(plan, config_factors(config, latest.auto_picked() if latest else None))
 
     def run_dir_for(self, config: WanConfig) -> Path:
-        """A new run folder for `config`: in its output_dir, else in this API's output folder."""
+        """The run folder of `config`: its from_run; else a new one in its output_dir, else in
+        this API's output folder."""
+        if config.from_run:
+            return Path(config.from_run)
         return new_run_dir(Path(config.output.dir) if config.output.dir else self.output_dir)
+
+    def render_options(self, config: WanConfig, *, write_video: bool = True) -> Any:
+        """The RenderOptions of `config` on this API's device and models folder."""
+        from ..render import RenderOptions
+
+        return RenderOptions.of(
+            config,
+            device=self.device,
+            models_dir=str(self.models_dir) if self.models_dir else None,
+            allow_download=self.allow_download,
+            save_frames=config.output.save_frames or not write_video,
+            write_video=write_video,
+        )
+
+    def revision(self, config: WanConfig, plan: GenerationPlan, *, write_video: bool = True) -> Any:
+        """New settings for a render that is going on (a wan.render.Revision)."""
+        from ..render import Revision
+
+        return Revision(plan, self.render_options(config, write_video=write_video), config.to_dict())
 
     def generate(
         self,
@@ -306,32 +388,31 @@ class WanAPI:
         control: Any = None,
         write_video: bool = True,
         api_key: str | None = None,
+        mode: str | None = None,
+        replan: Any = None,
         processes: int = 1,
         process_device: str = "cuda",
     ) -> VideoResult:
         """Render `settings` into a run folder and return where everything is.
 
         `plan`: the plan `plan_run` made for these settings (otherwise it is made here, enhanced
-        when the settings say so). `run_dir`: the run folder (default: a new one, see
-        run_dir_for); with `resume`, the run folder to continue from its first unfinished clip.
-        `callback` receives ProgressEvents; `control` (a RenderControl) pauses and cancels.
-        `processes` > 1: one render over that many processes on `process_device` ("cuda": one GPU
-        each; "cpu": gloo, for tests), started here (wan.render.parallel_run)."""
-        from ..render import RenderOptions, render
+        when the settings say so). `run_dir`: the run folder (default: see run_dir_for); with
+        `resume`, the run folder to continue from its first unfinished clip. `mode` (new, resume,
+        revise; wan.render.run_folder) is `revise` for settings with from_run. `callback` receives
+        ProgressEvents; `control` (a RenderControl) pauses and cancels; `replan` is asked between
+        clips for new settings (a Revision, see `revision`). `processes` > 1: one render over that
+        many processes on `process_device` ("cuda": one GPU each; "cpu": gloo, for tests), started
+        here (wan.render.parallel_run; new settings between clips are for a render in one process)."""
+        from ..render import render
 
         config = self.config(settings)
         if resume and run_dir is None:
             raise ValueError("resume needs the run folder to continue")
+        mode = mode or ("resume" if resume else "revise" if config.from_run else "new")
         if plan is None:
-            plan, _ = self.plan_run(config, run_dir if resume else None, seed=seed, api_key=api_key)
-        options = RenderOptions.of(
-            config,
-            device=self.device,
-            models_dir=str(self.models_dir) if self.models_dir else None,
-            allow_download=self.allow_download,
-            save_frames=config.output.save_frames or not write_video,
-            write_video=write_video,
-        )
+            going_on = run_dir if resume else None
+            plan, _ = self.plan_run(config, going_on, seed=seed, api_key=api_key)
+        options = self.render_options(config, write_video=write_video)
         target = Path(run_dir) if run_dir is not None else self.run_dir_for(config)
         if processes > 1:
             from ..render.parallel_run import render_in_group
@@ -343,7 +424,7 @@ class WanAPI:
                 device_type=process_device,
                 options=options,
                 callback=callback,
-                resume=resume,
+                mode=mode,  # type: ignore[arg-type]
                 settings=config.to_dict(),
             )
         return render(
@@ -352,7 +433,8 @@ class WanAPI:
             options=options,
             callback=callback,
             control=control,
-            resume=resume,
+            mode=mode,  # type: ignore[arg-type]
+            replan=replan,
             settings=config.to_dict(),
         )
 

@@ -8,7 +8,10 @@ files callers may name (FileAccess) and the chat servers they may have this serv
 starve the server.
 
 pause: a queued job is held back; a running one holds between denoising steps (it keeps its
-place on the GPU). resume: a paused render continues; a job paused before it ran goes back to
+place on the GPU). patch: new settings for a queued, paused or running job; a running one
+takes them between clips, for the clips not yet started (a change to a clip that has started
+or finished is refused with ChangeRefused, which names the clip and the run to re-render
+from). resume: a paused render continues; a job paused before it ran goes back to
 the queue; an interrupted, failed or cancelled job is queued again and continues from its last
 finished clip. cancel: a running job stops within one step; its finished clips are kept.
 """
@@ -25,9 +28,11 @@ from typing import Any
 from ..config import FieldError, FileAccess, SettingsError, WanConfig, file_access, lora_search
 from ..errors import WanError
 from ..movement import MovementAnalysis
-from ..plan import GenerationPlan
+from ..plan import GenerationPlan, clip_fingerprints, clip_materials, what_changed
+from ..render.options import config_factors
+from ..render.run_folder import ClipReuse, RunFolder
 from ..runtime import RuntimeEnv
-from .api import WanAPI, as_config
+from .api import WanAPI, as_config, check_run_folder
 from .chat_servers import ChatServers
 from .dispatcher import Dispatcher, Gate, Observer
 from .downloads import Downloads, DownloadUnavailable
@@ -53,6 +58,26 @@ class GenerationUnavailable(WanError, RuntimeError):
 
 class Busy(WanError, RuntimeError):
     """The GPU or the enhancement pool is busy; try again later."""
+
+
+class ChangeRefused(WanError, ValueError):
+    """New settings for a running job would change a clip that has started or finished."""
+
+    def __init__(self, clip: int, changed: Sequence[str], run_dir: Path) -> None:
+        self.clip = clip
+        self.run_dir = run_dir
+        what = f" ({', '.join(changed)})" if changed else ""
+        super().__init__(
+            f"the change alters clip {clip}{what}, which has been rendered already or is being rendered; "
+            f"re-render from clip {clip} instead: submit these settings as a new job with from_run set to "
+            f"{run_dir} (in the tab: Re-render changes)"
+        )
+
+
+# a job's settings may change in these states (a running job takes them between clips)
+PATCHABLE = ("queued", "paused", "running")
+# progress kinds while a clip is being denoised
+DENOISING = ("clip_start", "step", "preview", "retry")
 
 
 def worker_arguments(api: WanAPI) -> list[str]:
@@ -148,15 +173,20 @@ class JobService:
         self.queue_lock.release()
 
     # -- settings as callers give them -------------------------------------------------------------
-    def settings(self, data: Any, *, own_key: bool = False) -> WanConfig:
-        """Validate a caller's settings: the files it names must lie in the allowed folders, the
-        chat server must be one this server may call (or the caller brings its own key)."""
+    def settings(
+        self, data: Any, *, own_key: bool = False, over: Mapping[str, Any] | None = None
+    ) -> WanConfig:
+        """Validate a caller's settings (`data`, on top of the settings `over` when given): the
+        files it names must lie in the allowed folders, the chat server must be one this server
+        may call (or the caller brings its own key), a from_run folder must hold a run."""
         if not isinstance(data, Mapping):
             raise SettingsError(
                 [FieldError("settings", None, "must be a JSON object of settings", echo=False)]
             )
         with file_access(self.access), lora_search(self.api.lora_folders()):
-            config = as_config(data)
+            config = as_config(over, data) if over is not None else as_config(data)
+        if config.from_run:
+            check_run_folder(config.from_run)
         problem = self.chat_servers.problem(config.enhancement, own_key=own_key)
         if problem is not None:
             raise SettingsError([problem])
@@ -202,8 +232,9 @@ class JobService:
             raise GenerationUnavailable(f"jobs cannot run here now: {problem}")
         parents = [Path(c.output.dir) if c.output.dir else None for c in configs]
         secrets = [self._secrets(c, api_key) for c in configs]
+        run_dirs = [Path(c.from_run) if c.from_run else None for c in configs]
         batch_id, ids = self.store.submit(
-            [c.to_dict() for c in configs], run_parents=parents, secrets=secrets
+            [c.to_dict() for c in configs], run_parents=parents, secrets=secrets, run_dirs=run_dirs
         )
         self.dispatcher.wake()
         return batch_id, ids
@@ -249,8 +280,62 @@ class JobService:
         return self.file(job_id, f"previews/{newest.name}")
 
     def video(self, job_id: str) -> Path | None:
-        """The finished video of a job, or None."""
-        return self.file(job_id, "video.mp4") if self.store.get(job_id).state == "succeeded" else None
+        """The finished video of a job (its own take's), or None."""
+        job = self.store.get(job_id)
+        if job.state != "succeeded":
+            return None
+        take = job.result.get("take")
+        return self.file(job_id, f"takes/{take:03d}/video.mp4" if isinstance(take, int) else "video.mp4")
+
+    # -- iterating ---------------------------------------------------------------------------------
+    def run_folder(self, path: str | Path) -> RunFolder:
+        """A run folder a caller names (SettingsError on from_run unless it lies in the output
+        folders and holds a run)."""
+        if not self.access.allows("outputs", path):
+            message = "not allowed: name a run folder inside the server's output folder"
+            raise SettingsError([FieldError("from_run", str(path), message)])
+        check_run_folder(path)
+        return RunFolder(path)
+
+    def compare(self, data: Any, run_dir: str | Path | None = None) -> tuple[GenerationPlan, list[ClipReuse]]:
+        """What a re-render of a caller's settings into a run folder (`run_dir`, else their
+        from_run) does with each clip: reused (from which take) or rendered (and why)."""
+        if run_dir is not None and isinstance(data, Mapping):
+            data = {**data, "from_run": str(run_dir)}
+        return self.api.compare_with_run(self.settings(data))
+
+    def patch(self, job_id: str, data: Any) -> Job:
+        """New settings (`data` over the job's own) for a queued, paused or running job. A job that
+        has begun rendering takes them for the clips not yet started; ChangeRefused when they would
+        change a clip of its take that has started or finished (see the module doc)."""
+        job = self.store.get(job_id)
+        if job.state not in PATCHABLE:
+            self.store.set_settings(job_id, job.settings, allowed_in=PATCHABLE)  # says why not
+        own_key = bool(self.store.secrets(job_id).get("enhance_api_key"))
+        config = self.settings(data, own_key=own_key, over=job.settings)
+        if config.from_run != job.settings.get("from_run", ""):
+            message = "a job renders into its own run folder; submit a new job to re-render into another"
+            raise SettingsError([FieldError("from_run", config.from_run, message)])
+        self._check_started_clips(job, config)
+        return self.store.set_settings(job_id, config.to_dict(), allowed_in=PATCHABLE)
+
+    def _check_started_clips(self, job: Job, config: WanConfig) -> None:
+        """ChangeRefused when `config` changes a clip the job's take has started or finished."""
+        take = RunFolder(job.run_dir).latest()
+        if take is None or take.record.get("created", 0.0) < job.created:
+            return  # the job has made no take yet (a re-render's run holds only older ones)
+        running = job.progress.get("clip") if job.progress.get("kind") in DENOISING else None
+        factors = config_factors(config, take.auto_picked())
+        plan = self.api.revision_plan(config, take.run.root)
+        new = clip_fingerprints(plan, factors)
+        for index, fingerprint in enumerate(take.fingerprints):
+            started = index == running or take.run.has_clip(fingerprint)
+            if started and (index >= len(new) or new[index] != fingerprint):
+                changed = ["the clip is gone"]
+                if index < len(new):
+                    old = clip_materials(take.plan, take.record.get("factors", factors))[index]
+                    changed = what_changed(old, clip_materials(plan, factors)[index])
+                raise ChangeRefused(index, changed, take.run.root)
 
     def settled(self, job_id: str) -> bool:
         """Whether there is nothing more to follow: no such job, or one that needs no worker."""
@@ -460,6 +545,7 @@ __all__ = [
     "SETTLED",
     "STATES",
     "Busy",
+    "ChangeRefused",
     "GenerationUnavailable",
     "IllegalTransition",
     "JobNotFound",

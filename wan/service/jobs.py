@@ -313,20 +313,24 @@ class JobStore:
         *,
         run_parents: Sequence[Path | None] | None = None,
         secrets: Sequence[dict[str, Any]] | None = None,
+        run_dirs: Sequence[Path | None] | None = None,
     ) -> tuple[str, list[str]]:
-        """Queue jobs as one batch; returns (batch id, job ids in order). A job's run folder is
-        `<parent>/<job id>` for its entry of `run_parents`, else in the queue folder. Its entry of
-        `secrets` (a caller's own API key) is kept for the worker and never shown."""
+        """Queue jobs as one batch; returns (batch id, job ids in order). A job's run folder is its
+        entry of `run_dirs` (a run it re-renders into), else `<parent>/<job id>` for its entry of
+        `run_parents`, else in the queue folder. Its entry of `secrets` (a caller's own API key) is
+        kept for the worker and never shown."""
         batch_id = uuid.uuid4().hex
         now = time.time()
         ids = [uuid.uuid4().hex for _ in settings_list]
         parents = list(run_parents) if run_parents is not None else [None] * len(ids)
         hidden = list(secrets) if secrets is not None else [{}] * len(ids)
+        fixed = list(run_dirs) if run_dirs is not None else [None] * len(ids)
         rows = []
-        for position, (job_id, settings, parent, secret) in enumerate(
-            zip(ids, settings_list, parents, hidden, strict=True)
+        for position, (job_id, settings, parent, secret, given) in enumerate(
+            zip(ids, settings_list, parents, hidden, fixed, strict=True)
         ):
             run_dir = (Path(parent) / job_id) if parent is not None else self.default_run_dir(job_id)
+            run_dir = Path(given) if given is not None else run_dir
             rows.append(
                 (job_id, batch_id, position, json.dumps(settings), str(run_dir), now, json.dumps(secret))
             )
@@ -408,6 +412,21 @@ class JobStore:
         """Set fields of a job without changing its state (progress, result, error)."""
         with self._transaction() as db:
             self._update(db, job_id, **fields)
+
+    def set_settings(self, job_id: str, settings: dict[str, Any], *, allowed_in: Sequence[str]) -> Job:
+        """Replace a job's settings while its state is one of `allowed_in` (IllegalTransition
+        otherwise); a running job's worker picks them up between clips."""
+        with self._transaction() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFound(job_id)
+            if row["state"] not in allowed_in:
+                raise IllegalTransition(
+                    f"job {job_id} is {row['state']}; its settings can change while it is "
+                    f"{', '.join(allowed_in)}. Re-render what changed as a new job with from_run instead."
+                )
+            self._update(db, job_id, settings=json.dumps(settings))
+        return self.get(job_id)
 
     def next_queued(self) -> Job | None:
         """The oldest queued job no worker has been given yet."""

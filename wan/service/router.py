@@ -12,7 +12,9 @@ host's own exception handlers do not change them): 400 malformed body, 401 missi
 credentials (with WWW-Authenticate), 403 refused by the server's rule, 404 unknown id or file,
 409 a state change the job does not allow or the GPU is busy, 413 too large, 415 not JSON, 422
 invalid settings with every bad field, its value and what is allowed, 503 this server cannot
-generate now (the reason says why), 500 for a bug (logged, no traceback in the answer). A
+generate now (the reason says why), 500 for a bug (logged, no traceback in the answer). A PATCH
+that would change a clip already rendered is a 409 that names the clip (`clip`) and the run to
+re-render from (`from_run`). A
 caller's own chat-server key comes in the X-Wan-Enhance-Key header and is never echoed.
 """
 
@@ -35,7 +37,7 @@ from ..config import SettingsError
 from ..errors import WanError
 from .auth import ApiAccess, check_basic
 from .bodies import ApiError, invalid, read_json
-from .job_service import MAX_PROMPTS, Busy, GenerationUnavailable, JobService
+from .job_service import MAX_PROMPTS, Busy, ChangeRefused, GenerationUnavailable, JobService
 from .jobs import STATES, IllegalTransition, JobNotFound, QueueUnavailable, valid_job_id
 from .schema import ENHANCE_REQUEST, body, responses, settings_schema
 
@@ -51,6 +53,10 @@ def error_answer(exc: BaseException) -> JSONResponse:
         return JSONResponse(exc.content(), status_code=exc.status, headers=exc.headers or None)
     if isinstance(exc, HTTPException):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    if isinstance(exc, ChangeRefused):
+        return JSONResponse(
+            {"detail": str(exc), "clip": exc.clip, "from_run": str(exc.run_dir)}, status_code=409
+        )
     if isinstance(exc, SettingsError):
         first = str(exc).splitlines()[0]
         return JSONResponse({"detail": first, "errors": [e.to_dict() for e in exc.errors]}, status_code=422)
@@ -178,6 +184,25 @@ async def movement(data: dict = Depends(settings_body), service: JobService = De
     return JSONResponse({"segments": [segment.to_dict() for segment in segments]})
 
 
+@router.post(
+    "/compare",
+    openapi_extra=SETTINGS_BODY,
+    responses=responses(400, 401, 413, 415, 422),
+    summary="Which clips a re-render (from_run) reuses and which it renders (no GPU)",
+)
+async def compare(data: dict = Depends(settings_body), service: JobService = Depends(service_of)) -> Any:
+    plan, clips = await run_in_threadpool(service.compare, data)
+    rows = [row.to_dict() for row in clips]
+    return JSONResponse(
+        {
+            "plan": plan.to_dict(),
+            "clips": rows,
+            "reused": sum(row["reused"] for row in rows),
+            "rendered": sum(not row["reused"] for row in rows),
+        }
+    )
+
+
 def enhance_request(data: Any) -> tuple[list[str], list[dict[str, str]], dict[str, Any]]:
     """(prompts, contexts, settings) of an /enhance body, every field checked."""
     if not isinstance(data, dict):
@@ -266,6 +291,20 @@ async def list_jobs(request: Request, service: JobService = Depends(service_of))
 @router.get("/jobs/{job_id}", responses=responses(401, 404), summary="One job: state, progress, result")
 async def get_job(job_id: str, service: JobService = Depends(service_of)) -> Any:
     job = await run_in_threadpool(service.get, job_id_of(job_id))
+    return JSONResponse(job.to_dict(settings=True))
+
+
+@router.patch(
+    "/jobs/{job_id}",
+    openapi_extra=SETTINGS_BODY,
+    responses=responses(400, 401, 403, 404, 409, 413, 415, 422),
+    summary="Change a queued or running job's settings (the clips not yet started)",
+    dependencies=[Depends(allowed_to_generate)],
+)
+async def patch_job(
+    job_id: str, data: dict = Depends(settings_body), service: JobService = Depends(service_of)
+) -> Any:
+    job = await run_in_threadpool(service.patch, job_id_of(job_id), data)
     return JSONResponse(job.to_dict(settings=True))
 
 

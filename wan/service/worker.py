@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import WanError
 from ..render.events import ProgressEvent, RenderCancelled
 from .api import WanAPI, as_config
-from .jobs import IllegalTransition, Job, JobStore
+from .jobs import IllegalTransition, Job, JobNotFound, JobStore
 
 Report = Callable[[ProgressEvent], None]
 Generate = Callable[[Job, Any, Report], dict[str, Any]]
@@ -75,26 +75,43 @@ def fraction_done(progress: dict[str, Any]) -> float:
 
 
 def render_job(api: WanAPI, store: JobStore) -> Generate:
-    """What a job does: plan its settings (enhancing, or reusing the prompts of the run it
-    resumes) and render them into its run folder, continuing from its last finished clip."""
+    """What a job does: plan its settings (enhancing, or reusing the prompts of the run it goes
+    on from) and render them into its run folder: a new run, or a take that reuses every clip on
+    disk whose frames would not change (a resumed job, a job with from_run). Between clips it
+    reads the job's settings again: new ones (a PATCH) go on in a new take from the next clip."""
 
     def generate(job: Job, control: Any, report: Report) -> dict[str, Any]:
         from ..render import RunFolder
 
         config = as_config(job.settings)
         folder = RunFolder(job.run_dir)
-        resume = folder.plan_path.is_file()
-        if config.enhancement.enabled and not resume:
+        going_on = folder.is_run()
+        if config.enhancement.enabled and not going_on:
             report(ProgressEvent("loading", message="enhancing prompts"))
         secrets = store.secrets(job.id)
-        plan, _ = api.plan_run(
-            config,
-            folder.root if resume else None,
-            api_key=secrets.get("enhance_api_key"),
-            public_only=bool(secrets.get("public_only")),
-        )
+        keys = {"api_key": secrets.get("enhance_api_key"), "public_only": bool(secrets.get("public_only"))}
+        plan, _ = api.plan_run(config, folder.root if going_on else None, **keys)
+        rendering = {"settings": job.settings}
+
+        def replan() -> Any:
+            try:
+                settings = store.get(job.id).settings
+            except JobNotFound:  # deleted: the next step's checkpoint stops the render
+                return None
+            if settings == rendering["settings"]:
+                return None
+            rendering["settings"] = settings
+            changed = as_config(settings)
+            return api.revision(changed, api.plan_run(changed, folder.root, **keys)[0])
+
         result = api.generate(
-            config, plan=plan, run_dir=folder.root, resume=resume, callback=report, control=control
+            config,
+            plan=plan,
+            run_dir=folder.root,
+            mode="revise" if going_on else "new",
+            replan=replan,
+            callback=report,
+            control=control,
         )
         return result.to_dict()
 

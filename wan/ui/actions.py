@@ -61,6 +61,8 @@ STAGES_HEADERS = STAGE_HEADERS
 _PRESET_NAME = re.compile(r"[A-Za-z0-9 _.-]{1,64}\Z")
 # the job states shown with a live progress line
 ACTIVE = ("running", "paused")
+# the width of the camera curves beside the schedules, in inches
+SIDE_PLOT_INCHES = 5.5
 
 
 def describe(exc: BaseException) -> str:
@@ -85,6 +87,14 @@ def blank_none(value: Any) -> Any:
     return "" if value is None else value
 
 
+def shown(key: str, value: Any) -> Any:
+    """A setting's value as its control shows it: empty text for an optional number left to its
+    default, JSON text for an object (clip_seeds)."""
+    if key in OPTIONAL_NUMBERS:
+        return blank_none(value)
+    return json.dumps(value) if isinstance(value, dict) else value
+
+
 def form_values(config: WanConfig, lora_names: dict[str, str] | None = None) -> list[Any]:
     """A config as form values, in FORM_KEYS order (`lora_names`: file -> the name the LoRA
     dropdown shows)."""
@@ -92,7 +102,7 @@ def form_values(config: WanConfig, lora_names: dict[str, str] | None = None) -> 
     settings = FORM_KEYS[1 : len(FORM_KEYS) - len(ROW_KEYS)]
     return [
         prompts_text(config),
-        *(blank_none(data[key]) if key in OPTIONAL_NUMBERS else data[key] for key in settings),
+        *(shown(key, data[key]) for key in settings),
         *row_values(config.lora.loras, lora_names),
     ]
 
@@ -280,14 +290,24 @@ class TabActions:
         warnings = "".join(f"\n- {w}" for w in plan.warnings)
         return rows, image, summary + warnings
 
-    def _plot(self, config: WanConfig, seed: int) -> str | None:
+    def camera_plot(self, values: Sequence[Any]) -> tuple[str | None, str]:
+        """(plot image path or None, message): the camera curves of the form's schedules."""
+        try:
+            config = self.service.settings(settings_from_values(values))
+        except WanError as exc:
+            return None, warn(exc)
+        image = self._plot(config, config.seed if config.seed >= 0 else 0, width=SIDE_PLOT_INCHES)
+        return image, "" if image else "The camera plot needs matplotlib (pip install matplotlib)."
+
+    def _plot(self, config: WanConfig, seed: int, *, width: float = 11.0) -> str | None:
         from ..movement.plot import plot_camera
         from ..plan import camera_path, movement_by_prompt
 
         folder = Path(tempfile.mkdtemp(prefix="wan-movement-"))
         try:
             path = camera_path(config, seed)
-            return str(plot_camera(path, movement_by_prompt(config, seed=seed), folder / "camera.png"))
+            segments = movement_by_prompt(config, seed=seed)
+            return str(plot_camera(path, segments, folder / "camera.png", width=width))
         except RuntimeError:  # matplotlib missing: the table is enough
             return None
 
@@ -372,7 +392,7 @@ class TabActions:
             "metrics": metrics,
             "stages": stage_rows(metrics.get("stages")) if metrics else None,
             "clip_quality": clip_quality_rows(metrics) if metrics else None,
-            "quality_plot": str(plot) if (plot := self.service.file(job.id, "quality.png")) else None,
+            "quality_plot": str(plot) if (plot := self.service.file(job.id, _quality_plot(job))) else None,
             "state": job.state,
         }
 
@@ -474,3 +494,9 @@ class TabActions:
     def prepare_runtime(self) -> str:
         """Prepare (or rebuild) the runtime environment in the background."""
         return self.service.prepare_runtime()
+
+
+def _quality_plot(job: Any) -> str:
+    """Where a job's quality plot is in its run folder: in the take it wrote."""
+    take = job.result.get("take") if job.result else None
+    return f"takes/{take:03d}/quality.png" if isinstance(take, int) else "quality.png"

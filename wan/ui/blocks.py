@@ -1,9 +1,11 @@
 """The Wan Video tab: one Gradio Blocks builder used inside the WebUI and by `python -m wan serve`.
 
 Controls are made from the settings' Specs (wan.ui.layout): each shows its setting's label, with
-the settings key and its help as the tooltip. Callbacks are wan.ui.actions; generation runs as a
-job of the JobService, followed once a second for progress, the progress bar, the latest
-preview, the video and its metrics. Building imports gradio and the library's pure parts only,
+the settings key and its help as the tooltip. Callbacks are wan.ui.actions (and wan.ui.iterating
+for the timeline panel, wan.ui.timeline); generation runs as a job of the JobService, followed
+once a second for progress, the progress bar, the live preview (redrawn while a clip denoises),
+the video, its metrics and the timeline of its clips. The camera curves sit beside the camera
+schedules and are redrawn as a schedule is typed. Building imports gradio and the library's pure parts only,
 never torch.
 """
 
@@ -31,17 +33,22 @@ from .actions import (
     OPTIONAL_NUMBERS,
     STAGES_HEADERS,
     TabActions,
-    blank_none,
     progress_bar,
     prompts_text,
+    shown,
 )
 from .gpus import service_gpus
-from .layout import LONG_TEXT, LORA_SECTION, RESOLUTIONS, SLIDERS, Section, tabs
+from .iterating import IterateActions
+from .layout import LONG_TEXT, LORA_SECTION, MOVEMENT_KEYS, RESOLUTIONS, SLIDERS, Section, tabs
 from .lora_rows import HELP, PARTS, ROW_KEYS, SLIDER_RANGE, SLIDER_STEP, row_values
 from .quality_view import CLIP_QUALITY_HEADERS
+from .timeline import build_timeline, plan_on_load, timeline_poll, wire_timeline
 
 POLL_SECONDS = 1.0
 DOWNLOAD_POLL_SECONDS = 2.0
+PLOT_DEBOUNCE_SECONDS = 0.4
+# the settings whose change redraws the camera curves
+CAMERA_PLOT_KEYS = (*MOVEMENT_KEYS, "shake_name", "shake_intensity", "shake_speed")
 CSS_FILE = Path(__file__).resolve().parents[2] / "style.css"
 JS_FILE = Path(__file__).resolve().parents[2] / "javascript" / "wan_video.js"
 
@@ -82,9 +89,7 @@ def control(spec: fields.Spec, value: Any) -> Any:
         return compat.make(gr.Checkbox, **common)
     if spec.key in OPTIONAL_NUMBERS:
         # a Number box cannot be empty (gradio 3.41 sends 0): text, empty meaning the default
-        return compat.make(
-            gr.Textbox, placeholder="empty: the default", max_lines=1, **common | {"value": blank_none(value)}
-        )
+        return compat.make(gr.Textbox, placeholder="empty: the default", max_lines=1, **common)
     if isinstance(check, (fields.Integer, fields.Number)):
         whole = isinstance(check, fields.Integer)
         if spec.key in SLIDERS and value is not None:
@@ -99,13 +104,32 @@ def control(spec: fields.Spec, value: Any) -> Any:
 
 
 def _section(
-    section: Section, specs: dict[str, fields.Spec], values: dict[str, Any], made: dict[str, Any]
+    section: Section,
+    specs: dict[str, fields.Spec],
+    values: dict[str, Any],
+    made: dict[str, Any],
+    parts: dict[str, Any] | None = None,
 ) -> None:
     if not section.keys:
         return
     with gr.Accordion(section.title, open=section.open):
-        for key in section.keys:
-            made[key] = control(specs[key], values[key])
+        if not section.plot or parts is None:
+            for key in section.keys:
+                made[key] = control(specs[key], values[key])
+            return
+        with gr.Row():
+            with gr.Column(scale=1):
+                for key in section.keys:
+                    made[key] = control(specs[key], values[key])
+            with gr.Column(scale=1):
+                parts["camera_plot"] = compat.make(
+                    gr.Image,
+                    label="Camera curves (redrawn as you type)",
+                    type="filepath",
+                    interactive=False,
+                    elem_id="wan_camera_plot",
+                )
+                parts["camera_message"] = gr.Markdown(elem_id="wan_camera_message")
 
 
 def _lora_control(key: str, value: Any, choices: list[str]) -> Any:
@@ -226,7 +250,7 @@ def _prompts_tab(
             p["export"] = gr.Button("Export settings")
         p["export_file"] = compat.make(gr.File, label="Exported settings", interactive=False)
     for section in sections:
-        _section(section, specs, values, tab.made)
+        _section(section, specs, values, tab.made, tab.parts)
 
 
 def _analysis_tabs(
@@ -324,7 +348,10 @@ def _jobs_tab(tab: _Tab, actions: TabActions) -> None:
 
 def _generate_panel(tab: _Tab) -> None:
     p = tab.parts
-    p["generate"] = gr.Button("Generate", variant="primary", elem_id="wan_generate")
+    with gr.Row():
+        p["generate"] = gr.Button("Generate", variant="primary", elem_id="wan_generate")
+        p["preview_run"] = gr.Button("Preview (fast)", elem_id="wan_preview_run")
+        p["render_this"] = gr.Button("Render this in full", elem_id="wan_render_this")
     p["message"] = gr.Markdown(elem_id="wan_message")
     p["job_id"] = compat.make(
         gr.Textbox,
@@ -355,20 +382,38 @@ def _generate_panel(tab: _Tab) -> None:
     )
 
 
-def _wire(tab: _Tab, actions: TabActions) -> None:
+def _wire_camera_plot(tab: _Tab, actions: TabActions) -> None:
+    """Redraw the camera curves when a camera setting changes (the last of a burst of typing)."""
+    p, form = tab.parts, tab.form
+    debounce = compat.Debounce(PLOT_DEBOUNCE_SECONDS)
+
+    def redraw(request: gr.Request, *values: Any) -> list[Any]:
+        if not debounce.newest(compat.session_of(request)):
+            return [gr.update(), gr.update()]
+        image, message = actions.camera_plot(values)
+        return [image if image else gr.update(), message]
+
+    for key in (*CAMERA_PLOT_KEYS, "max_frames", "fps"):
+        compat.on_change(tab.made[key], redraw, form, [p["camera_plot"], p["camera_message"]])
+
+
+def _wire(tab: _Tab, actions: TabActions, iterate: IterateActions) -> None:
     """Connect the buttons to the actions."""
     p, form, made = tab.parts, tab.form, tab.made
+    _wire_camera_plot(tab, actions)
+    wire_timeline(p, form, made, iterate)
 
     def fill(values: list[Any] | None, text: str) -> list[Any]:
         if values is None:
             return [gr.update() for _ in form] + [text]
         return [*values, text]
 
+    show_plan, plan_inputs, plan_outputs = plan_on_load(p, form, iterate)
     p["import"].click(
         lambda file: fill(*actions.import_file(compat.file_path(file))),
         inputs=[p["settings_file"]],
         outputs=[*form, p["message"]],
-    )
+    ).then(show_plan, inputs=plan_inputs, outputs=plan_outputs)
     p["load_preset"].click(
         lambda name: fill(*actions.load_preset(name)),
         inputs=[p["preset_list"]],
@@ -418,7 +463,9 @@ def _wire(tab: _Tab, actions: TabActions) -> None:
     )
     p["follow"].click(lambda picked: picked.strip(), inputs=[p["pick_job"]], outputs=[p["job_id"]])
 
-    def poll(job: str) -> list[Any]:
+    timeline_outputs, timeline_poll_of = timeline_poll(p, iterate)
+
+    def poll(job: str, shown: str) -> list[Any]:
         status = actions.status(job)
         return [
             status["progress"],
@@ -429,11 +476,13 @@ def _wire(tab: _Tab, actions: TabActions) -> None:
             status["stages"] if status["stages"] is not None else gr.update(),
             status["clip_quality"] if status["clip_quality"] is not None else gr.update(),
             status["quality_plot"] if status["quality_plot"] else gr.update(),
+            *timeline_poll_of(job, shown),
         ]
 
     outputs = [p["progress"], p["bar"], p["preview"], p["video"], p["metrics"], p["stages"]]
     outputs += [p["clip_quality"], p["quality_plot"]]
-    compat.follow(p["job_id"], poll, outputs, POLL_SECONDS, actions.settled)
+    outputs += timeline_outputs
+    compat.follow(p["job_id"], poll, outputs, POLL_SECONDS, actions.settled, state=p["timeline_shown"])
     made["model"].change(actions.model_facts, inputs=[made["model"]], outputs=[p["model_facts"]])
     _wire_model_files(tab, actions)
 
@@ -486,24 +535,28 @@ def build_ui(
     `defaults` (settings keys) replace the form's starting values, e.g. the WebUI's default model;
     `uploads`: where uploaded files may be read (default: gradio's upload folders)."""
     actions = TabActions(service, uploads=uploads if uploads is not None else compat.upload_folders())
+    iterate = IterateActions(actions)
     specs = {spec.key: spec for _group, spec in all_specs()}
     start = starting_config(defaults)
-    values = start.to_dict()
+    values = {key: shown(key, value) for key, value in start.to_dict().items()}
     layout = tabs()
     tab = _Tab()
     css = CSS_FILE.read_text(encoding="utf-8") if CSS_FILE.is_file() else ""
     with compat.blocks(title=title, css=css) as demo:
         _runtime_notice(tab, actions)
         with gr.Row(elem_id="wan_video_tab"):
-            with gr.Column(scale=3), gr.Tabs():
-                with gr.Tab("Prompts & schedules"):
-                    _prompts_tab(tab, actions, start, specs, values, layout["Prompts & schedules"])
-                _analysis_tabs(tab, specs, values, layout["Prompt enhancement"])
-                _model_and_output_tabs(tab, actions, specs, values, layout, (start, actions.lora_names()))
-                _jobs_tab(tab, actions)
+            with gr.Column(scale=3):
+                build_timeline(tab.parts)
+                with gr.Tabs():
+                    with gr.Tab("Prompts & schedules"):
+                        _prompts_tab(tab, actions, start, specs, values, layout["Prompts & schedules"])
+                    _analysis_tabs(tab, specs, values, layout["Prompt enhancement"])
+                    _model_and_output_tabs(tab, actions, specs, values, layout, (start, actions.lora_names()))
+                    _jobs_tab(tab, actions)
             with gr.Column(scale=2):
                 _generate_panel(tab)
-        _wire(tab, actions)
+        tab.parts["timeline_shown"] = gr.State("")
+        _wire(tab, actions, iterate)
         demo.load(actions.job_rows, inputs=[], outputs=[tab.parts["jobs_table"]])
         demo.load(
             lambda: gr.update(choices=["", *actions.upscaler_files()]),
@@ -511,6 +564,8 @@ def build_ui(
             outputs=[tab.made["upscale_model"]],
         )
         demo.load(actions.model_rows, inputs=[], outputs=[tab.parts["models_table"]])
+        show_plan, inputs, outputs = plan_on_load(tab.parts, tab.form, iterate)
+        demo.load(show_plan, inputs=inputs, outputs=outputs)
         show_gpus = functools.partial(service_gpus, actions.service)
         demo.load(show_gpus, inputs=[], outputs=[tab.parts["gpus"]])
         tab.parts["refresh_gpus"].click(show_gpus, inputs=[], outputs=[tab.parts["gpus"]])

@@ -5,6 +5,8 @@ the tab meets, in one place.
   `make` passes only those the installed class declares.
 - Event JavaScript is `_js=` in 3.x and `js=` from 4.
 - Following a job is a generator up to 4.x (see `follow`) and `gr.Timer` from 5.
+- Redrawing as the user types needs a debounce of our own (`Debounce`, `on_change`): gradio 4's
+  `trigger_mode` is not in 3.41.
 - An uploaded file arrives as a temp-file object in 3.x and as a path from 4; where uploads land
   is `upload_folders` (a caller can name any path in a file value, so actions accept only files
   inside those folders).
@@ -18,6 +20,7 @@ import inspect
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -48,27 +51,75 @@ def js(code: str) -> dict[str, str]:
 
 def follow(
     source: Any,
-    fn: Callable[[Any], Any],
+    fn: Callable[..., Any],
     outputs: Sequence[Any],
     seconds: float,
     done: Callable[[Any], bool],
+    state: Any = None,
 ) -> None:
     """Show `fn(source's value)` in `outputs` every `seconds`: with gr.Timer from gradio 5; before,
     with a generator started whenever `source` changes that ends once `done(value)` (a load
     event with `every=` would keep the value the page had when it loaded, and its endless loop
-    keeps the WebUI's "Reload UI" from finishing)."""
+    keeps the WebUI's "Reload UI" from finishing). With `state` (a gr.State), fn takes its value
+    too and returns its new value last, so a poll can remember what it showed."""
+    extra = [state] if state is not None else []
     if hasattr(gr, "Timer"):
-        gr.Timer(seconds).tick(fn, inputs=[source], outputs=list(outputs))
+        gr.Timer(seconds).tick(fn, inputs=[source, *extra], outputs=[*outputs, *extra])
         return
 
-    def stream(value: Any) -> Any:
+    def stream(value: Any, *kept: Any) -> Any:
+        remembered = kept[0] if kept else None
         while True:
-            yield fn(value)
+            shown = fn(value, remembered) if extra else fn(value)
+            if extra:
+                remembered = shown[-1]
+            yield shown
             if done(value):
                 return
             time.sleep(seconds)
 
-    source.change(stream, inputs=[source], outputs=list(outputs))
+    source.change(stream, inputs=[source, *extra], outputs=[*outputs, *extra])
+
+
+class Debounce:
+    """Only the newest of quick successive calls of one browser session goes on: each call waits
+    `seconds`, then `newest` says whether a later call of the same session came meanwhile (what
+    typing into a box that redraws a plot needs, on every gradio: events run concurrently with
+    queue=False, and gradio 4's trigger_mode is not in 3.41)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.latest: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def newest(self, session: str) -> bool:
+        """Wait, then whether this is still the session's newest call."""
+        with self.lock:
+            token = self.latest.get(session, 0) + 1
+            self.latest[session] = token
+        time.sleep(self.seconds)
+        with self.lock:
+            return self.latest.get(session) == token
+
+
+def session_of(request: Any) -> str:
+    """The browser session of a request (empty when this gradio does not say)."""
+    return str(getattr(request, "session_hash", None) or "")
+
+
+def on_change(component: Any, fn: Callable[..., Any], inputs: Sequence[Any], outputs: Sequence[Any]) -> None:
+    """Run `fn` when the component changes, outside the queue (so quick changes run at once and a
+    Debounce can drop all but the last), only the last of a burst where gradio can say so, and
+    without a progress overlay over the outputs at every keystroke."""
+    make(
+        component.change,
+        fn=fn,
+        inputs=list(inputs),
+        outputs=list(outputs),
+        queue=False,
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
 
 
 def file_path(value: Any) -> str | None:

@@ -32,6 +32,7 @@ class Section:
     title: str
     keys: tuple[str, ...]
     open: bool = True
+    plot: bool = False  # the camera curves beside the controls, redrawn as they change
 
 
 PROMPT_SECTION = Section(
@@ -43,6 +44,7 @@ PROMPT_SECTION = Section(
         "seed_behavior",
         "seed_iter_N",
         "seed_schedule",
+        "clip_seeds",
         "positive_prompts",
         "negative_prompts",
         "init_image",
@@ -50,7 +52,9 @@ PROMPT_SECTION = Section(
 )
 MOVEMENT_SECTIONS = (
     Section(
-        "Camera schedules (Deforum syntax)", (*MOVEMENT_KEYS, "transform_center_x", "transform_center_y")
+        "Camera schedules (Deforum syntax)",
+        (*MOVEMENT_KEYS, "transform_center_x", "transform_center_y"),
+        plot=True,
     ),
     Section("Camera shake (Shakify)", ("shake_name", "shake_intensity", "shake_speed"), open=False),
     Section(
@@ -87,6 +91,11 @@ MODEL_SECTIONS = (
     Section("Memory", ("memory_preset", "weights", "weights_file", "weights_file_2")),
     Section(LORA_SECTION, (), open=False),
     Section(
+        "Preview (fast, then render)",
+        ("preview_enabled", "preview_scale", "preview_steps", "preview_speed"),
+        open=False,
+    ),
+    Section(
         "Speed",
         (
             "speed_preset",
@@ -108,7 +117,14 @@ OUTPUT_SECTIONS = (
     ),
     Section(
         "Output",
-        ("output_dir", "output_crf", "output_color_coherence", "output_quality_checks", "output_save_frames"),
+        (
+            "output_dir",
+            "from_run",
+            "output_crf",
+            "output_color_coherence",
+            "output_quality_checks",
+            "output_save_frames",
+        ),
     ),
     Section("Quality: prompt adherence and the quality gate", (), open=False),
     Section("Upscaling", (), open=False),
@@ -121,6 +137,7 @@ SLIDERS = {
     "enhance_strength": 0.05,
     "style_strength": 0.05,
     "interpolation_strength": 0.05,
+    "preview_scale": 0.05,
     "guidance_scale": 0.5,
     "output_crf": 1,
 }
@@ -152,6 +169,7 @@ GROUP_SECTIONS = {
     "lora": LORA_SECTION,
     "output": "Output",
     "weights": "Memory",
+    "preview": "Preview (fast, then render)",
     "quality": "Quality: prompt adherence and the quality gate",
     "gate": "Quality: prompt adherence and the quality gate",
     "upscale": "Upscaling",
