@@ -26,6 +26,11 @@ RUNTIME_PINS: dict[str, str] = {
     "gguf": "0.19.0",
     "torchao": "0.18.0",
     "bitsandbytes": "0.50.2",
+    # upscaling (wan.post.upscale): spandrel recognises ESRGAN, SwinIR, HAT, ... from a state dict;
+    # it imports torchvision, which the WebUI hosts have, and which is installed beside a torch of
+    # the runtime's own (prepare.py)
+    "spandrel": "0.4.2",
+    "einops": "0.8.2",
 }
 # The oldest versions generation works with (the `models` extra of pyproject.toml says the same; a
 # test holds them equal). Measured: diffusers 0.41 is the first with SeaCache and CPU-safe group

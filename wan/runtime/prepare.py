@@ -150,7 +150,9 @@ class _Preparation:
         if torch_version:
             index = os.environ.get("WAN_TORCH_INDEX_URL", TORCH_INDEX_URL if sys.platform != "darwin" else "")
             where = ["--index-url", index, "--extra-index-url", "https://pypi.org/simple"] if index else []
-            self.run([*pip, *where, f"torch=={torch_version}"], f"installing torch {torch_version}")
+            self.run(  # torchvision (for spandrel) from the same index, the build made for that torch
+                [*pip, *where, f"torch=={torch_version}", "torchvision"], f"installing torch {torch_version}"
+            )
         with tempfile.TemporaryDirectory(prefix="wan-runtime-") as folder:
             constraints = Path(folder, "constraints.txt")
             constraints.write_text(f"torch=={held}\n" if held else "", encoding="utf-8")
