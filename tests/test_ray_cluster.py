@@ -35,11 +35,12 @@ def ray_cluster():
     ray.shutdown()
 
 
-def _frames(run_dir):
+def _frames(video):
+    """The output frames of the take that made `video` (takes/NNN/frames)."""
     from wan.render.run_folder import read_png
 
-    paths = sorted((Path(run_dir) / "model_frames").glob("*.png"))
-    assert paths, f"no frames in {run_dir}"
+    paths = sorted((Path(video).parent / "frames").glob("*.png"))
+    assert paths, f"no frames beside {video}"
     return np.stack([read_png(path) for path in paths])
 
 
@@ -141,9 +142,9 @@ def test_jobs_on_two_actors_equal_serial_runs_and_a_killed_actor_loses_nothing(
         assert jobs[0].attempts == 2  # given back to the queue once, then continued
         assert 0 < jobs[0].result["clips_rendered"] < serial[0].clips_rendered  # the rest only
         for job, alone in zip(jobs, serial, strict=True):
-            assert Path(job.result["video"]).parent == Path(job.run_dir)
+            assert Path(job.run_dir) in Path(job.result["video"]).parents  # on the head, in its take
             assert Path(job.result["video"]).stat().st_size > 0
-            assert np.array_equal(_frames(job.run_dir), _frames(alone.run_dir))
+            assert np.array_equal(_frames(job.result["video"]), _frames(alone.video))
         reports = {w.id: w.info for w in service.store.workers()}
         assert set(reports) == {"ray-0", "ray-1"} and all(r.get("node") for r in reports.values())
     finally:
@@ -185,7 +186,36 @@ def test_a_shared_output_folder_is_written_by_the_actors_and_cancel_and_resume_w
         assert done.state == "succeeded", done.error
         assert (
             0 < done.result["clips_rendered"] < 3
-            and Path(done.result["video"]).parent == first_clip.parent.parent
-        )
+            and Path(done.result["video"]).parent.parent.parent == first_clip.parent.parent.parent
+        )  # <run>/takes/NNN/video.mp4 beside <run>/clips/<fingerprint>/clip.json, in the shared folder
     finally:
         service.close()
+
+
+def test_the_actor_sees_the_settings_the_head_forwards():
+    """A PATCH on the head reaches the job runner on the actor through the next poll."""
+    from wan.cluster.actor import RenderActor, _HeadView
+    from wan.service.jobs import Job
+
+    actor = RenderActor({})
+    job = Job(
+        id="j",
+        batch_id="b",
+        position=0,
+        state="running",
+        settings={"seed": 1},
+        run_dir="/nowhere",
+        created=0.0,
+        started=0.0,
+        finished=None,
+        error="",
+        progress={},
+        result={},
+        attempts=1,
+    )
+    view = _HeadView(actor, job, {"enhance_api_key": "k"})
+    assert view.get("j").settings == {"seed": 1} and view.secrets("j") == {"enhance_api_key": "k"}
+    actor.poll("running", settings={"seed": 2})
+    assert view.get("j").settings == {"seed": 2}
+    actor.poll("running")  # a poll without settings (the job was deleted) keeps the last ones
+    assert view.get("j").settings == {"seed": 2}

@@ -29,15 +29,22 @@ from .shipping import Stamp, read_changed, stamps, write_files
 MAX_EVENTS = 200  # kept between two polls; older step events are dropped first
 
 
-class _Secrets:
-    """The job's secrets as the job runner asks the store for them."""
+class _HeadView:
+    """The job store as the job runner on an actor asks it: the job's secrets as the head sent them,
+    and the job with the settings the head last forwarded (a PATCH goes on in a new take)."""
 
-    def __init__(self, secrets: dict[str, Any]) -> None:
+    def __init__(self, actor: RenderActor, job: Job, secrets: dict[str, Any]) -> None:
+        self.actor = actor
+        self.job = job
         self._secrets = secrets
 
     def secrets(self, job_id: str) -> dict[str, Any]:
         """The secrets the head sent with the job."""
         return self._secrets
+
+    def get(self, job_id: str) -> Job:
+        """The job with the settings the head last sent in a poll."""
+        return dataclasses.replace(self.job, settings=self.actor.settings or self.job.settings)
 
 
 class _Control:
@@ -73,6 +80,7 @@ class RenderActor:
         self.folder: Path | None = None
         self.scratch: Path | None = None
         self.seen: dict[str, Stamp] = {}
+        self.settings: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
         """Where this actor runs: node, process and its GPU (what the worker heartbeat reports)."""
@@ -102,7 +110,7 @@ class RenderActor:
         """Render `job`: into a scratch folder seeded with `files` (the head's run folder so
         far), or, with `files` None, straight into job.run_dir (a shared output folder)."""
         with self._lock:
-            self.events, self.command = [], "running"
+            self.events, self.command, self.settings = [], "running", None
             if files is None:
                 self.folder, self.scratch = Path(job.run_dir), None
             else:
@@ -112,7 +120,7 @@ class RenderActor:
                 write_files(self.folder, files)
             self.seen = stamps(self.folder) if files is not None else {}
         local = dataclasses.replace(job, run_dir=str(self.folder))
-        generate = render_job(self._wan_api(), _Secrets(secrets))  # type: ignore[arg-type]
+        generate = render_job(self._wan_api(), _HeadView(self, local, secrets))  # type: ignore[arg-type]
         return generate(local, _Control(self), self._report)
 
     def _report(self, event: ProgressEvent) -> None:
@@ -122,10 +130,14 @@ class RenderActor:
                 steps = [i for i, e in enumerate(self.events) if e.kind == "step"]
                 del self.events[steps[0] if steps else 0]
 
-    def poll(self, command: str, final: bool = False) -> tuple[list[ProgressEvent], dict[str, bytes]]:
-        """Take the head's `command` (the job's state, or stop); give the progress events since the
-        last poll and the run folder's new or changed files. `final`: the job ended here, the
-        scratch folder goes."""
+    def poll(
+        self, command: str, final: bool = False, settings: dict[str, Any] | None = None
+    ) -> tuple[list[ProgressEvent], dict[str, bytes]]:
+        """Take the head's `command` (the job's state, or stop) and the job's settings now; give the
+        progress events since the last poll and the run folder's new or changed files. `final`: the
+        job ended here, the scratch folder goes."""
+        if settings is not None:
+            self.settings = settings
         if command != self.command:
             self.command = command
             self.commanded.set()

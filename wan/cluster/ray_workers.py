@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import WanError
 from ..service.gpus import GpuRequest, GpuSelectionError, parse_gpus
-from ..service.jobs import Job, JobStore
+from ..service.jobs import Job, JobNotFound, JobStore
 from ..service.worker import Report, WorkerLoop, WorkerStopping
 from ..service.workers import REQUEUE_BELOW_ATTEMPTS
 from .shipping import read_all, write_files
@@ -119,7 +119,10 @@ class _Slot:
             while True:
                 done, _ = ray.wait([run], timeout=POLL_SECONDS)
                 command = "stop" if self.loop.stopping.is_set() else self.pool.store.state_of(job.id)
-                events, shipped = ray.get(self.actor.poll.remote(command or "deleted", final=bool(done)))
+                settings = self._settings_now(job.id)
+                events, shipped = ray.get(
+                    self.actor.poll.remote(command or "deleted", final=bool(done), settings=settings)
+                )
                 if shipped:
                     write_files(head, shipped)
                 for event in events:
@@ -133,6 +136,13 @@ class _Slot:
         except ray.exceptions.RayTaskError as exc:  # the actor's own error: WanError, cancelled, a bug
             raise (exc.cause if exc.cause is not None else exc) from None
         return _on_head(result, head)
+
+    def _settings_now(self, job_id: str) -> dict[str, Any] | None:
+        """The job's settings in the queue now (a PATCH changes them between clips); None once deleted."""
+        try:
+            return self.pool.store.get(job_id).settings
+        except JobNotFound:
+            return None
 
     def lost(self, exc: BaseException) -> None:
         """The actor died: the job goes back to the queue, the slot waits for Ray's restart."""
