@@ -32,6 +32,11 @@ RUNTIME_PINS: dict[str, str] = {
     "spandrel": "0.4.2",
     "einops": "0.8.2",
 }
+# Installed without their dependencies: spandrel's only unpinned one is torchvision, which must be
+# the build made for the torch in use (the host's, or the runtime's own from prepare.py); pip would
+# otherwise fetch PyPI's newest, and a torchvision that does not match torch breaks transformers'
+# imports, and with them every generation, not only upscaling.
+WITHOUT_DEPENDENCIES = ("spandrel",)
 # The oldest versions generation works with (the `models` extra of pyproject.toml says the same; a
 # test holds them equal). Measured: diffusers 0.41 is the first with SeaCache and CPU-safe group
 # offloading and calls torch.accelerator (torch 2.6) on import; it needs huggingface_hub 1.32, which
