@@ -11,8 +11,9 @@
 #   adapter on T2V-1.3B, the adapter with fp8 storage, fp8 compute, group offloading, and the
 #   fixed-step scheduler; `python -m wan bench t2v-1.3b` (every stage, text encoder included); a
 #   scheduled LoRA under regional torch.compile; attention kernels; regional torch.compile; a GGUF
-#   Q8_0 file of 2 A14B blocks; the VAE decode; context parallelism at degree 1 (a group of two
-#   GPUs where two exist) and the queue over two GPUs (parallel.py). Other work adds modules to
+#   Q8_0 file of 2 A14B blocks; the VAE decode; upscaling (Real-ESRGAN architectures at 480p x2/x4
+#   and to 4K, the Wan refine pass; needs spandrel and torchvision); context parallelism at degree 1
+#   (a group of two GPUs where two exist) and the queue over two GPUs (parallel.py). Other work adds modules to
 #   wan/bench/checks/.
 #   What does not fit the budget: python benchmarks/bench_gpu_weights.py (the whole 14B expert in
 #   each format; auto placement under a capped GPU), see benchmarks/GPU_CHECKS.md.

@@ -28,6 +28,7 @@ COMMANDS = (
     "enhance",
     "interpolate",
     "check",
+    "upscale",
     "serve",
     "worker",
     "runtime",

@@ -60,6 +60,8 @@ WHEELS: dict[str, str] = {
     "peft": "LoRA adapters (the loras and lora_compile checks)",
     "opencv-python-headless": "interpolation and quality checks (the profile check's output stage)",
     "imageio-ffmpeg": "the MP4 (the profile check's output stage)",
+    "spandrel": "image upscalers (the upscale check; it also needs the machine's torchvision)",
+    "einops": "spandrel's architectures (the upscale check)",
 }
 # Only the profile check's output stage uses these, and they are large (OpenCV about 50 MB,
 # imageio-ffmpeg about 30 MB with its ffmpeg): the carry command leaves them out unless asked.

@@ -1,10 +1,10 @@
 """Command line: `python -m wan COMMAND` (plan, movement, settings, schedule, generate, enhance,
-interpolate, check, serve, worker, runtime, models, bench).
+interpolate, check, upscale, serve, worker, runtime, models, bench).
 
 Input the user can fix (an error of the project's own, wan.errors.WanError) ends with a
 one-line message and exit status 2; anything else is a bug and shows its traceback (`--debug`
-shows tracebacks for both). Nothing but generate, enhance with a local model, worker, bench and
-interpolate --method neural imports torch.
+shows tracebacks for both). Nothing but generate, enhance with a local model, worker, bench,
+upscale and interpolate --method neural imports torch.
 """
 
 from __future__ import annotations

@@ -4,8 +4,7 @@ straight into the run folder when every node mounts the output folder at the sam
 
 The head drives it: `run` renders one job (in the actor's main thread), and the head calls
 `poll` every fraction of a second (a second thread: the actor runs with max_concurrency > 1)
-with the job's state from the queue (running, paused, cancelled, or stop) and its settings (new
-ones, from a PATCH, go on between clips as in a worker process); `poll` answers with
+with the job's state from the queue (running, paused, cancelled, or stop); `poll` answers with
 the progress events since the last poll and the files of the run folder that are new or changed,
 which the head writes into its own run folder, so every finished clip is on the head as soon as
 it is written and a job that loses its actor continues from there.
@@ -23,29 +22,29 @@ from pathlib import Path
 from typing import Any
 
 from ..render.events import ProgressEvent, RenderCancelled
-from ..service.jobs import Job, JobNotFound
+from ..service.jobs import Job
 from ..service.worker import WorkerStopping, render_job
 from .shipping import Stamp, read_changed, stamps, write_files
 
 MAX_EVENTS = 200  # kept between two polls; older step events are dropped first
 
 
-class _JobView:
-    """The job as the job runner asks the store for it: its secrets, and the job with the settings
-    the head sent last (JobNotFound once the head says it is deleted)."""
+class _HeadView:
+    """The job store as the job runner on an actor asks it: the job's secrets as the head sent them,
+    and the job with the settings the head last forwarded (a PATCH goes on in a new take)."""
 
     def __init__(self, actor: RenderActor, job: Job, secrets: dict[str, Any]) -> None:
-        self.actor, self.job, self._secrets = actor, job, secrets
+        self.actor = actor
+        self.job = job
+        self._secrets = secrets
 
     def secrets(self, job_id: str) -> dict[str, Any]:
         """The secrets the head sent with the job."""
         return self._secrets
 
     def get(self, job_id: str) -> Job:
-        """The job with its newest settings."""
-        if self.actor.command == "deleted":
-            raise JobNotFound(job_id)
-        return dataclasses.replace(self.job, settings=self.actor.settings)
+        """The job with the settings the head last sent in a poll."""
+        return dataclasses.replace(self.job, settings=self.actor.settings or self.job.settings)
 
 
 class _Control:
@@ -77,11 +76,11 @@ class RenderActor:
         self._lock = threading.Lock()
         self.events: list[ProgressEvent] = []
         self.command = "running"
-        self.settings: dict[str, Any] = {}
         self.commanded = threading.Event()
         self.folder: Path | None = None
         self.scratch: Path | None = None
         self.seen: dict[str, Stamp] = {}
+        self.settings: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
         """Where this actor runs: node, process and its GPU (what the worker heartbeat reports)."""
@@ -111,7 +110,7 @@ class RenderActor:
         """Render `job`: into a scratch folder seeded with `files` (the head's run folder so
         far), or, with `files` None, straight into job.run_dir (a shared output folder)."""
         with self._lock:
-            self.events, self.command, self.settings = [], "running", dict(job.settings)
+            self.events, self.command, self.settings = [], "running", None
             if files is None:
                 self.folder, self.scratch = Path(job.run_dir), None
             else:
@@ -121,7 +120,7 @@ class RenderActor:
                 write_files(self.folder, files)
             self.seen = stamps(self.folder) if files is not None else {}
         local = dataclasses.replace(job, run_dir=str(self.folder))
-        generate = render_job(self._wan_api(), _JobView(self, local, secrets))  # type: ignore[arg-type]
+        generate = render_job(self._wan_api(), _HeadView(self, local, secrets))  # type: ignore[arg-type]
         return generate(local, _Control(self), self._report)
 
     def _report(self, event: ProgressEvent) -> None:
@@ -134,9 +133,9 @@ class RenderActor:
     def poll(
         self, command: str, final: bool = False, settings: dict[str, Any] | None = None
     ) -> tuple[list[ProgressEvent], dict[str, bytes]]:
-        """Take the head's `command` (the job's state, or stop) and the job's `settings`; give the
-        progress events since the last poll and the run folder's new or changed files. `final`:
-        the job ended here, the scratch folder goes."""
+        """Take the head's `command` (the job's state, or stop) and the job's settings now; give the
+        progress events since the last poll and the run folder's new or changed files. `final`: the
+        job ended here, the scratch folder goes."""
         if settings is not None:
             self.settings = settings
         if command != self.command:

@@ -118,9 +118,10 @@ class _Slot:
             run = self.actor.run.remote(job, self.pool.store.secrets(job.id), files)
             while True:
                 done, _ = ray.wait([run], timeout=POLL_SECONDS)
-                command, settings = self.job_now(job.id)
+                command = "stop" if self.loop.stopping.is_set() else self.pool.store.state_of(job.id)
+                settings = self._settings_now(job.id)
                 events, shipped = ray.get(
-                    self.actor.poll.remote(command, final=bool(done), settings=settings)
+                    self.actor.poll.remote(command or "deleted", final=bool(done), settings=settings)
                 )
                 if shipped:
                     write_files(head, shipped)
@@ -136,13 +137,12 @@ class _Slot:
             raise (exc.cause if exc.cause is not None else exc) from None
         return _on_head(result, head)
 
-    def job_now(self, job_id: str) -> tuple[str, dict[str, Any] | None]:
-        """What the actor is told in a poll: stop, or the job's state (deleted) and its settings."""
+    def _settings_now(self, job_id: str) -> dict[str, Any] | None:
+        """The job's settings in the queue now (a PATCH changes them between clips); None once deleted."""
         try:
-            job = self.pool.store.get(job_id)
+            return self.pool.store.get(job_id).settings
         except JobNotFound:
-            return ("stop" if self.loop.stopping.is_set() else "deleted"), None
-        return ("stop" if self.loop.stopping.is_set() else job.state), job.settings
+            return None
 
     def lost(self, exc: BaseException) -> None:
         """The actor died: the job goes back to the queue, the slot waits for Ray's restart."""

@@ -2,8 +2,9 @@
 edge; JSON I/O and Deforum settings import; which files callers may name.
 
 Every setting is declared once, in the module of its group (shake, movement, enhancement,
-style, interpolation, memory, speed, lora, output, weights, preview) or in settings.py for the
-animation itself; the CLI, the UI, the REST schema and validation all read those declarations.
+style, interpolation, memory, speed, lora, output, weights, preview, quality, gate, upscale) or in
+settings.py for the animation itself; the CLI, the UI, the REST schema and validation all read
+those declarations.
 """
 
 from .deforum import ImportReport
@@ -11,6 +12,7 @@ from .enhancement import ENHANCE_BACKENDS, LANGUAGES, EnhancementOptions
 from .fields import FieldError, SettingsError, Spec, did_you_mean
 from .files import FileAccess, current_file_access, file_access
 from .folders import default_lora_folders, default_models_dir, lora_folders, lora_search
+from .gate import GateOptions
 from .interpolation import INTERPOLATION_METHODS, INTERPOLATION_QUALITIES, InterpolationOptions
 from .load import (
     SettingsFileError,
@@ -27,6 +29,7 @@ from .memory import MEMORY_CHOICES, MEMORY_PRESETS, MemoryOptions, MemoryPreset,
 from .movement import MovementOptions
 from .output import DEFAULT_OUTPUT_DIR, OutputOptions
 from .preview import PreviewOptions
+from .quality import QualityOptions
 from .settings import (
     ANIMATION_MODES,
     DEFAULT_NEGATIVE_PROMPT,
@@ -39,6 +42,7 @@ from .settings import (
 from .shake import ShakeOptions
 from .speed import SPEED_PRESETS, SpeedOptions, SpeedPreset
 from .style import BLEND_MODES, StyleOptions
+from .upscale import UpscaleOptions
 
 __all__ = [
     "ANIMATION_MODES",
@@ -60,6 +64,7 @@ __all__ = [
     "EnhancementOptions",
     "FieldError",
     "FileAccess",
+    "GateOptions",
     "ImportReport",
     "InterpolationOptions",
     "LoraOptions",
@@ -69,6 +74,7 @@ __all__ = [
     "MovementOptions",
     "OutputOptions",
     "PreviewOptions",
+    "QualityOptions",
     "SettingsError",
     "SettingsFileError",
     "ShakeOptions",
@@ -76,6 +82,7 @@ __all__ = [
     "SpeedOptions",
     "SpeedPreset",
     "StyleOptions",
+    "UpscaleOptions",
     "WanConfig",
     "all_specs",
     "config_from_dict",

@@ -39,6 +39,7 @@ from .fields import (
     setting,
 )
 from .files import ImageFile, LocalFolder, caller_path
+from .gate import GateOptions
 from .group import SettingsGroup, group_field, group_from_mapping
 from .interpolation import InterpolationOptions
 from .lora import LoraOptions
@@ -46,9 +47,11 @@ from .memory import MemoryOptions
 from .movement import MovementOptions
 from .output import OutputOptions
 from .preview import PreviewOptions
+from .quality import QualityOptions
 from .shake import ShakeOptions
 from .speed import SPEED_PRESETS, SpeedOptions
 from .style import StyleOptions
+from .upscale import UpscaleOptions
 from .weights import WeightsOptions
 
 MAX_FRAMES_LIMIT = 100_000
@@ -98,6 +101,9 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "output": OutputOptions,
     "preview": PreviewOptions,
     "weights": WeightsOptions,
+    "quality": QualityOptions,
+    "gate": GateOptions,
+    "upscale": UpscaleOptions,
 }
 
 
@@ -329,6 +335,9 @@ class WanConfig(SettingsGroup):
     output: OutputOptions = group_field(OutputOptions)
     preview: PreviewOptions = group_field(PreviewOptions)
     weights: WeightsOptions = group_field(WeightsOptions)
+    quality: QualityOptions = group_field(QualityOptions)
+    gate: GateOptions = group_field(GateOptions)
+    upscale: UpscaleOptions = group_field(UpscaleOptions)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_evaluated", {})
@@ -425,6 +434,12 @@ class WanConfig(SettingsGroup):
         if self.speed.cache_in_effect == "mag" and any(spec.experts > 1 for spec in self._specs()):
             message = "MagCache calibrates one transformer over all steps; two-expert models split the steps"
             return [FieldError("speed_cache", self.speed.cache, message)]
+        return []
+
+    def _rule_gate_clip_score_needs_adherence(self) -> list[FieldError]:
+        if self.gate.min_clip_score is not None and not self.quality.adherence:
+            message = "the CLIP score is measured only with quality_adherence on"
+            return [FieldError("quality_gate_min_clip_score", self.gate.min_clip_score, message)]
         return []
 
     def _rule_animation_fits_the_frame_limit(self) -> list[FieldError]:

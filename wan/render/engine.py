@@ -63,6 +63,7 @@ from ..post.color import ColorStats, color_stats, match_colors
 from ..post.quality.checker import BLACK_LEVEL
 from .conditioning import as_image, load_init_image, vace_inputs
 from .events import ProgressCallback, ProgressEvent, RenderControl
+from .gating import MadeFrames, render_checked, reseeded, summarize, write_quality_plot
 from .options import RenderOptions, frame_factors
 from .output import write_output
 from .previews import LatentPreviewer
@@ -83,6 +84,7 @@ class Revision:
     plan: GenerationPlan
     options: RenderOptions
     settings: dict[str, Any] | None = None
+    reason: str = "settings changed during the render"
 
 
 Replan = Callable[[], Revision | None]
@@ -365,11 +367,47 @@ class _Session:
         return np.asarray(output.frames[0], dtype=np.float32)
 
     def generate(self, clip: ClipPlan) -> dict[str, Any]:
-        """Generate, check, correct and store one clip; returns its metadata."""
+        """Generate, check, correct and store one clip (through the quality gate, gating.py);
+        returns its metadata."""
         self.emit("clip_start", clip, message=clip.prompt)
         self.clip_stages = StageRecorder(self.device)
-        frames, loaded, attempts, seconds = self.denoise_with_retries(clip)
+        made, checks = render_checked(self, clip)
+        if made.seed != clip.seed:  # the gate kept a re-roll: the render goes on in a take of that seed
+            self.revise(
+                reseeded(self.plan, self.options, self.folder.settings, clip, made.seed, checks["gate"])
+            )
+            clip = self.plan.clips[clip.index]
         self.stages.start("saving_clips")
+        metadata = {
+            "index": clip.index,
+            "model": clip.model,
+            "memory_preset": made.loaded.memory.name,
+            "weights": self.weights.format,
+            "speed": made.speed,
+            "loras": made.loaded.loras.record(clip),
+            "attempts": made.attempts,
+            "seconds": round(made.seconds, 4),
+            "seconds_per_frame": round(made.seconds / clip.num_frames, 4),
+            "peak_memory_bytes": self.clip_stages.peak(),
+            "black_frames": made.black,
+            "warnings": [f"{made.black} black frame(s)"] if made.black else [],
+            "guidance_batching": made.loaded.batching.to_dict(),
+            "stages": self.clip_stages.to_dict(),
+            **checks,
+        }
+        new = made.new
+        self.folder.write_clip(clip, new, metadata)
+        self.rendered.add(self.folder.fingerprints[clip.index])
+        self.stages.stop()
+        self.stages.absorb(self.clip_stages)
+        self.frames_done += clip.new_frames
+        last = self.folder.write_preview(f"clip_{clip.index:04d}.png", new[-1])
+        self.emit("clip_done", clip, message=str(last), preview=new[-1])
+        return metadata
+
+    def make_frames(self, clip: ClipPlan) -> MadeFrames:
+        """One render of a clip (with its seed): its new frames, colour-corrected, as uint8 RGB."""
+        frames, loaded, attempts, seconds = self.denoise_with_retries(clip)
         speed = loaded.speed.record()
         loaded.speed.after_clip()
         if np.isnan(frames).any():
@@ -381,30 +419,7 @@ class _Session:
         new = pixels[clip.overlap_frames : clip.overlap_frames + clip.new_frames]
         black = int(np.count_nonzero(frames.reshape(len(frames), -1).mean(axis=1) < BLACK_LEVEL))
         new = self.coherent_colors(clip, new)
-        metadata = {
-            "index": clip.index,
-            "model": clip.model,
-            "memory_preset": loaded.memory.name,
-            "weights": self.weights.format,
-            "speed": speed,
-            "loras": loaded.loras.record(clip),
-            "attempts": attempts,
-            "seconds": round(seconds, 4),
-            "seconds_per_frame": round(seconds / clip.num_frames, 4),
-            "peak_memory_bytes": self.clip_stages.peak(),
-            "black_frames": black,
-            "warnings": [f"{black} black frame(s)"] if black else [],
-            "guidance_batching": loaded.batching.to_dict(),
-            "stages": self.clip_stages.to_dict(),
-        }
-        self.folder.write_clip(clip, new, metadata)
-        self.rendered.add(self.folder.fingerprints[clip.index])
-        self.stages.stop()
-        self.stages.absorb(self.clip_stages)
-        self.frames_done += clip.new_frames
-        last = self.folder.write_preview(f"clip_{clip.index:04d}.png", new[-1])
-        self.emit("clip_done", clip, message=str(last), preview=new[-1])
-        return metadata
+        return MadeFrames(clip.seed, new, black, loaded, attempts, seconds, speed)
 
     def denoise_with_retries(self, clip: ClipPlan) -> tuple[np.ndarray, _Loaded, int, float]:
         """(frames, the pipeline that made them, attempts, seconds): an out-of-memory error
@@ -475,12 +490,12 @@ class _Session:
             revision.plan,
             revision.settings,
             _factors(revision.options, self.weights),
-            reason="settings changed during the render",
+            reason=revision.reason,
             based_on=self.folder.number,
         )
         self.plan, self.options, self.folder = revision.plan, revision.options, take
         self.frames_done = sum(c.new_frames for c in self.plan.clips if take.is_finished(c))
-        self.emit("loading", message=f"new settings: take {take.number} goes on from them")
+        self.emit("loading", message=f"take {take.number} goes on: {revision.reason}")
 
 
 def _factors(options: RenderOptions, weights: Weights) -> dict[str, Any]:
@@ -615,6 +630,8 @@ def render(
         device=options.device,
         emit=lambda message: session.emit("writing", message=message),
         clock=clock,
+        upscale=options.upscale,
+        allow_download=options.allow_download,
     )
     session.stages.end_stream(clock)
     # 4. metrics
@@ -639,11 +656,15 @@ def render(
         "interpolation": output.interpolation,
         "output": options.output_record(),
     }
-    if output.quality is not None:
-        metrics["quality"] = output.quality.to_dict()
+    if output.upscale is not None:
+        metrics["upscale"] = output.upscale
+    checked = summarize(clips, options.quality)
+    if output.quality is not None or checked:
+        metrics["quality"] = (output.quality.to_dict() if output.quality is not None else {}) | checked
     if current_group() is not None:
         metrics["parallel"] = current_group().to_dict()
     take.write_metrics(metrics)
+    write_quality_plot(metrics, plan.to_dict(), take.root / "quality.png")
     session.emit("done", message=str(output.video or output.frames_dir or take.root))
     rendered = tuple(i for i, fingerprint in enumerate(take.fingerprints) if fingerprint in session.rendered)
     return VideoResult(

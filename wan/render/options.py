@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import InterpolationOptions, SpeedOptions, WanConfig
+from ..config import (
+    GateOptions,
+    InterpolationOptions,
+    QualityOptions,
+    SpeedOptions,
+    UpscaleOptions,
+    WanConfig,
+)
 
 # options that do not change a clip's frames: where things are and what is written (the output
 # stage's interpolation, CRF and checks come after the clips), how memory is used, the device
@@ -32,6 +39,9 @@ RENDER_IGNORED = frozenset(
         "interpolation",
         "quality_checks",
         "batch_guidance",  # lossless: the two guidance passes as one batch of 2
+        "quality",  # scores of the frames, not the frames
+        "gate",  # a clip the gate re-rolls is stored under its new seed's fingerprint (gating.py)
+        "upscale",  # the output stage's
     }
 )
 SPEED_IGNORED = frozenset({"attention", "compile"})  # the same computation in another order
@@ -58,6 +68,9 @@ class RenderOptions:
     weights: str = "auto"
     weights_files: tuple[str, ...] = ()
     batch_guidance: str = "auto"
+    quality: QualityOptions | None = None  # prompt adherence (off when None)
+    gate: GateOptions | None = None  # the quality gate (off when None)
+    upscale: UpscaleOptions | None = None  # upscaling the output (off when None)
 
     @classmethod
     def of(cls, config: WanConfig, **host: Any) -> RenderOptions:
@@ -74,6 +87,9 @@ class RenderOptions:
             "weights": config.weights.format,
             "weights_files": config.weights.files,
             "batch_guidance": config.memory.batch_guidance,
+            "quality": config.quality,
+            "gate": config.gate,
+            "upscale": config.upscale,
         }
         return cls(**(values | host))
 
@@ -87,6 +103,8 @@ class RenderOptions:
             "write_video": self.write_video,
             "quality_checks": self.quality_checks,
         }
+        if self.upscale is not None and self.upscale.enabled:  # only then: older records stay equal
+            record["upscale"] = self.upscale.values()
         return json.loads(json.dumps(record))  # as it reads back from metrics.json
 
 

@@ -1,5 +1,6 @@
 """The output stage of a render: model frames -> output frames at the output fps and the output
-size -> frames/, the MP4 and the quality report, in one streaming pass.
+size (then upscaled, when asked: wan.post.upscale) -> frames/, the MP4 and the quality report,
+in one streaming pass.
 
 With interpolation, each output frame is synthesised at its exact sample time
 (wan.post.resample) from the two model frames around it, read from disk as needed: only two
@@ -22,13 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from ..config import InterpolationOptions
+from ..config import InterpolationOptions, UpscaleOptions
 from ..plan import GenerationPlan
 from ..post.encode import write_mp4
 from ..post.fit import fit_frame
 from ..post.interpolation import build_interpolator, interpolate_frames
 from ..post.quality import QualityChecker, QualityReport
 from ..post.resample import nearest_model_frames, output_joins, plan_samples
+from ..post.upscale import upscaled_stream
+from ..post.upscale.refine import RefineSpan, refined_stream
 from .run_folder import Take, read_png, write_png
 from .stages import StreamClock
 
@@ -43,6 +46,7 @@ class Output:
     frames_dir: Path | None
     interpolation: dict[str, Any]
     quality: QualityReport | None
+    upscale: dict[str, Any] | None = None  # what upscaling did (None: not upscaled)
 
 
 def _link_nearest(folder: Take, frames_dir: Path, sources: np.ndarray) -> None:
@@ -135,6 +139,8 @@ def write_output(
     device: str | None,
     emit: Emit,
     clock: StreamClock | None = None,
+    upscale: UpscaleOptions | None = None,
+    allow_download: bool = False,
 ) -> Output:
     """The output frames (see the module doc), then the MP4 and the quality report; `clock`
     gets the seconds of each part (reading, interpolation, frames, quality, encoding)."""
@@ -142,9 +148,37 @@ def write_output(
     frames_dir = folder.frames_dir if save_frames else None
     if frames_dir is not None:
         frames_dir.mkdir(parents=True, exist_ok=True)
+    upscaling = upscale is not None and upscale.enabled
     frames, times, described = _source(
-        plan, folder, frames_dir, interpolation, models_dir, device, emit, clock
+        plan, folder, None if upscaling else frames_dir, interpolation, models_dir, device, emit, clock
     )
+    upscaled = None
+    if upscaling:
+        assert upscale is not None
+        with clock.within("upscaling"):
+            frames, upscaled = upscaled_stream(frames, upscale, device=device)
+        emit(f"upscaling {plan.output_frames} frames x{upscale.scale} with {upscaled['architecture']}")
+        frames = clock.timed(frames, "upscaling")
+        if upscale.refine_strength > 0:
+            emit(f"refining with {upscale.refine_model} at strength {upscale.refine_strength:g}")
+            spans = [
+                RefineSpan(c.start_frame, c.end_frame, c.prompt, c.negative_prompt, c.seed)
+                for c in plan.clips
+            ]
+            refined = refined_stream(
+                frames,
+                spans,
+                model=upscale.refine_model,
+                strength=upscale.refine_strength,
+                tile=upscale.refine_tile,
+                models_dir=models_dir,
+                allow_download=allow_download,
+                device=device,
+            )
+            frames = clock.timed(refined, "refining")
+            upscaled |= {"refine_model": upscale.refine_model, "refine_strength": upscale.refine_strength}
+        if frames_dir is not None:
+            frames = clock.timed(_saved(frames, frames_dir), "frames")
     checker = None
     if quality_checks:
         checker = QualityChecker(output_joins(times, [clip.model_start_frame for clip in plan.clips[1:]]))
@@ -155,10 +189,11 @@ def write_output(
         write_mp4(frames, folder.video_path, fps=plan.output_fps, crf=crf)
         video = folder.video_path
     elif checker is not None or (
-        frames_dir is not None and (plan.resized or (interpolation is not None and interpolation.enabled))
+        frames_dir is not None
+        and (upscaling or plan.resized or (interpolation is not None and interpolation.enabled))
     ):
         for _ in frames:  # the frames (interpolated ones, or for the checks) are made on the way
             pass
     with clock.within("quality"):
         report = checker.report() if checker else None
-    return Output(video, frames_dir, described, report)
+    return Output(video, frames_dir, described, report, upscaled)

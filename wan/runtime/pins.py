@@ -26,7 +26,17 @@ RUNTIME_PINS: dict[str, str] = {
     "gguf": "0.19.0",
     "torchao": "0.18.0",
     "bitsandbytes": "0.50.2",
+    # upscaling (wan.post.upscale): spandrel recognises ESRGAN, SwinIR, HAT, ... from a state dict;
+    # it imports torchvision, which the WebUI hosts have, and which is installed beside a torch of
+    # the runtime's own (prepare.py)
+    "spandrel": "0.4.2",
+    "einops": "0.8.2",
 }
+# Installed without their dependencies: spandrel's only unpinned one is torchvision, which must be
+# the build made for the torch in use (the host's, or the runtime's own from prepare.py); pip would
+# otherwise fetch PyPI's newest, and a torchvision that does not match torch breaks transformers'
+# imports, and with them every generation, not only upscaling.
+WITHOUT_DEPENDENCIES = ("spandrel",)
 # The oldest versions generation works with (the `models` extra of pyproject.toml says the same; a
 # test holds them equal). Measured: diffusers 0.41 is the first with SeaCache and CPU-safe group
 # offloading and calls torch.accelerator (torch 2.6) on import; it needs huggingface_hub 1.32, which

@@ -35,6 +35,7 @@ from .pins import (
     TORCH_FLOOR,
     TORCH_FOR_RUNTIME,
     TORCH_INDEX_URL,
+    WITHOUT_DEPENDENCIES,
     requirement_lines,
     version_tuple,
 )
@@ -150,13 +151,18 @@ class _Preparation:
         if torch_version:
             index = os.environ.get("WAN_TORCH_INDEX_URL", TORCH_INDEX_URL if sys.platform != "darwin" else "")
             where = ["--index-url", index, "--extra-index-url", "https://pypi.org/simple"] if index else []
-            self.run([*pip, *where, f"torch=={torch_version}"], f"installing torch {torch_version}")
+            self.run(  # torchvision (for spandrel) from the same index, the build made for that torch
+                [*pip, *where, f"torch=={torch_version}", "torchvision"], f"installing torch {torch_version}"
+            )
         with tempfile.TemporaryDirectory(prefix="wan-runtime-") as folder:
             constraints = Path(folder, "constraints.txt")
             constraints.write_text(f"torch=={held}\n" if held else "", encoding="utf-8")
             requirements = Path(folder, "requirements.txt")
-            requirements.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            alone = [line for line in lines if line.split("==")[0] in WITHOUT_DEPENDENCIES]
+            requirements.write_text("\n".join(sorted(set(lines) - set(alone))) + "\n", encoding="utf-8")
             self.run([*pip, "-r", str(requirements), "-c", str(constraints)], "installing the packages")
+            if alone:
+                self.run([*pip, "--no-deps", *alone], f"installing {', '.join(alone)} (without dependencies)")
 
     def check(self) -> dict[str, object]:
         self.step(4, "checking that the runtime imports torch, diffusers and the extension")

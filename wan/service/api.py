@@ -31,10 +31,12 @@ from ..config import (
     WanConfig,
     config_from_dict,
     default_lora_folders,
+    default_models_dir,
     list_loras,
     lora_search,
     preset_for_vram,
 )
+from ..config.upscale import list_upscalers, upscaler_folders
 from ..movement import MovementAnalysis
 from ..plan import (
     GenerationPlan,
@@ -103,16 +105,27 @@ class WanAPI:
         allow_download: bool = False,
         device: str | None = None,
         lora_dirs: Sequence[str | Path] = (),
+        upscaler_dirs: Sequence[str | Path] = (),
     ) -> None:
         self.output_dir = Path(output_dir) if output_dir is not None else DEFAULT_OUTPUT_DIR
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self.allow_download = allow_download
         self.device = device
         self.lora_dirs = tuple(Path(folder) for folder in lora_dirs)
+        self.upscaler_dirs = tuple(Path(folder) for folder in upscaler_dirs)
 
     def lora_folders(self) -> tuple[Path, ...]:
         """Where LoRA names are looked up: `<models folder>/loras`, then `lora_dirs` (the WebUI's)."""
         return default_lora_folders(self.models_dir, self.lora_dirs)
+
+    def upscaler_folders(self) -> tuple[Path, ...]:
+        """Where upscaler files are offered from: `<models folder>/upscalers`, then `upscaler_dirs`
+        (the WebUI's models/ESRGAN, RealESRGAN, SwinIR)."""
+        return upscaler_folders(self.models_dir or default_models_dir(), self.upscaler_dirs)
+
+    def list_upscalers(self) -> list[str]:
+        """The upscaler files in the upscaler folders (what the tab offers for upscale_model)."""
+        return list_upscalers(self.upscaler_folders())
 
     def list_loras(self) -> list[dict[str, str]]:
         """The LoRA files in the LoRA folders, by the name settings may use."""

@@ -150,11 +150,11 @@ class JobService:
 
     def default_access(self, *extra_inputs: str | Path) -> FileAccess:
         """Callers may name input files in the queue's inputs folder (and `extra_inputs`, e.g. the
-        UI's upload folder), models in the models folder and the LoRA folders, and outputs in the
+        UI's upload folder), models in the models folder, the LoRA and upscaler folders, and outputs in the
         output folder."""
         return FileAccess.restricted(
             inputs=[self.inputs_dir, *extra_inputs],
-            models=[self.models_dir(), *self.api.lora_folders()],
+            models=[self.models_dir(), *self.api.lora_folders(), *self.api.upscaler_folders()],
             outputs=[self.api.output_dir],
         )
 

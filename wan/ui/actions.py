@@ -36,6 +36,7 @@ from ..prompts import EnhancedPrompt
 from ..service import JobService
 from .layout import all_section_keys
 from .lora_rows import ROW_KEYS, loras_of_rows, row_values
+from .quality_view import clip_quality_rows
 
 FORM_KEYS = ("prompts", *all_section_keys(), *ROW_KEYS)
 # numbers that may be left empty for "the default": shown as text boxes, "" meaning None
@@ -210,6 +211,11 @@ class TabActions:
         except WanError as exc:
             return None, warn(exc)
 
+    def upscaler_files(self) -> list[str]:
+        """The upscaler files found (the upscaler folders; in the WebUI also its ESRGAN, RealESRGAN
+        and SwinIR folders): what the upscale_model dropdown offers."""
+        return self.service.api.list_upscalers()
+
     def lora_names(self) -> dict[str, str]:
         """The LoRAs found, by name (what the LoRA dropdowns offer)."""
         return {found["name"]: found["file"] for found in self.service.api.list_loras()}
@@ -364,6 +370,8 @@ class TabActions:
             "video": None,
             "metrics": None,
             "stages": None,
+            "clip_quality": None,
+            "quality_plot": None,
             "state": "",
         }
         if not job_id:
@@ -383,6 +391,8 @@ class TabActions:
             "video": str(video) if video else None,
             "metrics": metrics,
             "stages": stage_rows(metrics.get("stages")) if metrics else None,
+            "clip_quality": clip_quality_rows(metrics) if metrics else None,
+            "quality_plot": str(plot) if (plot := self.service.file(job.id, _quality_plot(job))) else None,
             "state": job.state,
         }
 
@@ -484,3 +494,9 @@ class TabActions:
     def prepare_runtime(self) -> str:
         """Prepare (or rebuild) the runtime environment in the background."""
         return self.service.prepare_runtime()
+
+
+def _quality_plot(job: Any) -> str:
+    """Where a job's quality plot is in its run folder: in the take it wrote."""
+    take = job.result.get("take") if job.result else None
+    return f"takes/{take:03d}/quality.png" if isinstance(take, int) else "quality.png"

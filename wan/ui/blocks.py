@@ -41,6 +41,7 @@ from .gpus import service_gpus
 from .iterating import IterateActions
 from .layout import LONG_TEXT, LORA_SECTION, MOVEMENT_KEYS, RESOLUTIONS, SLIDERS, Section, tabs
 from .lora_rows import HELP, PARTS, ROW_KEYS, SLIDER_RANGE, SLIDER_STEP, row_values
+from .quality_view import CLIP_QUALITY_HEADERS
 from .timeline import build_timeline, plan_on_load, timeline_poll, wire_timeline
 
 POLL_SECONDS = 1.0
@@ -64,6 +65,8 @@ def _choices_for(key: str) -> list[str] | None:
         return ["None", *shake_presets()]
     if key == "enhance_model":
         return ["auto", *ENHANCER_MODELS]
+    if key == "upscale_model":  # the files of the upscaler folders are added when the tab loads
+        return [""]
     return None
 
 
@@ -371,6 +374,12 @@ def _generate_panel(tab: _Tab) -> None:
     p["video"] = compat.make(gr.Video, label="Video", interactive=False, elem_id="wan_video")
     p["metrics"] = compat.make(gr.JSON, label="Metrics", elem_id="wan_metrics")
     p["stages"] = _table(STAGES_HEADERS, "Where the time went (per stage)", "wan_stages")
+    p["clip_quality"] = _table(
+        CLIP_QUALITY_HEADERS, "Clip quality (re-rolled clips and why)", "wan_clip_quality"
+    )
+    p["quality_plot"] = compat.make(
+        gr.Image, label="Quality over time", type="filepath", interactive=False, elem_id="wan_quality_plot"
+    )
 
 
 def _wire_camera_plot(tab: _Tab, actions: TabActions) -> None:
@@ -465,10 +474,13 @@ def _wire(tab: _Tab, actions: TabActions, iterate: IterateActions) -> None:
             status["video"] if status["video"] else gr.update(),
             status["metrics"] if status["metrics"] is not None else gr.update(),
             status["stages"] if status["stages"] is not None else gr.update(),
+            status["clip_quality"] if status["clip_quality"] is not None else gr.update(),
+            status["quality_plot"] if status["quality_plot"] else gr.update(),
             *timeline_poll_of(job, shown),
         ]
 
     outputs = [p["progress"], p["bar"], p["preview"], p["video"], p["metrics"], p["stages"]]
+    outputs += [p["clip_quality"], p["quality_plot"]]
     outputs += timeline_outputs
     compat.follow(p["job_id"], poll, outputs, POLL_SECONDS, actions.settled, state=p["timeline_shown"])
     made["model"].change(actions.model_facts, inputs=[made["model"]], outputs=[p["model_facts"]])
@@ -546,6 +558,11 @@ def build_ui(
         tab.parts["timeline_shown"] = gr.State("")
         _wire(tab, actions, iterate)
         demo.load(actions.job_rows, inputs=[], outputs=[tab.parts["jobs_table"]])
+        demo.load(
+            lambda: gr.update(choices=["", *actions.upscaler_files()]),
+            inputs=[],
+            outputs=[tab.made["upscale_model"]],
+        )
         demo.load(actions.model_rows, inputs=[], outputs=[tab.parts["models_table"]])
         show_plan, inputs, outputs = plan_on_load(tab.parts, tab.form, iterate)
         demo.load(show_plan, inputs=inputs, outputs=outputs)

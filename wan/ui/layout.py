@@ -126,6 +126,8 @@ OUTPUT_SECTIONS = (
             "output_save_frames",
         ),
     ),
+    Section("Quality: prompt adherence and the quality gate", (), open=False),
+    Section("Upscaling", (), open=False),
 )
 # numeric settings drawn as sliders: key -> step
 SLIDERS = {
@@ -168,6 +170,9 @@ GROUP_SECTIONS = {
     "output": "Output",
     "weights": "Memory",
     "preview": "Preview (fast, then render)",
+    "quality": "Quality: prompt adherence and the quality gate",
+    "gate": "Quality: prompt adherence and the quality gate",
+    "upscale": "Upscaling",
 }
 TABS = {
     "Prompts & schedules": (PROMPT_SECTION, *MOVEMENT_SECTIONS),

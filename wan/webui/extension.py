@@ -28,6 +28,7 @@ from .host import (
     output_dir,
     runtime_env,
     upload_folders,
+    upscaler_dirs,
 )
 from .options import form_defaults, option
 
@@ -64,6 +65,7 @@ def service() -> JobService:
             models_dir=models_dir(),
             allow_download=bool(option("wan_allow_download") or cmd_opt("wan_allow_download")),
             lora_dirs=[host_loras] if host_loras else [],
+            upscaler_dirs=upscaler_dirs(),
         )
         runtime = runtime_env()
         gpus, seen = worker_gpus(runtime)

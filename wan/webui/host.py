@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..config.upscale import HOST_UPSCALER_FOLDERS
 from ..runtime import RuntimeEnv
 from ..runtime.environment import EXTENSION_ROOT
 from ..service.auth import LOOPBACK, ApiAccess, host_access
@@ -70,6 +71,21 @@ def lora_dir() -> Path | None:
     paths = sys.modules.get("modules.paths")
     models = getattr(paths, "models_path", None) if paths is not None else None
     return Path(models) / "Lora" if models else None
+
+
+def upscaler_dirs() -> list[Path]:
+    """The WebUI's upscaler folders: models/ESRGAN, models/RealESRGAN and models/SwinIR (or the
+    folders their flags name); none outside the WebUI."""
+    paths = sys.modules.get("modules.paths")
+    models = getattr(paths, "models_path", None) if paths is not None else None
+    folders = []
+    for name, flag in HOST_UPSCALER_FOLDERS.items():
+        chosen = cmd_opt(flag)
+        if chosen:
+            folders.append(Path(chosen).expanduser())
+        elif models:
+            folders.append(Path(models) / name)
+    return folders
 
 
 def runtime_env() -> RuntimeEnv:

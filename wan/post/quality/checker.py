@@ -158,6 +158,8 @@ class QualityChecker:
             nan_frames=tuple(self._nan),
             duplicate_frames=tuple(self._duplicates),
             frozen_runs=_runs(self._duplicates),
+            flicker_series=tuple(self._flicker),
+            consistency_series=tuple(self._warp_errors),
         )
 
     def _seam_ratios(self) -> dict[int, float]:

@@ -88,6 +88,9 @@ class QualityReport:
     nan_frames: tuple[int, ...] = ()
     duplicate_frames: tuple[int, ...] = ()
     frozen_runs: tuple[tuple[int, int], ...] = ()
+    # per frame, for plots: (frame, flicker) and (frame, flow-warp error)
+    flicker_series: tuple[tuple[int, float], ...] = ()
+    consistency_series: tuple[tuple[int, float], ...] = ()
 
     def values(self) -> dict[str, float | None]:
         """Each metric's value by key."""
@@ -131,6 +134,11 @@ class QualityReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every field, each metric with its scale and threshold, and the warnings."""
         data = asdict(self)
+        del data["flicker_series"], data["consistency_series"]
+        data["series"] = {
+            "flicker": [[frame, round(value, 3)] for frame, value in self.flicker_series],
+            "temporal_consistency": [[frame, round(value, 3)] for frame, value in self.consistency_series],
+        }
         data["frozen_runs"] = [list(run) for run in self.frozen_runs]
         for key in ("joins", "seam_ratios", "black_frames", "nan_frames", "duplicate_frames"):
             data[key] = list(data[key])
