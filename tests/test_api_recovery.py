@@ -10,18 +10,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("diffusers")
 
 from api_server import free_port, request, start_serve, stop_serve, wait_for
+from hosts.tiny_job import TINY_JOB
 
-SETTINGS = {
-    "model": "tiny",
-    "prompts": {"0": "a fox", "20": "a den"},
-    "max_frames": 36,
-    "fps": 16,
-    "W": 64,
-    "H": 64,
-    "steps": 4,
-    "clip_frames": 17,
-    "seed": 11,
-}
+SETTINGS = {**TINY_JOB, "steps": 4}
 
 
 def test_a_killed_server_leaves_the_job_interrupted_and_resumable(tmp_path):

@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+import tiny_animation
 from tiny_quality import build_tiny_clip
 
 from wan.config import config_from_dict
@@ -23,14 +24,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 SETTINGS = {
-    "model": "tiny",
-    "W": 64,
-    "H": 64,
-    "fps": 16,
-    "steps": 2,
-    "clip_frames": 9,
-    "clip_overlap": 1,
-    "seed": 7,
+    **tiny_animation.SETTINGS,
     "prompts": {"0": "a misty forest", "9": "a stone castle"},
     "max_frames": 17,
     "output_color_coherence": False,  # it would lift injected black frames to the first clip's colours

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_serve, wait_until
+from hosts.tiny_job import TINY_JOB as FOX_AND_DEN
 
 from wan.runtime import RuntimeEnv
 from wan.service import JobService, JobStore, WanAPI
@@ -18,17 +19,7 @@ from wan.service.jobs import WorkerRecord
 from wan.service.workers import REQUEUE_BELOW_ATTEMPTS, ProcessWorkers
 
 ROOT = Path(__file__).parent.parent
-TINY_JOB = {
-    "model": "tiny",
-    "prompts": {"0": "a fox", "20": "a den"},
-    "max_frames": 36,
-    "fps": 16,
-    "W": 64,
-    "H": 64,
-    "steps": 4,
-    "clip_frames": 17,
-    "seed": 5,
-}
+TINY_JOB = {**FOX_AND_DEN, "steps": 4, "seed": 5}
 
 
 def _record(worker_id, **info):

@@ -36,17 +36,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-TINY = {
-    "model": "tiny",
-    "prompts": {"0": "a fox", "20": "a den"},
-    "max_frames": 36,
-    "fps": 16,
-    "W": 64,
-    "H": 64,
-    "steps": 3,
-    "clip_frames": 17,
-    "seed": 11,
-}
+from tiny_job import TINY_JOB
+
+TINY = dict(TINY_JOB)
 LONGER = {**TINY, "max_frames": 120, "steps": 6, "seed": 12}
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 

@@ -25,17 +25,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-SETTINGS = {
-    "model": "tiny",
-    "prompts": {"0": "a fox", "20": "a den"},
-    "max_frames": 36,
-    "fps": 16,
-    "W": 64,
-    "H": 64,
-    "steps": 3,
-    "clip_frames": 17,
-    "seed": 13,
-}
+from tiny_job import TINY_JOB
+
+SETTINGS = {**TINY_JOB, "seed": 13}
 
 
 def host_progress(base: str, auth: str | None) -> dict | None:

@@ -34,20 +34,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tiny_job import TINY_JOB
+
 ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS = ("wan", "stand-in")
-TINY = {
-    "model": "tiny",
-    "prompts": {"0": "a fox", "20": "a den"},
-    "max_frames": 36,
-    "fps": 16,
-    "W": 64,
-    "H": 64,
-    "steps": 3,
-    "clip_frames": 17,
-    "seed": 11,
-    "interpolation_enabled": False,
-}
+TINY = {**TINY_JOB, "interpolation_enabled": False}
 
 
 def say(line: str) -> None:
