@@ -22,6 +22,12 @@ PINS="$(mktemp)"
 trap 'rm -f "$PINS"' EXIT
 "$PYTHON" -c 'from wan.runtime.pins import requirement_lines; print("\n".join(requirement_lines()))' > "$PINS"
 "${PIP[@]}" -e ".[dev,models,quant,serve,ui,cluster]" -c "$PINS"
+# The upscaling packages as the runtime installs them (wan/runtime/pins.py WITHOUT_DEPENDENCIES):
+# spandrel without its dependencies, so pip never fetches a torchvision that does not match torch.
+read -r -a ALONE <<< "$("$PYTHON" -c 'from wan.runtime.pins import WITHOUT_DEPENDENCIES as alone, requirement_lines as lines
+print(" ".join(line for line in lines() if line.split("==")[0] in alone))')"
+"${PIP[@]}" -c "$PINS" einops
+"${PIP[@]}" --no-deps "${ALONE[@]}"
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

@@ -44,6 +44,22 @@ def _frames(video):
     return np.stack([read_png(path) for path in paths])
 
 
+def _serial_runs(api, settings, folder):
+    """The jobs rendered one after the other in this process, on one CPU thread as each actor
+    renders (Ray sets OMP_NUM_THREADS to an actor's CPUs): with more threads torch sums in
+    another order, which moves a few pixels by a level or two."""
+    import torch
+
+    from wan.service.api import as_config
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return [api.generate(as_config(s), run_dir=folder / f"serial-{n}") for n, s in enumerate(settings)]
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_shipped_files_arrive_whole_and_only_when_changed(tmp_path):
     node, head = tmp_path / "node", tmp_path / "head"
     (node / "clips").mkdir(parents=True)
@@ -108,12 +124,11 @@ def test_jobs_on_two_actors_equal_serial_runs_and_a_killed_actor_loses_nothing(
     pytest.importorskip("diffusers")
     from wan.models.tiny import ensure_tiny_model
     from wan.service import JobService, JobStore, WanAPI
-    from wan.service.api import as_config
 
     ensure_tiny_model("tiny", tiny_models_dir / "tiny")  # built once, before two actors load it
     api = WanAPI(output_dir=tmp_path, models_dir=tiny_models_dir)
     settings = [TINY_JOB, TINY_JOB | {"seed": 6}, TINY_JOB | {"seed": 7, "prompts": {"0": "a heron"}}]
-    serial = [api.generate(as_config(s), run_dir=tmp_path / f"serial-{n}") for n, s in enumerate(settings)]
+    serial = _serial_runs(api, settings, tmp_path)
 
     queue = tmp_path / "jobs"
     pool = start_ray_workers(
