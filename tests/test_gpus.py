@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -163,3 +164,42 @@ def test_unique_gpus_orders_by_machine_index():
 
 def test_the_panel_says_the_cpu_renders_without_gpu():
     assert "No GPU found" in gpu_markdown({"gpus": [], "service": {"workers": []}})
+
+
+def test_system_answers_while_the_gpu_probe_is_slow_and_one_probe_serves_every_caller(tmp_path, monkeypatch):
+    """The first GET /system looked for GPUs in a runtime process inside the request: on a busy
+    machine importing torch took longer than a client waits, and callers asking at once each
+    started a process."""
+    import threading
+
+    import wan.service.job_service as job_service
+
+    probes, release = [], threading.Event()
+
+    def slow_probe(runtime):
+        probes.append(runtime)
+        release.wait(60)
+        return _gpus(0)
+
+    monkeypatch.setattr(job_service, "probe_in_runtime", slow_probe)
+    monkeypatch.setattr(job_service, "GPU_PROBE_WAIT_SECONDS", 0.2)
+    service = JobService(WanAPI(output_dir=tmp_path), tmp_path / "jobs", generate=lambda *a: {}, start=False)
+    assert service.runtime.status().ready  # this interpreter
+    try:
+        answers = []
+        callers = [threading.Thread(target=lambda: answers.append(service.system_info())) for _ in range(4)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(30)
+        assert len(answers) == 4 and len(probes) == 1
+        assert all(a["gpus"] == [] and "still looking for GPUs" in a["gpu_probe"] for a in answers)
+        assert gpu_markdown(answers[0]).startswith("Looking for GPUs: still looking")
+        release.set()
+        wait_until(lambda: service.probed_gpus is not None, 30, "the probe did not end")
+        info = service.system_info()
+        assert "gpu_probe" not in info and [g["name"] for g in info["gpus"]] == ["GPU model 0"]
+        assert len(probes) == 1
+    finally:
+        release.set()
+        service.close()

@@ -50,6 +50,9 @@ ENHANCE_WORKERS = 4
 ENHANCE_WAITING = 16
 ENHANCE_SECONDS = 300.0
 GPU_WAIT_SECONDS = 1.0
+# how long GET /system waits for the one look for GPUs in a runtime process (importing torch can
+# take longer on a busy machine; the answer then says it is still looking)
+GPU_PROBE_WAIT_SECONDS = 3.0
 
 
 class GenerationUnavailable(WanError, RuntimeError):
@@ -123,6 +126,8 @@ class JobService:
         self.recovered = self.store.recover()
         self.runtime = runtime or RuntimeEnv.current()
         self.probed_gpus: list[dict[str, Any]] | None = None  # what a runtime process saw (once)
+        self._probe_lock = threading.Lock()
+        self._probe: threading.Thread | None = None
         if workers is None:
             workers = (
                 ThreadWorkers(self.store, generate=generate, api=api)
@@ -498,14 +503,30 @@ class JobService:
         """Versions, the GPUs (as the workers report them, else as a runtime process sees them),
         the preset `auto` picks for each, and the status."""
         gpus = unique_gpus([w.info["gpu"] for w in self.store.workers() if w.info.get("gpu")])
-        if not gpus and self.runtime.status().ready:
+        looking = {}
+        if not gpus and self.probed_gpus is None and self.runtime.status().ready:
+            self._look_for_gpus().join(GPU_PROBE_WAIT_SECONDS)
             if self.probed_gpus is None:
-                try:
-                    self.probed_gpus = probe_in_runtime(self.runtime)
-                except WanError:
-                    self.probed_gpus = []
-            gpus = self.probed_gpus
-        return self.api.system_info(gpus=gpus) | {"service": self.status()}
+                looking = {"gpu_probe": "still looking for GPUs in the runtime; ask again in a moment"}
+        if not gpus:
+            gpus = self.probed_gpus or []
+        return self.api.system_info(gpus=gpus) | {"service": self.status()} | looking
+
+    def _look_for_gpus(self) -> threading.Thread:
+        """The one background look for GPUs in a runtime process (started on first use): however
+        many callers ask at once, one process imports torch."""
+
+        def look() -> None:
+            try:
+                self.probed_gpus = probe_in_runtime(self.runtime)
+            except WanError:
+                self.probed_gpus = []
+
+        with self._probe_lock:
+            if self._probe is None:
+                self._probe = threading.Thread(target=look, name="wan-gpu-probe", daemon=True)
+                self._probe.start()
+            return self._probe
 
 
 def run_in_runtime(

@@ -9,7 +9,9 @@ def gpu_markdown(info: dict[str, Any]) -> str:
     """The GPUs of a /system answer as Markdown, one line each (no GPU: says the CPU renders)."""
     gpus = info.get("gpus") or []
     workers = (info.get("service") or {}).get("workers") or []
-    if not gpus:
+    if not gpus and info.get("gpu_probe"):
+        lines = [f"Looking for GPUs: {info['gpu_probe']}."]
+    elif not gpus:
         lines = ["No GPU found (torch sees no CUDA device where the workers run): jobs render on the CPU."]
     else:
         lines = [
