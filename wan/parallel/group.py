@@ -19,6 +19,7 @@ so no rank leaves a collective the others wait in.
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,11 +93,12 @@ class ParallelGroup:
         box: list[Any] = [None]
         if self.rank == 0:
             try:
-                box = [(True, make())]
+                answer: tuple[bool, Any] = (True, make())
             except Exception as exc:
-                box = [(False, exc)]
+                answer = (False, exc)
+            box = [_sendable(answer)]  # rank 0 keeps its own error (its traceback) when it can be sent
         dist.broadcast_object_list(box, src=0)
-        made, value = box[0]
+        made, value = answer if self.rank == 0 and box[0] is answer else box[0]
         if not made:
             raise value
         return value
@@ -107,6 +109,16 @@ class ParallelGroup:
 
         if self.world_size > 1:
             dist.barrier(device_ids=[self.local_rank] if self.device_type == "cuda" else None)
+
+
+def _sendable(answer: tuple[bool, Any]) -> tuple[bool, Any]:
+    """Rank 0's answer as the others can receive it: one that cannot be pickled (an error with
+    unpicklable parts) becomes an error that can, so no rank waits for a broadcast never sent."""
+    try:
+        pickle.loads(pickle.dumps(answer))
+    except Exception as exc:
+        return False, RuntimeError(f"rank 0's answer could not be sent: {type(exc).__name__}: {exc}")
+    return answer
 
 
 def current_group() -> ParallelGroup | None:
