@@ -138,6 +138,7 @@ class _Slot:
             result = self._follow(job, runs, head, report)
         except ray.exceptions.RayActorError as exc:
             self._end_ranks(runs)
+            self._last_files(job, head)
             self.lost(exc)
             raise WorkerStopping(self.loop.lost) from None
         except ray.exceptions.RayTaskError as exc:  # the actor's own error: WanError, cancelled, a bug
@@ -231,6 +232,18 @@ class _Slot:
             except ray.exceptions.RayError:
                 continue
         return None
+
+    def _last_files(self, job: Job, head: Path) -> None:
+        """Rank 0 of a group whose other rank was lost may live on: the files it wrote since the
+        last poll come to the head (the job continues from them) and its scratch folder goes."""
+        ray = self.pool.ray
+        if len(self.actors) < 2:
+            return
+        with contextlib.suppress(ray.exceptions.RayError):
+            command = self.pool.store.state_of(job.id) or "deleted"
+            _, shipped = ray.get(self.actor.poll.remote(command, final=True), timeout=GROUP_END_SECONDS)
+            if shipped:
+                write_files(head, shipped)
 
     def _settings_now(self, job_id: str) -> dict[str, Any] | None:
         """The job's settings in the queue now (a PATCH changes them between clips); None once deleted."""
