@@ -82,11 +82,11 @@ def test_a_job_on_a_group_of_two_actors_gives_the_single_process_frames(
         service.close()
 
 
-def test_pause_and_cancel_reach_every_rank_and_the_group_takes_the_next_job(
+def test_pause_cancel_and_new_settings_reach_every_rank_and_the_group_takes_the_next_job(
     ray_cluster, tmp_path, tiny_models_dir
 ):
     pytest.importorskip("diffusers")
-    _api, pool, service = _group_service(tmp_path, tiny_models_dir)
+    api, pool, service = _group_service(tmp_path, tiny_models_dir)
     slot = pool.slots[0]
     processes = ray_cluster.get([actor.describe.remote() for actor in slot.actors])
     try:
@@ -103,10 +103,21 @@ def test_pause_and_cancel_reach_every_rank_and_the_group_takes_the_next_job(
         assert slot.healthy
         again = ray_cluster.get([actor.describe.remote() for actor in slot.actors])
         assert [p["pid"] for p in again] == [p["pid"] for p in processes]
-        _, (second,) = service.submit([GROUP_JOB | {"max_frames": 17}])
-        done = _ended(service, second)
+
+        # the next job: held before its first step, given new settings, then let go; both ranks
+        # go on with them in a new take (rank 0's replan, shared) and give their frames
+        second = GROUP_JOB | {"seed": 11}
+        changed = second | {"prompts": {"0": "a lighthouse", "17": "a calm harbour"}}
+        (alone,) = serial_runs(api, [changed], tmp_path)
+        _, (job_id,) = service.submit([second])
+        wait_until(lambda: service.get(job_id).state == "running", 120, "the second job never started")
+        service.pause(job_id)
+        service.patch(job_id, {"prompts": changed["prompts"]})
+        service.resume(job_id)
+        done = _ended(service, job_id)
         assert done.state == "succeeded", done.error
-        assert done.result["metrics"]["parallel"]["processes"] == 2
+        assert done.result["take"] == 2 and done.result["metrics"]["parallel"]["processes"] == 2
+        assert _same_frames(done.result["video"], alone.video)
     finally:
         service.close()
 
