@@ -263,16 +263,17 @@ def register(commands: Any) -> None:
     serve.add_argument(
         "--ray",
         metavar="auto|local|ADDRESS",
-        help="run the workers as Ray actors (one GPU each): on the running cluster (auto), on a "
+        help="run the workers as Ray actors (one GPU each, or groups: --group-size): on the running "
+        "cluster (auto), on a "
         "cluster started here (local) or at HOST:PORT; needs pip install -e '.[cluster]'",
     )
     serve.add_argument(
         "--group-size",
         metavar="N",
-        help="with --ray: each worker is a group of N actors (N GPUs, or N CPU actors) that renders one "
-        "job together, its clips split across them (context parallel); a group stays on one node "
-        "(a Ray placement group, STRICT_PACK). --gpus all|M makes M/N groups, --workers M makes M "
-        "groups; default 1",
+        help="with --ray: each worker is a group of N actors (N GPUs, or N CPU actors) that render one "
+        "job together, every step split between them (context / CFG parallel); a group stays on one "
+        "node (a Ray placement group, STRICT_PACK). --gpus all|M makes M/N groups, --workers M makes M "
+        "groups; default 1 (one actor per job)",
     )
     serve.add_argument(
         "--ray-shared-output",
