@@ -73,3 +73,41 @@ def run_serve(*arguments: str, timeout: float = 120):
     return subprocess.run(
         command, capture_output=True, text=True, cwd=Path(__file__).parent.parent, timeout=timeout
     )
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray cluster of two CPUs on loopback, for the tests of one file (Ray's own test setup)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    yield ray
+    ray.shutdown()
+
+
+def take_frames(video):
+    """The output frames of the take that made `video` (takes/NNN/frames), as one array."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from wan.render.run_folder import read_png
+
+    paths = sorted((Path(video).parent / "frames").glob("*.png"))
+    assert paths, f"no frames beside {video}"
+    return np.stack([read_png(path) for path in paths])
+
+
+def serial_runs(api, settings, folder):
+    """The jobs rendered one after the other in this process, on one CPU thread as each actor
+    renders (Ray sets OMP_NUM_THREADS to an actor's CPUs): with more threads torch sums in
+    another order, which moves a few pixels by a level or two."""
+    import torch
+
+    from wan.service.api import as_config
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return [api.generate(as_config(s), run_dir=folder / f"serial-{n}") for n, s in enumerate(settings)]
+    finally:
+        torch.set_num_threads(threads)

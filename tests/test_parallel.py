@@ -74,6 +74,45 @@ def test_cfg_parallel_takes_two_processes_when_guidance_is_on(world, guidance, l
     assert ParallelGroup(0, world, 0, "cpu").layout(guidance) == layout
 
 
+# -- decisions rank 0 makes for every rank ---------------------------------------------------------
+def _no_model():
+    from wan.errors import WanError
+
+    raise WanError("no such model")
+
+
+def _deciding_rank(rank, world, port, results):
+    import threading
+
+    from wan.errors import WanError
+    from wan.parallel import join_group, leave_group, rank_environment
+
+    group = join_group("cpu", rank_environment(rank, world, "127.0.0.1", port, rank))
+    seen = []
+    try:
+        seen.append(group.from_rank_zero(lambda: f"rank {rank}'s plan"))
+        for make in (_no_model, threading.Lock):
+            try:
+                group.from_rank_zero(make)
+            except (WanError, RuntimeError) as exc:
+                seen.append(f"{type(exc).__name__}: {str(exc)[:40]}")
+        group.barrier()
+    finally:
+        leave_group()
+    results.put((rank, seen))
+
+
+def test_every_rank_takes_rank_zeros_answer_and_its_errors():
+    """A value rank 0 makes reaches every rank; an error it raises is raised on every rank, and an
+    answer that cannot be sent (a lock) is an error on every rank, so none waits for it."""
+    results = mp.get_context("spawn").SimpleQueue()
+    mp.start_processes(_deciding_rank, args=(2, free_port(), results), nprocs=2, start_method="spawn")
+    answers = dict(results.get() for _ in range(2))
+    assert answers[0] == answers[1]
+    assert answers[0][:2] == ["rank 0's plan", "WanError: no such model"]
+    assert answers[0][2].startswith("RuntimeError: rank 0's answer could not be")
+
+
 # -- the transformers split by their plans ---------------------------------------------------------
 def _transformer_rank(rank, world, port, kinds, results):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_serve, wait_until
+from conftest import run_serve, serial_runs, take_frames, wait_until
 
 from wan.cluster import RayClusterError, parse_ray_address, start_ray_workers
 from wan.cluster.ray_workers import _on_head
@@ -25,39 +25,6 @@ TINY_JOB = {
     "clip_frames": 17,
     "seed": 5,
 }
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-    yield ray
-    ray.shutdown()
-
-
-def _frames(video):
-    """The output frames of the take that made `video` (takes/NNN/frames)."""
-    from wan.render.run_folder import read_png
-
-    paths = sorted((Path(video).parent / "frames").glob("*.png"))
-    assert paths, f"no frames beside {video}"
-    return np.stack([read_png(path) for path in paths])
-
-
-def _serial_runs(api, settings, folder):
-    """The jobs rendered one after the other in this process, on one CPU thread as each actor
-    renders (Ray sets OMP_NUM_THREADS to an actor's CPUs): with more threads torch sums in
-    another order, which moves a few pixels by a level or two."""
-    import torch
-
-    from wan.service.api import as_config
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return [api.generate(as_config(s), run_dir=folder / f"serial-{n}") for n, s in enumerate(settings)]
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_shipped_files_arrive_whole_and_only_when_changed(tmp_path):
@@ -128,7 +95,7 @@ def test_jobs_on_two_actors_equal_serial_runs_and_a_killed_actor_loses_nothing(
     ensure_tiny_model("tiny", tiny_models_dir / "tiny")  # built once, before two actors load it
     api = WanAPI(output_dir=tmp_path, models_dir=tiny_models_dir)
     settings = [TINY_JOB, TINY_JOB | {"seed": 6}, TINY_JOB | {"seed": 7, "prompts": {"0": "a heron"}}]
-    serial = _serial_runs(api, settings, tmp_path)
+    serial = serial_runs(api, settings, tmp_path)
 
     queue = tmp_path / "jobs"
     pool = start_ray_workers(
@@ -163,7 +130,7 @@ def test_jobs_on_two_actors_equal_serial_runs_and_a_killed_actor_loses_nothing(
         for job, alone in zip(jobs, serial, strict=True):
             assert Path(job.run_dir) in Path(job.result["video"]).parents  # on the head, in its take
             assert Path(job.result["video"]).stat().st_size > 0
-            assert np.array_equal(_frames(job.result["video"]), _frames(alone.video))
+            assert np.array_equal(take_frames(job.result["video"]), take_frames(alone.video))
         reports = {w.id: w.info for w in service.store.workers()}
         assert set(reports) == {"ray-0", "ray-1"} and all(r.get("node") for r in reports.values())
     finally:

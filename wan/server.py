@@ -114,10 +114,12 @@ def serve(
     ray: str | None = None,
     ray_workers: int | None = None,
     ray_shared_output: bool = False,
+    ray_group_size: int = 1,
 ) -> None:
     """Run the server until interrupted (see the module doc); `gpus` (all, a count, indices):
     one worker per GPU; `workers`: that many workers on the default device; `ray` (auto, local,
-    an address): the workers are Ray actors instead (wan.cluster)."""
+    an address): the workers are Ray actors instead (wan.cluster), each worker a context-parallel
+    group of `ray_group_size` actors on one node."""
     import uvicorn
 
     from .runtime import RuntimeEnv
@@ -125,7 +127,7 @@ def serve(
     access = ApiAccess(parse_credentials(api_auth))
     api = WanAPI(output_dir=output_dir, models_dir=models_dir, allow_download=allow_download, device=device)
     runtime = RuntimeEnv(runtime_dir) if runtime_dir else RuntimeEnv.current()
-    pool = _ray_workers(api, ray, gpus, ray_workers, ray_shared_output) if ray else None
+    pool = _ray_workers(api, ray, gpus, ray_workers, ray_shared_output, ray_group_size) if ray else None
     chosen, seen = ([], None) if pool is not None else choose_gpus(gpus, runtime)
     service = JobService(
         api,
@@ -144,7 +146,7 @@ def serve(
 
 
 def _ray_workers(
-    api: WanAPI, address: str, gpus: str | None, workers: int | None, shared_output: bool
+    api: WanAPI, address: str, gpus: str | None, workers: int | None, shared_output: bool, group_size: int
 ) -> Any:
     """The Ray actors that render this server's jobs (wan.cluster)."""
     from .cluster import start_ray_workers
@@ -163,6 +165,7 @@ def _ray_workers(
         gpus=gpus,
         workers=workers,
         shared_output=api.output_dir if shared_output else None,
+        group_size=group_size,
     )
 
 

@@ -41,8 +41,17 @@ def run_serve(args: argparse.Namespace) -> int:
         ray=args.ray,
         ray_workers=args.workers,
         ray_shared_output=args.ray_shared_output,
+        ray_group_size=group_size_of(args),
     )
     return 0
+
+
+def group_size_of(args: argparse.Namespace) -> int:
+    """--group-size as a number (1 when it is not given)."""
+    from ..cluster.ray_workers import check_group_size
+
+    value = getattr(args, "group_size", None)
+    return 1 if value is None else check_group_size(value)
 
 
 def check_worker_options(args: argparse.Namespace) -> None:
@@ -56,13 +65,17 @@ def check_worker_options(args: argparse.Namespace) -> None:
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise UserError(f"--workers must be from 1 to 64 worker processes, not {args.workers}")
     if getattr(args, "ray", None) is not None:
-        from ..cluster.ray_workers import parse_ray_address, ray_gpu_request
+        from ..cluster.ray_workers import check_group_gpus, parse_ray_address, ray_gpu_request
 
         parse_ray_address(args.ray)
         if args.gpus is not None:
             ray_gpu_request(args.gpus)
+            check_group_gpus(args.gpus, group_size_of(args))
+        group_size_of(args)
     elif getattr(args, "ray_shared_output", False):
         raise UserError("--ray-shared-output: only with --ray (the output folder every Ray node mounts)")
+    elif getattr(args, "group_size", None) is not None:
+        raise UserError("--group-size: only with --ray (a group is that many Ray actors rendering one job)")
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -250,8 +263,17 @@ def register(commands: Any) -> None:
     serve.add_argument(
         "--ray",
         metavar="auto|local|ADDRESS",
-        help="run the workers as Ray actors (one GPU each): on the running cluster (auto), on a "
+        help="run the workers as Ray actors (one GPU each, or groups: --group-size): on the running "
+        "cluster (auto), on a "
         "cluster started here (local) or at HOST:PORT; needs pip install -e '.[cluster]'",
+    )
+    serve.add_argument(
+        "--group-size",
+        metavar="N",
+        help="with --ray: each worker is a group of N actors (N GPUs, or N CPU actors) that render one "
+        "job together, every step split between them (context / CFG parallel); a group stays on one "
+        "node (a Ray placement group, STRICT_PACK). --gpus all|M makes M/N groups, --workers M makes M "
+        "groups; default 1 (one actor per job)",
     )
     serve.add_argument(
         "--ray-shared-output",

@@ -8,25 +8,66 @@ with the job's state from the queue (running, paused, cancelled, or stop); `poll
 the progress events since the last poll and the files of the run folder that are new or changed,
 which the head writes into its own run folder, so every finished clip is on the head as soon as
 it is written and a job that loses its actor continues from there.
+
+In a context-parallel group (`serve --ray ... --group-size N`) the head starts `run` on every
+actor of the group with a Rendezvous: each joins the process group (wan.parallel.join_group, at
+rank 0's node and port) and renders the same job. Rank 0 is the actor above (polled, shipping);
+the others render into a scratch folder of their own, seeded with the same files
+(wan.render.ranks), and are never polled: what they must decide as rank 0 does (the plan, new
+settings, pause, cancel, stop) they take from rank 0 at the same point of the render
+(ParallelGroup.from_rank_zero), so every rank stops at the same step.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shutil
 import socket
 import tempfile
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..render.events import ProgressEvent, RenderCancelled
 from ..service.jobs import Job
 from ..service.worker import WorkerStopping, render_job
 from .shipping import Stamp, read_changed, stamps, write_files
 
+if TYPE_CHECKING:
+    from ..parallel import ParallelGroup
+
 MAX_EVENTS = 200  # kept between two polls; older step events are dropped first
+PAUSE_SECONDS = 0.2  # a paused group's ranks meet this often (no collective waits long)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rendezvous:
+    """Which rank of a group an actor is and where the group meets (rank 0's node and port)."""
+
+    rank: int
+    world_size: int
+    address: str
+    port: int
+    device_type: str  # "cuda" (NCCL) or "cpu" (gloo)
+
+    def join(self) -> ParallelGroup:
+        """Join the group. Ray gives an actor only its own GPU (CUDA_VISIBLE_DEVICES), so the
+        rank's device is cuda:0 in its process: LOCAL_RANK 0."""
+        from ..parallel import join_group, rank_environment
+
+        environment = rank_environment(self.rank, self.world_size, self.address, self.port, 0)
+        return join_group(self.device_type, environment)
+
+
+def _alone(make: Any) -> Any:
+    return make()
+
+
+def _ignore(event: ProgressEvent) -> None:
+    """A rank other than 0 reports nothing (rank 0 reports the group's progress)."""
 
 
 class _HeadView:
@@ -48,23 +89,31 @@ class _HeadView:
 
 
 class _Control:
-    """Pause, cancel and stop, as the head last told them in a poll."""
+    """Pause, cancel and stop, as the head last told them in a poll (in a group: as it told rank 0,
+    which every rank reads at the same step)."""
 
-    def __init__(self, actor: RenderActor) -> None:
+    def __init__(self, actor: RenderActor, group: ParallelGroup | None = None) -> None:
         self.actor = actor
+        self.group = group
+
+    def _command(self) -> str:
+        if self.group is None:
+            return self.actor.command
+        return self.group.from_rank_zero(lambda: self.actor.command)
 
     def checkpoint(self) -> None:
         """Wait while paused; raise when cancelled or stopping (see wan.service.worker)."""
         while True:
-            command = self.actor.command
+            command = self._command()
             if command == "stop":
                 raise WorkerStopping("the worker stopped during this job; resume it to continue")
             if command in ("cancelled", "deleted"):
                 raise RenderCancelled("cancelled; the finished clips are kept and the run can be resumed")
             if command != "paused":
                 return
-            self.actor.commanded.wait(0.2)
-            self.actor.commanded.clear()
+            if self.group is None or self.group.writes:  # the other ranks wait in the next broadcast
+                self.actor.commanded.wait(PAUSE_SECONDS)
+                self.actor.commanded.clear()
 
 
 class RenderActor:
@@ -106,9 +155,44 @@ class RenderActor:
             self._api = WanAPI(**self.api_options)
         return self._api
 
-    def run(self, job: Job, secrets: dict[str, Any], files: dict[str, bytes] | None) -> dict[str, Any]:
+    def rendezvous(self) -> tuple[str, int]:
+        """Where a group whose rank 0 is this actor meets: this node's address and a free port."""
+        import ray
+
+        from ..parallel import free_port
+
+        address = ray.util.get_node_ip_address()
+        return address, free_port(address)
+
+    def run(
+        self,
+        job: Job,
+        secrets: dict[str, Any],
+        files: dict[str, bytes] | None,
+        rendezvous: Rendezvous | None = None,
+    ) -> dict[str, Any]:
         """Render `job`: into a scratch folder seeded with `files` (the head's run folder so
-        far), or, with `files` None, straight into job.run_dir (a shared output folder)."""
+        far), or, with `files` None, straight into job.run_dir (a shared output folder). With a
+        `rendezvous`, as one rank of a group (see the module doc); a rank other than 0 answers {}."""
+        writes = rendezvous is None or rendezvous.rank == 0
+        if writes:
+            self._receive(job, files)
+        group = rendezvous.join() if rendezvous is not None else None
+        try:
+            with self._folder(job, files, group) as folder:
+                local = dataclasses.replace(job, run_dir=str(folder))
+                share = group.from_rank_zero if group is not None else _alone
+                generate = render_job(self._wan_api(), _HeadView(self, local, secrets), share=share)  # type: ignore[arg-type]
+                result = generate(local, _Control(self, group), self._report if writes else _ignore)
+        finally:
+            if group is not None:
+                from ..parallel import leave_group
+
+                leave_group()
+        return result if writes else {}
+
+    def _receive(self, job: Job, files: dict[str, bytes] | None) -> None:
+        """Set up the folder this actor renders the job into and ships from (polled by the head)."""
         with self._lock:
             self.events, self.command, self.settings = [], "running", None
             if files is None:
@@ -119,9 +203,19 @@ class RenderActor:
                 self.folder.mkdir()
                 write_files(self.folder, files)
             self.seen = stamps(self.folder) if files is not None else {}
-        local = dataclasses.replace(job, run_dir=str(self.folder))
-        generate = render_job(self._wan_api(), _HeadView(self, local, secrets))  # type: ignore[arg-type]
-        return generate(local, _Control(self), self._report)
+
+    def _folder(
+        self, job: Job, files: dict[str, bytes] | None, group: ParallelGroup | None
+    ) -> AbstractContextManager[Path]:
+        """The folder this render writes: the one `_receive` set up (rank 0), or, for another rank,
+        a scratch folder seeded with the shipped files or a copy of the shared run folder."""
+        if group is None:
+            assert self.folder is not None
+            return nullcontext(self.folder)
+        from ..render.ranks import copy_of, rank_folder
+
+        seed = copy_of(job.run_dir) if files is None else functools.partial(write_files, files=files)
+        return rank_folder(group, self.folder if group.writes and self.folder else job.run_dir, seed)
 
     def _report(self, event: ProgressEvent) -> None:
         with self._lock:

@@ -67,6 +67,7 @@ from .gating import MadeFrames, render_checked, reseeded, summarize, write_quali
 from .options import RenderOptions, frame_factors
 from .output import write_output
 from .previews import LatentPreviewer
+from .ranks import rank_options
 from .result import VideoResult
 from .run_folder import Mode, RunFolder, Take
 from .stages import PipelineCallTimer, StageRecorder
@@ -474,6 +475,7 @@ class _Session:
         unchanged); the pipeline is loaded again when what it was loaded for changed. The weights
         format stays while the weights settings do (`auto` keeps what it picked); new weights or
         memory settings place the models again."""
+        revision = replace(revision, options=_for_this_rank(revision.options))
         options = revision.options
         asked = (options.weights, options.weights_files)
         if (
@@ -496,6 +498,12 @@ class _Session:
         self.plan, self.options, self.folder = revision.plan, revision.options, take
         self.frames_done = sum(c.new_frames for c in self.plan.clips if take.is_finished(c))
         self.emit("loading", message=f"take {take.number} goes on: {revision.reason}")
+
+
+def _for_this_rank(options: RenderOptions) -> RenderOptions:
+    """In a render over several processes, the options of this process's rank (wan.render.ranks)."""
+    group = current_group()
+    return options if group is None else rank_options(group, options)
 
 
 def _factors(options: RenderOptions, weights: Weights) -> dict[str, Any]:
@@ -563,7 +571,7 @@ def render(
     """Generate every clip of `plan` into `run_dir`, then the video (see the module doc).
     `mode`: new (default), resume (`resume=True`) or revise (run_folder.py says what each does);
     `replan` is asked between clips for new settings (a Revision) or None."""
-    options = options or RenderOptions()
+    options = _for_this_rank(options or RenderOptions())
     mode = mode or ("resume" if resume else "new")
     started = time.perf_counter()
     device = torch_device(options.device)

@@ -104,13 +104,7 @@ def _rank_zero_says(passed: bool) -> bool:
     """In a render across several processes (wan.parallel), rank 0's verdict, so every rank makes
     the same attempts (CLIP in fp16 may differ in the last digit between devices)."""
     group = current_group()
-    if group is None or group.world_size < 2:
-        return passed
-    import torch.distributed as dist
-
-    verdict = [passed]
-    dist.broadcast_object_list(verdict, src=0)
-    return bool(verdict[0])
+    return passed if group is None else bool(group.from_rank_zero(lambda: passed))
 
 
 def render_checked(session: _Session, clip: ClipPlan) -> tuple[MadeFrames, dict[str, Any]]:

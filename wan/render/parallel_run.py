@@ -4,34 +4,29 @@ and LOCAL_RANK and joins with wan.parallel.join_group), and waits for it.
 
 Every rank renders the same plan with the same seeds (wan.parallel says how the transformer's
 work is shared). Rank 0 renders into the run folder and sends its progress here; the others
-render into a scratch folder of their own (a copy of the run folder when resuming or re-rendering,
-so they read the same previous clips for VACE chaining), which is removed afterwards.
+render into a scratch folder of their own (wan.render.ranks: a copy of the run folder when
+resuming or re-rendering, so they read the same previous clips for VACE chaining), which is
+removed afterwards.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import socket
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from ..errors import WanError
+from ..parallel import free_port, join_group, leave_group, rank_environment
 from ..plan import GenerationPlan
 from .engine import render
 from .events import ProgressCallback
 from .options import RenderOptions
+from .ranks import copy_of, rank_folder
 from .result import VideoResult
 from .run_folder import Mode
 
-
-def free_port() -> int:
-    """A TCP port of this machine that was free a moment ago (for the group's rendezvous)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+__all__ = ["free_port", "render_in_group"]
 
 
 def _rank_main(
@@ -47,43 +42,21 @@ def _rank_main(
     events: Any,
 ) -> None:
     """One rank: join the group, render, leave (the body of each child process)."""
-    import os
-
-    from ..parallel import join_group, leave_group
-
-    environment = {
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(port),
-        "RANK": str(local_rank),
-        "WORLD_SIZE": str(world),
-        "LOCAL_RANK": str(local_rank),
-    }
-    os.environ.update(environment)
-    group = join_group(device_type, environment)
-    scratch = None
+    group = join_group(device_type, rank_environment(local_rank, world, "127.0.0.1", port, local_rank))
     try:
-        options = dataclasses.replace(options, device=group.device)
+        callback = None
         if group.writes:
-            target = Path(run_dir)
             callback = lambda event: events.put(("event", dataclasses.replace(event, preview=None)))  # noqa: E731
-        else:
-            scratch = Path(tempfile.mkdtemp(prefix=f"wan-rank{group.rank}-"))
-            target = scratch / "run"
-            if mode != "new":  # the clips it goes on from, or reuses, are there
-                shutil.copytree(run_dir, target)
-            options = dataclasses.replace(
-                options, write_video=False, save_frames=True, interpolation=None, quality_checks=False
-            )
-            callback = None
-        result = render(plan, target, options=options, callback=callback, mode=mode, settings=settings)
+        # the clips it goes on from, or reuses, are in the run folder
+        seed = copy_of(run_dir) if mode != "new" else None
+        with rank_folder(group, run_dir, seed) as target:
+            result = render(plan, target, options=options, callback=callback, mode=mode, settings=settings)
         if group.writes:
             events.put(("done", result))
     except BaseException as exc:
         events.put(("error", (group.rank, exc if isinstance(exc, WanError) else RuntimeError(repr(exc)))))
         raise
     finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
         leave_group()
 
 

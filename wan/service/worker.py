@@ -33,6 +33,9 @@ from .jobs import IllegalTransition, Job, JobNotFound, JobStore
 
 Report = Callable[[ProgressEvent], None]
 Generate = Callable[[Job, Any, Report], dict[str, Any]]
+# In a render over several processes: what rank 0's call of the function gives, on every rank
+# (wan.parallel.ParallelGroup.from_rank_zero)
+Share = Callable[[Callable[[], Any]], Any]
 HEARTBEAT_SECONDS = 2.0
 
 
@@ -74,11 +77,17 @@ def fraction_done(progress: dict[str, Any]) -> float:
     return min(1.0, (clip + progress.get("step", 0) / steps) / clips)
 
 
-def render_job(api: WanAPI, store: JobStore) -> Generate:
+def _alone(make: Callable[[], Any]) -> Any:
+    return make()
+
+
+def render_job(api: WanAPI, store: JobStore, *, share: Share = _alone) -> Generate:
     """What a job does: plan its settings (enhancing, or reusing the prompts of the run it goes
     on from) and render them into its run folder: a new run, or a take that reuses every clip on
     disk whose frames would not change (a resumed job, a job with from_run). Between clips it
-    reads the job's settings again: new ones (a PATCH) go on in a new take from the next clip."""
+    reads the job's settings again: new ones (a PATCH) go on in a new take from the next clip.
+    `share`: for one rank of a render over several processes, the plan and the new settings are
+    made on rank 0 and used on every rank (an enhancer may answer each rank differently)."""
 
     def generate(job: Job, control: Any, report: Report) -> dict[str, Any]:
         from ..render import RunFolder
@@ -90,10 +99,10 @@ def render_job(api: WanAPI, store: JobStore) -> Generate:
             report(ProgressEvent("loading", message="enhancing prompts"))
         secrets = store.secrets(job.id)
         keys = {"api_key": secrets.get("enhance_api_key"), "public_only": bool(secrets.get("public_only"))}
-        plan, _ = api.plan_run(config, folder.root if going_on else None, **keys)
+        plan = share(lambda: api.plan_run(config, folder.root if going_on else None, **keys)[0])
         rendering = {"settings": job.settings}
 
-        def replan() -> Any:
+        def changed() -> Any:
             try:
                 settings = store.get(job.id).settings
             except JobNotFound:  # deleted: the next step's checkpoint stops the render
@@ -101,8 +110,11 @@ def render_job(api: WanAPI, store: JobStore) -> Generate:
             if settings == rendering["settings"]:
                 return None
             rendering["settings"] = settings
-            changed = as_config(settings)
-            return api.revision(changed, api.plan_run(changed, folder.root, **keys)[0])
+            new = as_config(settings)
+            return api.revision(new, api.plan_run(new, folder.root, **keys)[0])
+
+        def replan() -> Any:
+            return share(changed)
 
         result = api.generate(
             config,
