@@ -115,11 +115,13 @@ def serve(
     ray_workers: int | None = None,
     ray_shared_output: bool = False,
     ray_group_size: int = 1,
+    keep_model: float = 600.0,
 ) -> None:
     """Run the server until interrupted (see the module doc); `gpus` (all, a count, indices):
     one worker per GPU; `workers`: that many workers on the default device; `ray` (auto, local,
     an address): the workers are Ray actors instead (wan.cluster), each worker a context-parallel
-    group of `ray_group_size` actors on one node."""
+    group of `ray_group_size` actors on one node, which keep their model loaded; `keep_model`:
+    seconds a worker process keeps its last job's model loaded without a job."""
     import uvicorn
 
     from .runtime import RuntimeEnv
@@ -135,6 +137,7 @@ def serve(
         chat_servers=ChatServers.from_environment(*chat_servers),
         gpus=chosen,
         worker_count=workers,
+        keep_model=keep_model,
         workers=pool,
     )
     service.probed_gpus = seen
@@ -157,6 +160,7 @@ def _ray_workers(
         "models_dir": str(api.models_dir) if api.models_dir else None,
         "allow_download": api.allow_download,
         "device": api.device,
+        "keep_models": True,  # an actor's GPU is its own: the next job of its model starts at once
     }
     return start_ray_workers(
         JobStore(api.output_dir / "jobs"),

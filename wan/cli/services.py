@@ -42,6 +42,7 @@ def run_serve(args: argparse.Namespace) -> int:
         ray_workers=args.workers,
         ray_shared_output=args.ray_shared_output,
         ray_group_size=group_size_of(args),
+        keep_model=args.keep_model,
     )
     return 0
 
@@ -62,6 +63,7 @@ def check_worker_options(args: argparse.Namespace) -> None:
         parse_gpus(args.gpus)
         if args.workers is not None:
             raise UserError("--workers: leave it out with --gpus (--gpus starts one worker per GPU)")
+    check_keep_model(args.keep_model)
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise UserError(f"--workers must be from 1 to 64 worker processes, not {args.workers}")
     if getattr(args, "ray", None) is not None:
@@ -78,16 +80,29 @@ def check_worker_options(args: argparse.Namespace) -> None:
         raise UserError("--group-size: only with --ray (a group is that many Ray actors rendering one job)")
 
 
+def check_keep_model(seconds: float) -> None:
+    """--keep-model: from 0 to a day (UserError otherwise)."""
+    from ..service.worker import MAX_KEEP_SECONDS
+
+    if not 0 <= seconds <= MAX_KEEP_SECONDS:
+        raise UserError(
+            f"--keep-model must be from 0 (unload after each job) to {MAX_KEEP_SECONDS:g} seconds, "
+            f"not {seconds:g}"
+        )
+
+
 def run_worker(args: argparse.Namespace) -> int:
     """`worker`: a worker process of a server's queue (the server starts these)."""
     from ..service.worker_process import main_enhance, run_worker
 
+    check_keep_model(args.keep_model)
     api = api_of(args)
     if args.task == "enhance":
         return main_enhance(api)
     if not args.queue or not args.id:
         raise UserError("worker: --queue and --id are needed (a server starts its workers itself)")
-    return run_worker(args.queue, args.id, api=api, idle_exit=args.idle_exit)
+    api.keep_models = args.keep_model > 0
+    return run_worker(args.queue, args.id, api=api, idle_exit=args.idle_exit, keep_seconds=args.keep_model)
 
 
 def run_runtime(args: argparse.Namespace) -> int:
@@ -281,6 +296,14 @@ def register(commands: Any) -> None:
         help="with --ray: every node mounts the output folder at the same path, the actors write the "
         "run folders there (checked at start); without it the clips are shipped to the head",
     )
+    serve.add_argument(
+        "--keep-model",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="a worker keeps its last job's model loaded this long without a job, so the next job of that "
+        "model starts at once (0: unload after each job; default 600; Ray actors keep theirs)",
+    )
     add_model_arguments(serve)
     serve.set_defaults(run=run_serve)
 
@@ -293,6 +316,13 @@ def register(commands: Any) -> None:
     worker.add_argument("--id", help="this worker's id")
     worker.add_argument("--idle-exit", type=float, default=None, help="stop after this many idle seconds")
     worker.add_argument("--task", choices=["enhance"], help="enhance: one request from standard input")
+    worker.add_argument(
+        "--keep-model",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep the last job's model loaded this long without a job (0: unload after each job)",
+    )
     add_model_arguments(worker)
     worker.set_defaults(run=run_worker)
 

@@ -9,6 +9,7 @@ same components (image_pipeline)."""
 from __future__ import annotations
 
 import gc
+import json
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -144,6 +145,34 @@ def encode_prompts(
             )
             embeddings[pair] = (positive.cpu(), negative.cpu())
     return embeddings
+
+
+def load_text_encoder(location: ModelLocation, *, dtype: Any) -> Any:
+    """The pipeline's text encoder alone (the class its model_index.json names), on the CPU: new
+    prompts for a pipeline that is loaded already need nothing else."""
+    import transformers
+
+    try:
+        index = json.loads((location.path / "model_index.json").read_text(encoding="utf-8"))
+        cls = getattr(transformers, index["text_encoder"][1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return cls.from_pretrained(location.path, subfolder="text_encoder", torch_dtype=dtype)
+    except (MemoryError, ImportError, WanError):
+        raise
+    except Exception as exc:  # a damaged folder: the same one-line error as a whole pipeline's
+        raise ModelLoadError(_load_failure(location, exc)) from exc
+
+
+def encode_with(
+    pipe: Any, encoder: Any, pairs: Iterable[PromptPair], *, device: Any, on_cpu: bool = False
+) -> dict[PromptPair, tuple[Any, Any]]:
+    """encode_prompts with `encoder` lent to `pipe` (whose own was released), released after."""
+    pipe.register_modules(text_encoder=encoder)
+    try:
+        return encode_prompts(pipe, pairs, device=device, on_cpu=on_cpu)
+    finally:
+        release_text_encoder(pipe)
 
 
 def release_text_encoder(pipe: Any) -> None:

@@ -47,9 +47,11 @@ from ..models.loading import (
     default_device,
     default_dtype,
     encode_prompts,
+    encode_with,
     free_memory,
     image_pipeline,
     load_pipeline,
+    load_text_encoder,
     release_text_encoder,
 )
 from ..models.lora import AppliedLoras, apply_loras, check_experts, has_two_experts
@@ -64,6 +66,7 @@ from ..post.quality.checker import BLACK_LEVEL
 from .conditioning import as_image, load_init_image, vace_inputs
 from .events import ProgressCallback, ProgressEvent, RenderControl
 from .gating import MadeFrames, render_checked, reseeded, summarize, write_quality_plot
+from .kept import KeptPipeline
 from .options import RenderOptions, frame_factors
 from .output import write_output
 from .previews import LatentPreviewer
@@ -139,6 +142,7 @@ class _Session:
     frames_done: int = 0
     clip_now: int = 0  # the clip being (or last) worked on: events without a clip keep it
     clip_stages: StageRecorder | None = None  # the stages of the clip being generated
+    kept: KeptPipeline | None = None  # where the pipeline goes after the render (kept.py)
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -171,29 +175,73 @@ class _Session:
 
     # -- models -----------------------------------------------------------------------------------
 
-    def made_for(self) -> tuple[Any, ...]:
-        """What a loaded pipeline depends on besides its model (new settings that change it load
-        the model again): the scheduler's shift and steps, the size, the LoRAs, speed and weights."""
+    def made_for(self, model: str) -> tuple[Any, ...]:
+        """What a loaded pipeline of `model` depends on besides its model (new settings that
+        change it load the model again): the scheduler's shift and steps, the size, the LoRAs
+        (each file with the weights its clips give it: one weight is fused, several are an
+        adapter), speed and weights settings, and the largest clip (speed presets are fitted to it)."""
         plan = self.plan
-        loras = tuple(clip.loras for clip in plan.clips)
-        size = (plan.render_width, plan.render_height)
+        clips = [clip for clip in plan.clips if clip.model == model]
+        loras = tuple(
+            (lora.file, lora.expert, tuple(sorted({float(clip.loras[i].weight) for clip in clips})))
+            for i, lora in enumerate(clips[0].loras if clips else ())
+        )
+        size = (plan.render_width, plan.render_height, max((c.num_frames for c in clips), default=0))
         speed = (self.options.speed, self.options.batch_guidance, plan.guidance_scale > 1)  # batching
         return (plan.flow_shift, plan.steps, plan.timesteps, size, loras, speed, self.weights)
 
+    def where(self, model: str) -> tuple[Any, ...]:
+        """Where a pipeline of `model` is loaded from and to (what a kept one must share)."""
+        return (str(self.locations[model].path), str(self.device), str(self.dtype))
+
     def pipeline(self, clip: ClipPlan) -> _Loaded:
-        """The loaded pipeline for the clip's model (loading it if needed, or again when new
-        settings changed what it was loaded for or brought a prompt it has not encoded)."""
+        """The loaded pipeline for the clip's model: the one loaded already (or kept from an
+        earlier render) when it was loaded the same way, else loaded now; prompts it has not
+        encoded are encoded with the text encoder alone."""
+        if self.loaded is None and self.kept is not None and current_group() is None:
+            if clip.model not in self.locations:
+                self.locations[clip.model] = self.resolve(clip.model)
+            taken = self.kept.take(self.where(clip.model))
+            if taken is not None:
+                self.loaded = taken[0]
+                self.embeddings.setdefault(taken[0].model, {}).update(taken[1])
         loaded = self.loaded
         if (
             loaded is not None
             and loaded.model == clip.model
             and loaded.memory == self.memory
-            and loaded.made_for == self.made_for()
-            and (clip.prompt, clip.negative_prompt) in self.embeddings.get(clip.model, {})
+            and loaded.made_for == self.made_for(clip.model)
         ):
+            self.encode_missing(loaded)
+            if self.options.preview_every > 0 and loaded.previewer is None:
+                loaded.previewer = LatentPreviewer.fit(loaded.pipe.vae, loaded.pipe.vae_scale_factor_spatial)
             return loaded
         self.unload()
         return self.load(clip.model, self.memory)
+
+    def missing_prompts(self, model: str) -> list[tuple[str, str]]:
+        """The prompt pairs of the clips of `model` still to render that are not encoded yet."""
+        encoded = self.embeddings.setdefault(model, {})
+        pairs = [
+            (c.prompt, c.negative_prompt)
+            for c in self.plan.clips
+            if c.model == model and not self.folder.is_finished(c)  # reused clips need no prompts
+        ]
+        return [pair for pair in dict.fromkeys(pairs) if pair not in encoded]
+
+    def encode_missing(self, loaded: _Loaded) -> None:
+        """Encode the prompts a loaded pipeline has not seen, with its text encoder loaded alone."""
+        missing = self.missing_prompts(loaded.model)
+        if not missing:
+            return
+        self.stages.start("text_encoding")
+        self.emit("encoding", message=f"encoding {len(missing)} new prompt(s)")
+        encoder = load_text_encoder(self.locations[loaded.model], dtype=self.dtype)
+        self.embeddings[loaded.model].update(
+            encode_with(loaded.pipe, encoder, missing, device=self.device, on_cpu=loaded.memory.encode_on_cpu)
+        )
+        del encoder
+        self.stages.stop()
 
     def resolve(self, model: str) -> ModelLocation:
         """Where a model is (ModelNotFoundError names every place looked at)."""
@@ -224,12 +272,7 @@ class _Session:
             f"{self.weights.format} weights, {speed.preset} speed preset)",
         )
         encoded = self.embeddings.setdefault(model, {})
-        pairs = [
-            (c.prompt, c.negative_prompt)
-            for c in self.plan.clips
-            if c.model == model and not self.folder.is_finished(c)  # reused clips need no prompts
-        ]
-        missing = [pair for pair in dict.fromkeys(pairs) if pair not in encoded]
+        missing = self.missing_prompts(model)
         pipe = load_pipeline(
             location,
             dtype=self.dtype,
@@ -268,8 +311,9 @@ class _Session:
                 pipe, tokens=tokens, guidance=self.plan.guidance_scale > 1, batcher=batcher
             )
         image_pipe = image_pipeline(pipe) if spec.kind == "ti2v" else None
+        made_for = self.made_for(model)
         self.loaded = _Loaded(
-            model, memory, pipe, previewer, applied, loras, batching, batcher, image_pipe, self.made_for()
+            model, memory, pipe, previewer, applied, loras, batching, batcher, image_pipe, made_for
         )
         self.stages.stop()
         return self.loaded
@@ -285,6 +329,15 @@ class _Session:
         if self.loaded is not None:
             self.loaded = None
             free_memory()
+
+    def finish(self) -> None:
+        """At the end of a render that went well: give the pipeline to the keeper, or let it go."""
+        loaded = self.loaded
+        if loaded is None or self.kept is None or current_group() is not None:
+            self.unload()
+            return
+        self.loaded = None
+        self.kept.keep(loaded, self.where(loaded.model), self.embeddings.get(loaded.model, {}))
 
     # -- one clip ---------------------------------------------------------------------------------
 
@@ -567,10 +620,12 @@ def render(
     settings: dict[str, Any] | None = None,
     mode: Mode | None = None,
     replan: Replan | None = None,
+    kept: KeptPipeline | None = None,
 ) -> VideoResult:
     """Generate every clip of `plan` into `run_dir`, then the video (see the module doc).
     `mode`: new (default), resume (`resume=True`) or revise (run_folder.py says what each does);
-    `replan` is asked between clips for new settings (a Revision) or None."""
+    `replan` is asked between clips for new settings (a Revision) or None; `kept`: where the
+    pipeline is taken from when it is loaded already, and left at the end (kept.py)."""
     options = _for_this_rank(options or RenderOptions())
     mode = mode or ("resume" if resume else "new")
     started = time.perf_counter()
@@ -599,19 +654,24 @@ def render(
         placement=placement,
         stages=StageRecorder(device),
         locations=locations,
+        kept=kept,
     )
     # 2. the clips, in order; between clips, new settings go on in a new take
     session.frames_done = sum(c.new_frames for c in plan.clips if take.is_finished(c))
     session.clip_now = min(take.first_unfinished(), len(plan.clips) - 1)
-    while True:
-        revision = replan() if replan is not None else None
-        if revision is not None:
-            session.revise(revision)
-        clip = session.next_clip()
-        if clip is None:
-            break
-        session.generate(clip)
-    session.unload()
+    try:
+        while True:
+            revision = replan() if replan is not None else None
+            if revision is not None:
+                session.revise(revision)
+            clip = session.next_clip()
+            if clip is None:
+                break
+            session.generate(clip)
+    except BaseException:
+        session.unload()
+        raise
+    session.finish()
     plan, take, options = session.plan, session.folder, session.options
     if take.finished:  # a resume of a finished take whose output is current (run_folder.py)
         kept = take.current_output(options.output_record())

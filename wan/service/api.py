@@ -106,13 +106,34 @@ class WanAPI:
         device: str | None = None,
         lora_dirs: Sequence[str | Path] = (),
         upscaler_dirs: Sequence[str | Path] = (),
+        keep_models: bool = False,
     ) -> None:
+        """`keep_models`: the pipeline of the last render stays loaded, and the next render of the
+        same model loaded the same way takes it (release_models lets it go; wan.render.kept)."""
         self.output_dir = Path(output_dir) if output_dir is not None else DEFAULT_OUTPUT_DIR
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self.allow_download = allow_download
         self.device = device
         self.lora_dirs = tuple(Path(folder) for folder in lora_dirs)
         self.upscaler_dirs = tuple(Path(folder) for folder in upscaler_dirs)
+        self.keep_models = keep_models
+        self._kept: Any = None
+
+    def kept_pipeline(self) -> Any:
+        """The wan.render.KeptPipeline renders take their pipeline from (None without keep_models)."""
+        if self.keep_models and self._kept is None:
+            from ..render.kept import KeptPipeline
+
+            self._kept = KeptPipeline()
+        return self._kept
+
+    def loaded_model(self) -> str | None:
+        """The model whose pipeline is kept loaded now (None: none is)."""
+        return self._kept.model if self._kept is not None else None
+
+    def release_models(self) -> bool:
+        """Let a kept pipeline go and give its memory back; whether one was kept."""
+        return self._kept.release() if self._kept is not None else False
 
     def lora_folders(self) -> tuple[Path, ...]:
         """Where LoRA names are looked up: `<models folder>/loras`, then `lora_dirs` (the WebUI's)."""
@@ -436,6 +457,7 @@ class WanAPI:
             mode=mode,  # type: ignore[arg-type]
             replan=replan,
             settings=config.to_dict(),
+            kept=self.kept_pipeline(),
         )
 
 

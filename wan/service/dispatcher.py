@@ -65,11 +65,17 @@ def needs_gpu(job: Job) -> bool:
 
 
 def preferred_worker(free: list[str], job: Job, reports: list[WorkerRecord]) -> str:
-    """Of the free workers, one whose last job used the job's model (and weights format), else one
-    with no model yet, else the first: a worker reports its model in its heartbeat."""
+    """Of the free workers, one that keeps the job's model (and weights format) loaded, else one
+    whose last job used it, else one with no model yet, else the first: a worker reports its
+    latest model and the one it keeps loaded in its heartbeat (wan.service.worker)."""
     wanted = (job.settings.get("model"), job.settings.get("weights"))
     models = {r.id: (r.info.get("model"), r.info.get("weights")) for r in reports}
-    for test in (lambda w: models.get(w) == wanted, lambda w: models.get(w, (None,))[0] is None):
+    loaded = {r.id: tuple(r.info.get("loaded") or (None, None)) for r in reports}
+    for test in (
+        lambda w: loaded.get(w) == wanted,
+        lambda w: models.get(w) == wanted,
+        lambda w: models.get(w, (None,))[0] is None,
+    ):
         chosen = [worker for worker in free if test(worker)]
         if chosen:
             return chosen[0]

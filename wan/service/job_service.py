@@ -83,9 +83,10 @@ PATCHABLE = ("queued", "paused", "running")
 DENOISING = ("clip_start", "step", "preview", "retry")
 
 
-def worker_arguments(api: WanAPI) -> list[str]:
-    """The command-line arguments that give a worker process this API's models and downloads."""
-    arguments = []
+def worker_arguments(api: WanAPI, keep_model: float = 0.0) -> list[str]:
+    """The command-line arguments that give a worker process this API's models and downloads,
+    and how long it keeps a model loaded without a job."""
+    arguments = ["--keep-model", f"{keep_model:g}"] if keep_model > 0 else []
     if api.models_dir is not None:
         arguments += ["--models-dir", str(api.models_dir)]
     if api.allow_download:
@@ -110,10 +111,12 @@ class JobService:
         chat_servers: ChatServers | None = None,
         gpus: Sequence[int] = (),
         worker_count: int = 1,
+        keep_model: float = 0.0,
         start: bool = True,
     ) -> None:
         """`gpus`: one worker process per GPU index (each sees only its GPU); else `worker_count`
-        worker processes on the default device."""
+        worker processes on the default device. `keep_model`: seconds a worker process keeps its
+        last job's model loaded without a job."""
         self.api = api
         self.folder = Path(folder) if folder is not None else api.output_dir / "jobs"
         self.queue_lock = QueueLock(self.folder)
@@ -137,7 +140,7 @@ class JobService:
                     self.runtime,
                     devices=(api.device,) * worker_count,
                     gpus=gpus,
-                    arguments=worker_arguments(api),
+                    arguments=worker_arguments(api, keep_model),
                 )
             )
         self.workers = workers

@@ -4,12 +4,16 @@ The same loop runs in a thread of the server (tests, or the Python API without a
 runtime) or as its own process, `python -m wan worker`, started by the server with the
 extension's runtime interpreter (wan.service.workers). Everything goes through the job store:
 
-- it reports itself (state, pid, device and GPU memory, the model of its latest job) with a
-  heartbeat;
+- it reports itself (state, pid, device and GPU memory, the model of its latest job and the one
+  it keeps loaded) with a heartbeat;
 - it claims the job assigned to it, writes progress (at most every `progress_interval` seconds
   for steps, always monotonic: `fraction` never goes back) and the result or the error;
 - between denoising steps it reads the job's state: paused holds the render there, cancelled
   stops it (finished clips are kept); a worker asked to stop leaves its job interrupted.
+
+With `keep_seconds` > 0 (and an API that keeps models) the pipeline of its last job stays
+loaded for that long without a job, so the next job of the same model starts at once (the
+dispatcher prefers such a worker); then the worker lets it go, as its GPU memory is the host's too.
 
 A failure ends that job only: an error of the project's own (WanError) is kept as its one-line
 message; anything else as "internal error: ..." with the traceback in the worker's log.
@@ -37,6 +41,7 @@ Generate = Callable[[Job, Any, Report], dict[str, Any]]
 # (wan.parallel.ParallelGroup.from_rank_zero)
 Share = Callable[[Callable[[], Any]], Any]
 HEARTBEAT_SECONDS = 2.0
+MAX_KEEP_SECONDS = 86400.0  # how long a worker may keep a model loaded without a job
 
 
 class WorkerStopping(RenderCancelled):
@@ -143,10 +148,13 @@ class WorkerLoop:
         info: dict[str, Any] | None = None,
         poll_seconds: float = 0.3,
         progress_interval: float = 0.5,
+        keep_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self.worker_id = worker_id
+        self.api = api
         self.generate = generate or render_job(api or WanAPI(), store)
+        self.keep_seconds = keep_seconds
         self.info = dict(info or {})
         self.poll_seconds = poll_seconds
         self.progress_interval = progress_interval
@@ -164,17 +172,27 @@ class WorkerLoop:
             while not self.stopping.is_set():
                 job = self.store.claim(self.worker_id)
                 if job is None:
-                    if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                    idle = time.monotonic() - idle_since
+                    if idle_exit is not None and idle > idle_exit:
                         break
+                    if idle > self.keep_seconds and self.info.get("loaded"):
+                        self.release_models()
                     self.stopping.wait(self.poll_seconds)
                     continue
                 self.run_job(job)
                 idle_since = time.monotonic()
         finally:
             self.stopping.set()
+            self.release_models()
             beat.join(timeout=5)
             with contextlib.suppress(Exception):  # the store may be gone with its folder
                 self.store.forget_worker(self.worker_id)
+
+    def release_models(self) -> None:
+        """Let the pipeline kept since the last job go (its GPU memory is given back)."""
+        if self.api is not None:
+            self.api.release_models()
+        self.info["loaded"] = None
 
     def stop(self) -> None:
         """Stop after the current denoising step; a job that was running becomes interrupted."""
@@ -210,6 +228,11 @@ class WorkerLoop:
         else:
             self._succeeded(job.id, result)
         finally:
+            if self.keep_seconds <= 0:
+                self.release_models()
+            elif self.api is not None:  # what the dispatcher prefers for the next job of this model
+                held = self.api.loaded_model() is not None
+                self.info["loaded"] = [self.info["model"], self.info["weights"]] if held else None
             self.state, self.job_id = "idle", ""
 
     def _succeeded(self, job_id: str, result: dict[str, Any]) -> None:

@@ -50,10 +50,12 @@ def run_worker(
     api: WanAPI,
     idle_exit: float | None,
     watch_input: bool = True,
+    keep_seconds: float = 0.0,
 ) -> int:
-    """Run one worker until it is told to stop; returns the exit status."""
+    """Run one worker until it is told to stop (`keep_seconds`: how long it keeps a model loaded
+    without a job); returns the exit status."""
     store = JobStore(queue)
-    loop = WorkerLoop(store, worker_id, api=api, info=device_info(api.device))
+    loop = WorkerLoop(store, worker_id, api=api, info=device_info(api.device), keep_seconds=keep_seconds)
     for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), lambda *_: loop.stop())

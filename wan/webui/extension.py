@@ -42,6 +42,26 @@ def chat_servers() -> ChatServers:
     return ChatServers.from_environment(*listed, *(cmd_opt("wan_chat_server") or []))
 
 
+def keep_model_seconds() -> float:
+    """The setting for how long a worker keeps its model loaded (0 when it is not a number from 0
+    to a day, said in the console)."""
+    from ..service.worker import MAX_KEEP_SECONDS
+
+    value = option("wan_keep_video_model")
+    try:
+        seconds = float(value or 0)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_KEEP_SECONDS:
+        print(
+            f"Wan Video: Settings -> Wan Video -> keep the model loaded: {str(value)[:40]!r} is not a number "
+            f"of seconds from 0 to {MAX_KEEP_SECONDS:g}; models are unloaded after each job",
+            file=sys.stderr,
+        )
+        return 0.0
+    return seconds
+
+
 def worker_gpus(runtime: Any) -> tuple[list[int], Any]:
     """The GPUs the GPUs setting picks (none: one worker on the default GPU), and what the
     runtime saw; a bad value or a missing GPU is said in the console, with one worker instead."""
@@ -76,6 +96,7 @@ def service() -> JobService:
             observer=host_progress(),
             chat_servers=chat_servers(),
             gpus=gpus,
+            keep_model=keep_model_seconds(),
         )
         created.probed_gpus = seen
         created.access = created.default_access(*upload_folders())

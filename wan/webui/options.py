@@ -23,6 +23,11 @@ OPTIONS: dict[str, tuple[Any, str]] = {
         "GPUs for Wan jobs: one worker per GPU (all, a number like 2, or indices like 0,2; empty: one "
         "worker on the default GPU). Applies at the next start",
     ),
+    "wan_keep_video_model": (
+        0,
+        "Seconds a Wan worker keeps its model loaded after a job, so the next job of that model starts at "
+        "once (0: unload after each job; the GPU memory it holds is not free for the WebUI meanwhile)",
+    ),
     "wan_chat_servers": (
         "",
         "Chat servers the API may call for prompt enhancement (comma-separated base URLs)",
