@@ -153,6 +153,11 @@ def test_system_lists_each_gpu_the_workers_report_once(tmp_path):
         assert info["gpus"][0]["memory_preset"] == "conservative"
         text = gpu_markdown(info)
         assert "GPU 1: GPU model 1" in text and "24.0 GiB" in text and "worker `worker-1`" in text
+        service.store.report_worker("worker-0", "idle", model="tiny", loaded=["tiny", None], device="cuda:0")
+        service.store.report_worker("worker-1", "idle", model="tiny", loaded=None, device="cuda:0")
+        text = gpu_markdown(service.system_info())
+        assert "`worker-0` on cuda:0: idle, keeps tiny loaded" in text
+        assert "`worker-1` on cuda:0: idle, last job: tiny" in text
     finally:
         service.close()
 

@@ -22,7 +22,8 @@ def gpu_markdown(info: dict[str, Any]) -> str:
             for gpu in gpus
         ]
     for worker in workers:
-        model = worker.get("model") or "no model loaded"
+        loaded, last = worker.get("loaded"), worker.get("model")
+        model = f"keeps {loaded[0]} loaded" if loaded else f"last job: {last}" if last else "no job yet"
         where = worker.get("device", "?")
         lines.append(f"- worker `{worker.get('id')}` on {where}: {worker.get('state')}, {model}")
     return "\n".join(lines)
