@@ -255,6 +255,32 @@ def test_a_vace_render_split_by_context_resumes_from_its_last_finished_clip(tmp_
     assert decisions["context_parallel"] == 2 and decisions["ulysses_degree"] == 2
 
 
+def test_a_re_render_from_a_run_split_over_two_processes_renders_only_what_changed(tmp_path, tiny_models_dir):
+    """`generate --gpus N --from RUN`: the second prompt edited, the first clip reused from the
+    run, the second rendered by two processes; the frames of a fresh single-process render of the
+    edited settings, in a new take of the same run."""
+    from wan.models.tiny import ensure_tiny_model
+    from wan.render import RunFolder
+
+    ensure_tiny_model("tiny", tiny_models_dir / "tiny")
+    api = WanAPI(output_dir=tmp_path, models_dir=tiny_models_dir, device="cpu")
+    settings = BASE | {"model": "tiny", "guidance_scale": 1.0}
+    api.generate(settings, run_dir=tmp_path / "run", write_video=False)
+    edited = settings | {"prompts": {"0": "a castle at dawn", "17": "a heron over a lake"}}
+    fresh = api.generate(edited, run_dir=tmp_path / "fresh", write_video=False)
+    again = api.generate(
+        edited | {"from_run": str(tmp_path / "run")},
+        run_dir=tmp_path / "run",
+        write_video=False,
+        processes=2,
+        process_device="cpu",
+    )
+    assert again.take == 2 and again.rendered == (1,)  # clip 0 reused, clip 1 rendered split
+    assert RunFolder(tmp_path / "run").latest().number == 2
+    assert np.abs(_frames(again) - _frames(fresh)).max() <= 2
+    assert again.metrics["parallel"]["processes"] == 2
+
+
 @pytest.mark.parametrize(
     ("value", "line"),
     [("2", "error: --gpus 2: no GPU was found"), ("x", "error: --gpus: 'x' is not all, a number of GPUs")],
