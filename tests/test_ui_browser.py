@@ -136,7 +136,9 @@ def test_iterating_in_a_real_browser(browser, server, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 
     settings = tmp_path / "settings.json"
-    settings.write_text(json.dumps(SETTINGS | {"steps": 10}))  # latent previews come every 5 steps
+    # latent previews come every 5 steps: 20 steps give the page's poll eight to catch, even when a
+    # busy machine slows the browser more than the render (10 steps once left it one)
+    settings.write_text(json.dumps(SETTINGS | {"steps": 20}))
     wait = WebDriverWait(browser, 90)
 
     def text(element_id):
