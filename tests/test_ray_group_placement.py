@@ -6,7 +6,7 @@ resources, so the placement groups and where the actors go are Ray's real ones; 
 import pytest
 
 from wan.cluster import start_ray_workers
-from wan.cluster.ray_workers import group_bundle
+from wan.cluster.sizing import group_bundle
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def group_size_of(args: argparse.Namespace) -> int:
     """--group-size as a number (1 when it is not given)."""
-    from ..cluster.ray_workers import check_group_size
+    from ..cluster.sizing import check_group_size
 
     value = getattr(args, "group_size", None)
     return 1 if value is None else check_group_size(value)
@@ -67,7 +67,8 @@ def check_worker_options(args: argparse.Namespace) -> None:
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise UserError(f"--workers must be from 1 to 64 worker processes, not {args.workers}")
     if getattr(args, "ray", None) is not None:
-        from ..cluster.ray_workers import check_group_gpus, parse_ray_address, ray_gpu_request
+        from ..cluster.connect import parse_ray_address
+        from ..cluster.sizing import check_group_gpus, ray_gpu_request
 
         parse_ray_address(args.ray)
         if args.gpus is not None:

@@ -2,6 +2,7 @@
 actors (one GPU each) anywhere in the cluster (`python -m wan serve --ray auto|local|ADDRESS`), or
 in context-parallel groups of actors on one node each (`--group-size N`)."""
 
-from .ray_workers import RayClusterError, RayWorkers, parse_ray_address, start_ray_workers
+from .connect import RayClusterError, parse_ray_address
+from .ray_workers import RayWorkers, start_ray_workers
 
 __all__ = ["RayClusterError", "RayWorkers", "parse_ray_address", "start_ray_workers"]

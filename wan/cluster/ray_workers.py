@@ -26,85 +26,22 @@ gives the job back to the queue, as above.
 from __future__ import annotations
 
 import contextlib
-import re
 import secrets as token_source
-import socket
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import WanError
-from ..service.gpus import GpuRequest, GpuSelectionError, parse_gpus
 from ..service.jobs import Job, JobNotFound, JobStore
 from ..service.worker import Report, WorkerLoop, WorkerStopping
 from ..service.workers import REQUEUE_BELOW_ATTEMPTS
+from .connect import RayClusterError, connect
 from .shipping import read_all, write_files
+from .sizing import check_group_gpus, check_group_size, group_bundle, group_count
 
-INSTALL = "pip install -e '.[cluster]'"
-ALLOWED = "auto (the running cluster), local (a cluster started here) or HOST:PORT / ray://HOST:PORT"
 POLL_SECONDS = 0.3
 ACTOR_RESTARTS = 4
-CONNECT_SECONDS = 10.0
 GROUP_END_SECONDS = 60.0  # how long the ranks of a group may end after one another
-MAX_GROUP_SIZE = 64
-
-
-class RayClusterError(WanError, RuntimeError):
-    """--ray cannot be used: Ray is missing, the value is malformed, or the cluster cannot be reached."""
-
-
-def parse_ray_address(value: str) -> str | None:
-    """The address ray.init gets for a --ray value (None: start a local cluster)."""
-    text = str(value).strip()
-    if text == "local":
-        return None
-    if text == "auto" or re.fullmatch(r"(ray://)?[A-Za-z0-9.\-]{1,253}:[0-9]{1,5}", text):
-        return text
-    raise RayClusterError(f"--ray: {str(value)[:60]!r} is not {ALLOWED}")
-
-
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise RayClusterError(f"--ray: Ray is not installed; {INSTALL}") from None
-    return ray
-
-
-def connect(value: str, **local: Any) -> Any:
-    """Join the cluster a --ray value names (ray.init); `local`: ray.init options of a local one."""
-    address = parse_ray_address(value)
-    ray = _ray()
-    if ray.is_initialized():
-        return ray
-    if address not in (None, "auto"):
-        _reachable(value, address)
-    try:
-        if address is None:
-            ray.init(**({"include_dashboard": True} | local))
-        else:
-            ray.init(address=address, log_to_driver=False)
-    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RayClusterError(
-            f"--ray {value}: no Ray cluster could be joined ({first}); start one with `ray start --head` "
-            f"or use --ray local; allowed: {ALLOWED}"
-        ) from None
-    return ray
-
-
-def _reachable(value: str, address: str, timeout: float = CONNECT_SECONDS) -> None:
-    """Fail at once, in one line, when nothing listens at HOST:PORT (ray.init would retry for
-    minutes)."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except (OSError, ValueError) as exc:
-        raise RayClusterError(
-            f"--ray {value}: no Ray cluster could be joined (nothing answers at {host}:{port}: {exc}); "
-            f"start one with `ray start --head` or use --ray local; allowed: {ALLOWED}"
-        ) from None
 
 
 class _Slot:
@@ -421,104 +358,6 @@ class RayWorkers:
                     from ray.util import remove_placement_group
 
                     remove_placement_group(slot.placement)
-
-
-def cluster_gpus(ray: Any) -> int:
-    """How many GPUs the cluster has (all nodes)."""
-    return int(ray.cluster_resources().get("GPU", 0))
-
-
-def ray_gpu_request(gpus: str) -> GpuRequest:
-    """A --gpus value for Ray actors: all or a count (Ray picks each node's GPUs), not indices."""
-    request = parse_gpus(gpus)
-    if request.indices:
-        raise GpuSelectionError(
-            f"--gpus {gpus}: with --ray give all or a number of GPUs; Ray picks the GPUs on each node"
-        )
-    return request
-
-
-def group_bundle(gpus: bool) -> dict[str, float]:
-    """What one rank of a group reserves: a GPU and the CPU Ray gives an actor that names a
-    resource (ray.actor: one CPU for its lifetime), or a CPU."""
-    return {"GPU": 1, "CPU": 1} if gpus else {"CPU": 1}
-
-
-def groups_that_fit(ray: Any, size: int, gpus: bool) -> int:
-    """How many groups of `size` ranks the cluster's nodes hold, each group on one node."""
-    need = group_bundle(gpus)
-    fits = 0
-    for node in ray.nodes():
-        if node.get("Alive", True):
-            have = node.get("Resources", {})
-            fits += min(int(have.get(key, 0) // (amount * size)) for key, amount in need.items())
-    return fits
-
-
-def check_group_size(value: object) -> int:
-    """A --group-size value as a number of actors (RayClusterError names the option otherwise)."""
-    text = str(value).strip()
-    if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= MAX_GROUP_SIZE:
-        raise RayClusterError(
-            f"--group-size must be a whole number from 1 to {MAX_GROUP_SIZE} actors per group, "
-            f"not {str(value)[:40]!r}"
-        )
-    return int(text)
-
-
-def check_group_gpus(gpus: str, size: int) -> None:
-    """A --gpus count must divide into groups of `size` (RayClusterError naming both options)."""
-    request = ray_gpu_request(gpus)
-    if request.count is not None and request.count % size:
-        raise RayClusterError(
-            f"--group-size {size}: --gpus {gpus} does not divide into groups of {size} GPUs; give --gpus "
-            f"a multiple of {size}"
-        )
-
-
-def group_count(ray: Any, gpus: str | None, workers: int | None, size: int) -> tuple[int, bool]:
-    """(how many workers, whether each actor takes a GPU): with `size` > 1 each worker is a group
-    of `size` actors: --gpus all or N divided by `size`, --workers M groups; every group must fit
-    on one node."""
-    count, with_gpu = actor_count(ray, gpus, workers)
-    if size == 1:
-        return count, with_gpu
-    if with_gpu and workers is None:
-        if count % size:
-            asked = f"--gpus {gpus}" if gpus is not None else "--gpus all (the default)"
-            raise RayClusterError(
-                f"--group-size {size}: {asked} gives {count} GPU(s), which do not divide into groups of "
-                f"{size}; give --gpus a multiple of {size}"
-            )
-        count //= size
-    fits = groups_that_fit(ray, size, with_gpu)
-    if count > fits:
-        kind = "GPUs" if with_gpu else "CPUs"
-        raise RayClusterError(
-            f"--group-size {size}: the Ray cluster's nodes hold {fits} group(s) of {size} {kind} on one node "
-            f"(a group stays on one node), not {count}; use fewer or smaller groups (--gpus, --workers)"
-        )
-    return count, with_gpu
-
-
-def actor_count(ray: Any, gpus: str | None, workers: int | None) -> tuple[int, bool]:
-    """(how many actors, whether each takes a GPU) from --gpus / --workers and the cluster."""
-    present = cluster_gpus(ray)
-    if gpus is not None:
-        request = ray_gpu_request(gpus)
-        if not present:
-            raise GpuSelectionError(
-                f"--gpus {gpus}: the Ray cluster has no GPU; use --workers N for CPU actors"
-            )
-        count = present if request.every else request.count or 0
-        if count > present:
-            raise GpuSelectionError(
-                f"--gpus {gpus}: the Ray cluster has {present} GPU(s); ask for at most {present}"
-            )
-        return count, True
-    if workers is not None:
-        return workers, bool(present)
-    return (present, True) if present else (1, False)
 
 
 def check_shared_output(ray: Any, workers: RayWorkers, folder: Path) -> None:
