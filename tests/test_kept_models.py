@@ -26,17 +26,7 @@ from wan.webui import extension
 
 pytest.importorskip("diffusers")
 
-SETTINGS = {
-    "model": "tiny",
-    "W": 64,
-    "H": 64,
-    "fps": 16,
-    "steps": 3,
-    "clip_frames": 17,
-    "seed": 7,
-    "prompts": {"0": "a misty forest"},
-    "max_frames": 17,
-}
+SETTINGS = TINY_JOB | {"prompts": {"0": "a misty forest"}, "max_frames": 17, "seed": 7}
 ENDED = ("succeeded", "failed", "cancelled", "interrupted")
 
 

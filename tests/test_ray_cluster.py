@@ -8,23 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_serve, serial_runs, take_frames, wait_until
+from hosts.tiny_job import TINY_JOB as FOX_AND_DEN
 
 from wan.cluster import RayClusterError, parse_ray_address, start_ray_workers
 from wan.cluster.ray_workers import _on_head
 from wan.cluster.shipping import read_changed, stamps, write_files
 
 ROOT = Path(__file__).parent.parent
-TINY_JOB = {
-    "model": "tiny",
-    "prompts": {"0": "a fox", "20": "a den"},
-    "max_frames": 30,
-    "fps": 16,
-    "W": 64,
-    "H": 64,
-    "steps": 3,
-    "clip_frames": 17,
-    "seed": 5,
-}
+TINY_JOB = FOX_AND_DEN | {"max_frames": 30, "seed": 5}
 
 
 def test_shipped_files_arrive_whole_and_only_when_changed(tmp_path):

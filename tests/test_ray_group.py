@@ -9,19 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_serve, serial_runs, take_frames, wait_until
+from hosts.tiny_job import TINY_JOB as FOX_AND_DEN
 
 from wan.cluster import RayClusterError, start_ray_workers
-from wan.cluster.ray_workers import check_group_size, group_count, groups_that_fit
+from wan.cluster.sizing import check_group_size, group_count, groups_that_fit
 
-GROUP_JOB = {
-    "model": "tiny",
+GROUP_JOB = FOX_AND_DEN | {
     "prompts": {"0": "a lighthouse", "17": "a storm at sea"},
     "max_frames": 29,
-    "fps": 16,
-    "W": 64,
-    "H": 64,
-    "steps": 3,
-    "clip_frames": 17,
     "seed": 9,
     "guidance_scale": 1.0,  # no CFG pair: both ranks split each sequence (context parallel)
 }

@@ -46,14 +46,15 @@ class KeptPipeline:
         device, dtype); it is no longer kept then (the render gives it back when it ends well).
         Anything else kept is released (None)."""
         with self._lock:
-            loaded, embeddings = self._loaded, self._embeddings
-            self._loaded, self._embeddings = None, {}
-            matches = loaded is not None and self._where == where
-        if loaded is not None and not matches:
-            del loaded, embeddings
-            free_memory()
+            loaded, embeddings, kept_at = self._loaded, self._embeddings, self._where
+            self._loaded, self._where, self._embeddings = None, (), {}
+        if loaded is None:
             return None
-        return (loaded, embeddings) if matches else None
+        if kept_at == where:
+            return loaded, embeddings
+        del loaded, embeddings
+        free_memory()
+        return None
 
     def keep(
         self, loaded: Any, where: tuple[Any, ...], embeddings: dict[tuple[str, str], tuple[Any, Any]]
